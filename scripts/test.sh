@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Every check main must pass: formatting, lints with warnings denied, and all
+# tests (unit, integration, doc). This is the README's test command.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo fmt --all -- --check
+cargo clippy --all-targets -- -D warnings
+cargo test --all-targets
+cargo test --doc

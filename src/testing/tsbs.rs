@@ -1,0 +1,126 @@
+//! The TSBS "cpu-only" use case: hosts reporting ten CPU fields every 10 s.
+//!
+//! As in TSBS, each field is a random walk started at U(0, 100) with N(0, 1)
+//! steps, clamped to [0, 100] and reported as an integer; each host carries ten
+//! tags. `scale` is the number of hosts.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
+
+use super::{SECOND_NS, START_NS};
+
+/// The ten fields of measurement `cpu`, in TSBS order.
+pub const CPU_FIELDS: [&str; 10] = [
+    "usage_user",
+    "usage_system",
+    "usage_idle",
+    "usage_nice",
+    "usage_iowait",
+    "usage_irq",
+    "usage_softirq",
+    "usage_steal",
+    "usage_guest",
+    "usage_guest_nice",
+];
+
+const REGIONS: [&str; 9] = [
+    "us-east-1",
+    "us-west-1",
+    "us-west-2",
+    "eu-west-1",
+    "eu-central-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-northeast-1",
+    "sa-east-1",
+];
+const OSES: [&str; 3] = ["Ubuntu16.10", "Ubuntu16.04LTS", "Ubuntu15.10"];
+const ARCHES: [&str; 2] = ["x64", "x86"];
+const TEAMS: [&str; 4] = ["SF", "NYC", "LON", "CHI"];
+const ENVIRONMENTS: [&str; 3] = ["production", "staging", "test"];
+
+/// The TSBS cpu-only generator.
+#[derive(Debug, Clone, Copy)]
+pub struct TsbsCpu {
+    /// Number of hosts.
+    pub scale: usize,
+    /// Seed of every random choice.
+    pub seed: u64,
+}
+
+/// One host: its tags and its ten fields over time.
+#[derive(Debug, Clone)]
+pub struct HostSeries {
+    /// (tag key, tag value), keys in TSBS order starting with `hostname`.
+    pub tags: Vec<(&'static str, String)>,
+    /// Timestamps every 10 s from the start, ns.
+    pub timestamps: Vec<i64>,
+    /// One column per entry of [`CPU_FIELDS`].
+    pub fields: Vec<Vec<f64>>,
+}
+
+impl TsbsCpu {
+    /// A generator for `scale` hosts.
+    pub fn new(scale: usize, seed: u64) -> Self {
+        Self { scale, seed }
+    }
+
+    /// Every host with `steps` points (10 s apart) of every field.
+    pub fn generate(&self, steps: usize) -> Vec<HostSeries> {
+        (0..self.scale).map(|h| self.host(h, steps)).collect()
+    }
+
+    /// Host number `h` with `steps` points of every field.
+    pub fn host(&self, h: usize, steps: usize) -> HostSeries {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ (h as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let region = REGIONS[rng.random_range(0..REGIONS.len())];
+        let tags = vec![
+            ("hostname", format!("host_{h}")),
+            ("region", region.to_string()),
+            ("datacenter", format!("{region}{}", ['a', 'b', 'c'][rng.random_range(0..3)])),
+            ("rack", rng.random_range(0..100).to_string()),
+            ("os", OSES[rng.random_range(0..OSES.len())].to_string()),
+            ("arch", ARCHES[rng.random_range(0..ARCHES.len())].to_string()),
+            ("team", TEAMS[rng.random_range(0..TEAMS.len())].to_string()),
+            ("service", rng.random_range(0..20).to_string()),
+            ("service_version", rng.random_range(0..2).to_string()),
+            ("service_environment", ENVIRONMENTS[rng.random_range(0..ENVIRONMENTS.len())].to_string()),
+        ];
+        let step = Normal::new(0.0, 1.0).unwrap();
+        let fields = CPU_FIELDS
+            .iter()
+            .map(|_| {
+                let mut walk: f64 = rng.random_range(0.0..100.0);
+                (0..steps)
+                    .map(|_| {
+                        let reported = walk.round();
+                        walk = (walk + step.sample(&mut rng)).clamp(0.0, 100.0);
+                        reported
+                    })
+                    .collect()
+            })
+            .collect();
+        let timestamps = (0..steps as i64).map(|i| START_NS + i * 10 * SECOND_NS).collect();
+        HostSeries { tags, timestamps, fields }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_are_deterministic_bounded_integers() {
+        let cpu = TsbsCpu::new(3, 7);
+        let a = cpu.generate(100);
+        let b = cpu.generate(100);
+        assert_eq!(a[2].fields, b[2].fields);
+        assert_eq!(a[1].tags[0], ("hostname", "host_1".to_string()));
+        assert_eq!(a[0].tags.len(), 10);
+        for v in a.iter().flat_map(|h| h.fields.iter().flatten()) {
+            assert!((0.0..=100.0).contains(v) && v.fract() == 0.0, "{v}");
+        }
+        assert_ne!(a[0].fields[0], a[1].fields[0]);
+    }
+}
