@@ -143,6 +143,12 @@ impl<'a> BitReader<'a> {
         self.read(1) == 1
     }
 
+    /// Byte offset of the read position, clamped to the data: where an error
+    /// found at this point is reported.
+    pub fn byte_offset(&self) -> usize {
+        (self.pos / 8).min(self.data.len())
+    }
+
     /// Bits consumed so far.
     pub fn position(&self) -> usize {
         self.pos

@@ -27,6 +27,9 @@ pub enum EncodingPolicy {
     Gorilla,
 }
 
+/// Computes the encoded size of a value column under one codec.
+type Sizer = fn(&[f64]) -> usize;
+
 /// Encodes chunks, reusing its scratch buffers from one chunk to the next.
 #[derive(Debug, Default)]
 pub struct ChunkEncoder {
@@ -106,7 +109,9 @@ impl ChunkEncoder {
         if self.policy == EncodingPolicy::Adaptive {
             self.packed.encode_ints(times, &mut self.payload);
             let packed = self.payload.len();
-            if packed <= DeltaOfDelta::encoded_len(times) && packed <= 8 * times.len() {
+            // Delta-of-delta spends 64 bits on the first time and >= 1 bit on each other.
+            let dod_floor = 8 + (times.len() - 1).div_ceil(8);
+            if packed <= 8 * times.len() && (packed <= dod_floor || packed <= DeltaOfDelta::encoded_len(times)) {
                 return Ok(EncodingId::PackedTime);
             }
             self.payload.clear();
@@ -126,19 +131,28 @@ impl ChunkEncoder {
             GorillaXor.encode(values, &mut self.payload)?;
             return Ok(EncodingId::GorillaXor);
         }
-        if Constant::fits(values) {
+        let runs = 1 + values.windows(2).filter(|w| w[0].to_bits() != w[1].to_bits()).count();
+        if runs == 1 {
             Constant.encode(values, &mut self.payload)?;
             return Ok(EncodingId::Constant);
         }
         let decimal = self.decimal.encode(values, &mut self.payload).ok().map(|()| self.payload.len());
         let mut best = (EncodingId::Decimal, decimal.unwrap_or(usize::MAX));
-        for (id, len) in [
-            (EncodingId::GorillaXor, GorillaXor::encoded_len(values)),
-            (EncodingId::RunLength, RunLength::encoded_len(values)),
-            (EncodingId::PlainValue, 8 * values.len()),
-        ] {
-            if len < best.1 {
-                best = (id, len);
+        // Sizing a codec costs a pass; skip those whose floor is already beaten:
+        // Gorilla spends 64 bits on the first value and >= 1 bit on each other,
+        // run-length at least 9 bytes per run.
+        let gorilla_floor = 8 + (values.len() - 1).div_ceil(8);
+        let candidates: [(EncodingId, usize, Sizer); 3] = [
+            (EncodingId::GorillaXor, gorilla_floor, GorillaXor::encoded_len),
+            (EncodingId::RunLength, 9 * runs, RunLength::encoded_len),
+            (EncodingId::PlainValue, 8 * values.len(), |v| 8 * v.len()),
+        ];
+        for (id, floor, size) in candidates {
+            if floor < best.1 {
+                let len = size(values);
+                if len < best.1 {
+                    best = (id, len);
+                }
             }
         }
         if best.0 != EncodingId::Decimal {

@@ -38,6 +38,7 @@ impl Codec<f64> for Constant {
         if !r.remaining().is_empty() {
             return Err(Error::corrupt("constant value", 8, "trailing bytes after the value"));
         }
+        super::reserve(out, take.min(count), "constant values")?;
         out.extend(std::iter::repeat_n(v, take.min(count)));
         Ok(())
     }

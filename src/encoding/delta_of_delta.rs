@@ -74,13 +74,13 @@ impl Codec<i64> for DeltaOfDelta {
 
     fn decode(&self, payload: &[u8], count: usize, take: usize, out: &mut Vec<i64>) -> Result<()> {
         let take = take.min(count);
-        if count > 0 && (count - 1) as u64 + 64 > payload.len() as u64 * 8 {
+        if count > 0 && (count as u64 - 1).saturating_add(64) > payload.len() as u64 * 8 {
             return Err(Error::Truncated { what: "delta-of-delta timestamps", offset: payload.len() });
         }
         if take == 0 {
             return Ok(());
         }
-        out.reserve(take);
+        super::reserve(out, take, "delta-of-delta timestamps")?;
         let mut r = BitReader::new(payload);
         let first = r.read_long(64) as i64;
         out.push(first);

@@ -75,13 +75,13 @@ impl Codec<f64> for GorillaXor {
 
     fn decode(&self, payload: &[u8], count: usize, take: usize, out: &mut Vec<f64>) -> Result<()> {
         let take = take.min(count);
-        if count > 0 && (count - 1) as u64 + 64 > payload.len() as u64 * 8 {
+        if count > 0 && (count as u64 - 1).saturating_add(64) > payload.len() as u64 * 8 {
             return Err(Error::Truncated { what: "gorilla values", offset: payload.len() });
         }
         if take == 0 {
             return Ok(());
         }
-        out.reserve(take);
+        super::reserve(out, take, "gorilla values")?;
         let mut r = BitReader::new(payload);
         let mut prev = r.read_long(64);
         out.push(f64::from_bits(prev));
@@ -99,14 +99,14 @@ impl Codec<f64> for GorillaXor {
                         r.check("gorilla window")?;
                         return Err(Error::corrupt(
                             "gorilla window",
-                            r.position() / 8,
+                            r.byte_offset(),
                             format!("{lead} leading zeros and {len} meaningful bits exceed 64"),
                         ));
                     }
                     (window_trail, window_len) = (64 - lead - len, len);
                 } else if window_len == 0 {
                     r.check("gorilla window")?;
-                    return Err(Error::corrupt("gorilla window", r.position() / 8, "window reused before one was set"));
+                    return Err(Error::corrupt("gorilla window", r.byte_offset(), "window reused before one was set"));
                 }
                 prev ^= r.read_long(window_len) << window_trail;
             }

@@ -53,6 +53,12 @@ pub use stats::ColumnStats;
 /// Most points one chunk may hold; larger counts in a header are corrupt.
 pub const MAX_CHUNK_POINTS: usize = 1 << 22;
 
+/// Reserves room for `n` more items, as an error rather than an abort when a
+/// damaged count asks for more memory than can be had.
+pub(crate) fn reserve<T>(out: &mut Vec<T>, n: usize, what: &'static str) -> Result<()> {
+    out.try_reserve(n).map_err(|_| Error::corrupt(what, 0, format!("cannot hold {n} items")))
+}
+
 /// Identifies a codec in a chunk header. Values are part of the file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]

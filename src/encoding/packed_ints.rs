@@ -208,12 +208,12 @@ pub fn decode_affine(payload: &[u8], count: usize, take: usize, map: Affine, out
             return Err(Error::corrupt("rice parameter", k_offset, format!("{k} is not a valid parameter")));
         }
         // Every residual takes at least k + 1 bits: refuse counts the payload cannot hold.
-        let min_bits = n_residuals as u64 * (u64::from(k) + 1);
+        let min_bits = (n_residuals as u64).saturating_mul(u64::from(k) + 1);
         if min_bits > bits.len() as u64 * 8 {
             return Err(Error::Truncated { what: "rice codes", offset: payload.len() });
         }
     }
-    out.reserve(take);
+    super::reserve(out, take, "packed integers")?;
     let first = out.len();
     let heads = [h0, h0.wrapping_add(h1)];
     out.extend(heads[..n_heads.min(take)].iter().map(|&h| map.apply(h)));

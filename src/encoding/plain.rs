@@ -39,7 +39,6 @@ impl Codec<i64> for Plain {
     }
 
     fn decode(&self, payload: &[u8], count: usize, take: usize, out: &mut Vec<i64>) -> Result<()> {
-        out.reserve(take.min(count));
         decode_words(payload, count, take, |w| out.push(w as i64))
     }
 }
@@ -55,7 +54,6 @@ impl Codec<f64> for Plain {
     }
 
     fn decode(&self, payload: &[u8], count: usize, take: usize, out: &mut Vec<f64>) -> Result<()> {
-        out.reserve(take.min(count));
         decode_words(payload, count, take, |w| out.push(f64::from_bits(w)))
     }
 }

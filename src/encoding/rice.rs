@@ -176,11 +176,11 @@ fn decode_slow(r: &mut BitReader<'_>, k: u32) -> Result<u64> {
         r.skip(ESCAPE + 1);
         Ok(r.read_long(64))
     } else if q as usize >= r.bits_left() {
-        Err(Error::Truncated { what: "rice code", offset: r.position() / 8 })
+        Err(Error::Truncated { what: "rice code", offset: r.byte_offset() })
     } else {
         Err(Error::corrupt(
             "rice code",
-            r.position() / 8,
+            r.byte_offset(),
             format!("unary run of {q} zeros exceeds the escape length {ESCAPE}"),
         ))
     }

@@ -52,7 +52,6 @@ impl Codec<f64> for RunLength {
         let mut r = ByteReader::new(payload, 0);
         let runs = r.varint_len(count, "run count")?;
         let mut total = 0usize;
-        out.reserve(take);
         for _ in 0..runs {
             let v = f64::from_bits(r.u64_le("run value")?);
             let at = r.offset();
@@ -61,6 +60,7 @@ impl Codec<f64> for RunLength {
                 return Err(Error::corrupt("run length", at, "empty run"));
             }
             let emit = len.min(take.saturating_sub(total));
+            super::reserve(out, emit, "run values")?;
             out.extend(std::iter::repeat_n(v, emit));
             total += len;
         }
