@@ -24,6 +24,7 @@ fn chunks(c: &mut Criterion) {
     for (name, policy) in [("adaptive", EncodingPolicy::Adaptive), ("gorilla", EncodingPolicy::Gorilla)] {
         let mut encoder = ChunkEncoder::new(policy);
         let mut out = Vec::new();
+        encoder.encode(&times, &[&values], &mut out).unwrap();
         group.bench_function(format!("encode_{name}"), |b| {
             b.iter(|| {
                 out.clear();

@@ -139,9 +139,9 @@ impl ChunkEncoder {
         let decimal = self.decimal.encode(values, &mut self.payload).ok().map(|()| self.payload.len());
         let mut best = (EncodingId::Decimal, decimal.unwrap_or(usize::MAX));
         // Sizing a codec costs a pass; skip those whose floor is already beaten:
-        // Gorilla spends 64 bits on the first value and >= 1 bit on each other,
-        // run-length at least 9 bytes per run.
-        let gorilla_floor = 8 + (values.len() - 1).div_ceil(8);
+        // Gorilla spends 64 bits on the first value, 1 on a repeat and >= 3 on a
+        // change (two control bits, one meaningful bit); run-length >= 9 bytes a run.
+        let gorilla_floor = (64 + (values.len() - 1) + 2 * (runs - 1)).div_ceil(8);
         let candidates: [(EncodingId, usize, Sizer); 3] = [
             (EncodingId::GorillaXor, gorilla_floor, GorillaXor::encoded_len),
             (EncodingId::RunLength, 9 * runs, RunLength::encoded_len),

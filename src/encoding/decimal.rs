@@ -51,20 +51,6 @@ pub fn unscaled(k: i64, e: u8) -> f64 {
     if e == 0 { k } else { k / POW10[usize::from(e)] }
 }
 
-/// The smallest exponent at which every value is a decimal, if any.
-pub fn exponent_of(values: &[f64]) -> Option<u8> {
-    let mut e = 0u8;
-    for &v in values {
-        while scaled(v, e).is_none() {
-            e += 1;
-            if e > MAX_EXPONENT {
-                return None;
-            }
-        }
-    }
-    Some(e)
-}
-
 /// The decimal-scaled codec. The encoder keeps scratch buffers between chunks.
 #[derive(Debug, Default)]
 pub struct Decimal {
@@ -78,11 +64,21 @@ impl Codec<f64> for Decimal {
     }
 
     fn encode(&mut self, items: &[f64], out: &mut Vec<u8>) -> Result<()> {
-        let e = exponent_of(items).ok_or_else(|| Error::Unencodable("values are not decimals".into()))?;
+        // One pass at the smallest exponent that has worked so far; a value that
+        // needs a larger one raises it and rescales what came before.
+        let mut e = 0u8;
         self.ks.clear();
         for &v in items {
-            // Raising the exponent can push an earlier k past 2^51: check again.
-            let k = scaled(v, e).ok_or_else(|| Error::Unencodable(format!("{v} is not a decimal at 10^-{e}")))?;
+            let k = loop {
+                if let Some(k) = scaled(v, e) {
+                    break k;
+                }
+                e += 1;
+                if e > MAX_EXPONENT {
+                    return Err(Error::Unencodable("values are not decimals".into()));
+                }
+                self.rescale(items, e)?;
+            };
             self.ks.push(k);
         }
         out.push(e);
@@ -113,13 +109,31 @@ impl Codec<f64> for Decimal {
     }
 }
 
+impl Decimal {
+    /// Recomputes the integers of the values encoded so far at exponent `e`.
+    fn rescale(&mut self, items: &[f64], e: u8) -> Result<()> {
+        for (k, &v) in self.ks.iter_mut().zip(items) {
+            // A larger exponent can push an earlier k past 2^51.
+            *k = scaled(v, e).ok_or_else(|| Error::Unencodable(format!("{v} is not a decimal at 10^-{e}")))?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The exponent the encoder picks, if the values are decimals.
+    fn exponent_of(values: &[f64]) -> Option<u8> {
+        let mut buf = Vec::new();
+        Decimal::default().encode(values, &mut buf).ok().map(|()| buf[0])
+    }
+
     #[test]
     fn finds_the_smallest_exponent() {
         assert_eq!(exponent_of(&[1.0, 58.0, -3.0]), Some(0));
+        assert_eq!(exponent_of(&[1.5, 2.25, 100.0, 0.125]), Some(3), "raised twice, rescaling earlier values");
         assert_eq!(exponent_of(&[20.1, 20.25, 19.9]), Some(2));
         assert_eq!(exponent_of(&[0.1 + 0.2]), None, "0.30000000000000004 needs 17 digits");
         assert_eq!(exponent_of(&[1e-18, 3e-17]), Some(18));

@@ -71,7 +71,7 @@ fn transformed(values: &[i64], transform: Transform, i: usize) -> i64 {
 impl PackedInts {
     /// Appends the payload for `values` to `out`.
     pub fn encode_ints(&mut self, values: &[i64], out: &mut Vec<u8>) {
-        let (transform, base) = self.plan(values);
+        let (transform, base, length_sum) = self.plan(values);
         self.residuals.clear();
         let residual = |x: i64| zigzag(x.wrapping_sub(base));
         match transform {
@@ -81,7 +81,7 @@ impl PackedInts {
                 values.windows(3).map(|w| residual(w[2].wrapping_sub(w[1]).wrapping_sub(w[1].wrapping_sub(w[0])))),
             ),
         }
-        let (k, _) = rice::best_parameter(&self.residuals);
+        let (k, _) = rice::best_parameter_near(&self.residuals, length_sum);
         out.push(transform as u8);
         let (h0, h1) = heads(values);
         let n_heads = transform.heads().min(values.len());
@@ -98,32 +98,32 @@ impl PackedInts {
         w.finish();
     }
 
-    /// Picks the transform and its base. The sum of residual bit lengths
-    /// tracks the Rice cost closely and, unlike the sum of residuals, is not
-    /// swamped by one outlier; one pass computes it for all three transforms.
-    fn plan(&mut self, values: &[i64]) -> (Transform, i64) {
+    /// Picks the transform and its base, and returns the residuals' bit length
+    /// sum. That sum tracks the Rice cost closely and, unlike the sum of the
+    /// residuals, is not swamped by one outlier; one pass per transform.
+    fn plan(&mut self, values: &[i64]) -> (Transform, i64, u64) {
         if let [a, b, rest @ ..] = values {
             let step = b.wrapping_sub(*a);
             let mut prev = *b;
             if rest.iter().all(|&v| std::mem::replace(&mut prev, v).wrapping_add(step) == v) {
-                return (Transform::Delta, step);
+                return (Transform::Delta, step, 0);
             }
         }
         let bases = Transform::ALL.map(|t| self.sample_median(values, t));
-        let bits = |x: i64, base: i64| u64::from(64 - zigzag(x.wrapping_sub(base)).leading_zeros());
-        let mut cost = [0u64; 3];
-        cost[0] = values.iter().map(|&v| bits(v, bases[0])).sum();
-        cost[1] = values.windows(2).map(|w| bits(w[1].wrapping_sub(w[0]), bases[1])).sum();
-        cost[2] = values
-            .windows(3)
-            .map(|w| bits(w[2].wrapping_sub(w[1]).wrapping_sub(w[1].wrapping_sub(w[0])), bases[2]))
-            .sum();
+        let zz = |x: i64, base: i64| zigzag(x.wrapping_sub(base));
+        let cost = [
+            rice::bit_length_sum(values.iter().map(|&v| zz(v, bases[0]))),
+            rice::bit_length_sum(values.windows(2).map(|w| zz(w[1].wrapping_sub(w[0]), bases[1]))),
+            rice::bit_length_sum(
+                values.windows(3).map(|w| zz(w[2].wrapping_sub(w[1]).wrapping_sub(w[1].wrapping_sub(w[0])), bases[2])),
+            ),
+        ];
         Transform::ALL
             .into_iter()
             .zip(bases)
             .zip(cost)
             .min_by_key(|&((t, base), c)| c + 8 * header_len(values, t, base) as u64)
-            .map_or((Transform::Values, 0), |(plan, _)| plan)
+            .map_or((Transform::Values, 0, 0), |((t, base), c)| (t, base, c))
     }
 
     /// Median of up to 31 evenly spaced elements of the transformed sequence:
@@ -171,7 +171,7 @@ pub fn decode(payload: &[u8], count: usize, take: usize, out: &mut Vec<i64>) -> 
 
 /// A map `v -> add + v * mul` (wrapping) applied to decoded integers on the way
 /// out, e.g. from scaled time offsets back to nanosecond timestamps.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Affine {
     /// Multiplier.
     pub mul: i64,
@@ -214,39 +214,48 @@ pub fn decode_affine(payload: &[u8], count: usize, take: usize, map: Affine, out
         }
     }
     super::reserve(out, take, "packed integers")?;
-    let first = out.len();
     let heads = [h0, h0.wrapping_add(h1)];
     out.extend(heads[..n_heads.min(take)].iter().map(|&h| map.apply(h)));
     let want = take.saturating_sub(n_heads);
-    let mut reader = BitReader::new(bits);
-    let result = match transform {
+    if transform == Transform::Delta && k == rice::ALL_ZERO {
         // A constant step (regular timestamps): no bits, and a loop that vectorizes.
-        Transform::Delta if k == rice::ALL_ZERO => {
-            let (start, step) = (map.apply(h0), base.wrapping_mul(map.mul));
-            out.extend((1..=want as i64).map(|i| start.wrapping_add(step.wrapping_mul(i))));
-            Ok(())
+        let (mut t, step) = (map.apply(h0), base.wrapping_mul(map.mul));
+        let start = out.len();
+        out.resize(start + want, 0);
+        for x in &mut out[start..] {
+            t = t.wrapping_add(step);
+            *x = t;
         }
-        Transform::Values => rice::decode(&mut reader, k, want, |r| {
-            out.push(map.apply(base.wrapping_add(unzigzag(r))));
-        }),
+        return Ok(());
+    }
+    // Residuals first, into the output itself, then the inverse transform in
+    // place: two tight loops instead of one that carries both dependencies.
+    let start = out.len();
+    out.resize(start + want, 0);
+    let xs = &mut out[start..];
+    rice::decode(&mut BitReader::new(bits), k, xs).map_err(|e| e.shifted(payload.len() - bits.len()))?;
+    let step = |r: i64| base.wrapping_add(unzigzag(r as u64));
+    match transform {
+        Transform::Values => xs.iter_mut().for_each(|x| *x = step(*x)),
         Transform::Delta => {
             let mut prev = h0;
-            rice::decode(&mut reader, k, want, |r| {
-                prev = prev.wrapping_add(base.wrapping_add(unzigzag(r)));
-                out.push(map.apply(prev));
-            })
+            for x in xs.iter_mut() {
+                prev = prev.wrapping_add(step(*x));
+                *x = prev;
+            }
         }
         Transform::DeltaOfDelta => {
             let (mut prev, mut delta) = (h0.wrapping_add(h1), h1);
-            rice::decode(&mut reader, k, want, |r| {
-                delta = delta.wrapping_add(base.wrapping_add(unzigzag(r)));
+            for x in xs.iter_mut() {
+                delta = delta.wrapping_add(step(*x));
                 prev = prev.wrapping_add(delta);
-                out.push(map.apply(prev));
-            })
+                *x = prev;
+            }
         }
-    };
-    result.map_err(|e| e.shifted(payload.len() - bits.len()))?;
-    debug_assert_eq!(out.len() - first, take);
+    }
+    if map != Affine::IDENTITY {
+        xs.iter_mut().for_each(|x| *x = map.apply(*x));
+    }
     Ok(())
 }
 

@@ -28,82 +28,34 @@ fn code_len(v: u64, k: u32) -> u64 {
     if q < u64::from(ESCAPE) { q + 1 + u64::from(k) } else { u64::from(ESCAPE) + 1 + 64 }
 }
 
-/// Total bits to code `residuals` with parameter `k` (0 for [`ALL_ZERO`]).
-pub fn cost_bits(residuals: &[u64], k: u8) -> u64 {
-    if k == ALL_ZERO {
-        return 0;
-    }
-    let k = u32::from(k);
-    residuals.iter().map(|&v| code_len(v, k)).sum()
+/// Total bit length of `residuals` (each value's position of its highest one
+/// bit): a cheap, outlier-robust proxy for their Rice cost.
+pub fn bit_length_sum(residuals: impl IntoIterator<Item = u64>) -> u64 {
+    residuals.into_iter().map(|v| u64::from(64 - v.leading_zeros())).sum()
 }
 
-/// Bit lengths of residuals: enough to estimate the Rice cost of every
-/// parameter without another pass over the data.
-#[derive(Debug, Clone)]
-pub struct LengthHistogram {
-    counts: [u64; 65],
-    total: u64,
-}
-
-impl Default for LengthHistogram {
-    fn default() -> Self {
-        Self { counts: [0; 65], total: 0 }
-    }
-}
-
-impl LengthHistogram {
-    /// Counts one residual.
-    #[inline]
-    pub fn add(&mut self, v: u64) {
-        self.counts[(64 - v.leading_zeros()) as usize] += 1;
-        self.total += 1;
-    }
-
-    /// The parameter with the smallest estimated cost, and that cost in bits.
-    /// Robust to outliers, unlike an estimate from the mean.
-    pub fn estimate(&self) -> (u8, u64) {
-        if self.counts[0] == self.total {
-            return (ALL_ZERO, 0);
-        }
-        let longest = self.counts.iter().rposition(|&n| n > 0).unwrap_or(0) as u32;
-        let cost = |k: u32| -> u64 {
-            let mut bits = self.total * (u64::from(k) + 1);
-            for b in (k + 1)..=longest {
-                // A value of bit length b > k has a quotient near 3/4 * 2^(b - k).
-                let q = (3u64 << (b - k).min(40)) / 4;
-                let code = if q >= u64::from(ESCAPE) { u64::from(ESCAPE) + 64 - u64::from(k) } else { q };
-                bits += self.counts[b as usize] * code;
-            }
-            bits
-        };
-        (0..=longest.min(u32::from(MAX_K)))
-            .map(|k| (k as u8, cost(k)))
-            .min_by_key(|&(_, bits)| bits)
-            .unwrap_or((0, u64::MAX))
-    }
-}
-
-/// The parameter that codes `residuals` in the fewest bits, with that size:
-/// the histogram's estimate, checked exactly against its neighbours.
+/// The parameter that codes `residuals` in the fewest bits, with that size.
 pub fn best_parameter(residuals: &[u64]) -> (u8, u64) {
-    let mut histogram = LengthHistogram::default();
-    residuals.iter().for_each(|&v| histogram.add(v));
-    refine(residuals, histogram.estimate().0)
+    best_parameter_near(residuals, bit_length_sum(residuals.iter().copied()))
 }
 
-/// The exact best of `guess` and its neighbours, with its size in bits.
-pub fn refine(residuals: &[u64], guess: u8) -> (u8, u64) {
-    if guess == ALL_ZERO {
+/// [`best_parameter`] given the residuals' [`bit_length_sum`]: the optimum
+/// sits near the mean bit length minus one, so the four parameters around it
+/// are costed exactly, in one pass.
+pub fn best_parameter_near(residuals: &[u64], length_sum: u64) -> (u8, u64) {
+    if length_sum == 0 {
         return (ALL_ZERO, 0);
     }
-    let mut best = (0u8, u64::MAX);
-    for k in guess.saturating_sub(1)..=guess.saturating_add(1).min(MAX_K) {
-        let bits = cost_bits(residuals, k);
-        if bits < best.1 {
-            best = (k, bits);
+    let mean = length_sum.div_ceil(residuals.len() as u64);
+    let first = mean.saturating_sub(2).min(u64::from(MAX_K) - 3) as u32;
+    let mut bits = [0u64; 4];
+    for &v in residuals {
+        for (j, b) in bits.iter_mut().enumerate() {
+            *b += code_len(v, first + j as u32);
         }
     }
-    best
+    let (j, &best) = bits.iter().enumerate().min_by_key(|&(_, b)| *b).unwrap_or((0, &u64::MAX));
+    ((first + j as u32) as u8, best)
 }
 
 /// Writes `residuals` with parameter `k` (nothing for [`ALL_ZERO`]).
@@ -125,11 +77,12 @@ pub fn encode<S: BitSink>(residuals: &[u64], k: u8, sink: &mut S) {
     }
 }
 
-/// Reads `n` residuals coded with parameter `k`, handing each to `f`.
-#[inline]
-pub fn decode(r: &mut BitReader<'_>, k: u8, n: usize, mut f: impl FnMut(u64)) -> Result<()> {
+/// Reads `out.len()` residuals coded with parameter `k` into `out` (as the
+/// two's complement `i64` of each `u64` residual, so callers can transform
+/// them in place).
+pub fn decode(r: &mut BitReader<'_>, k: u8, out: &mut [i64]) -> Result<()> {
     if k == ALL_ZERO {
-        (0..n).for_each(|_| f(0));
+        out.fill(0);
         return Ok(());
     }
     if k > MAX_K {
@@ -137,6 +90,7 @@ pub fn decode(r: &mut BitReader<'_>, k: u8, n: usize, mut f: impl FnMut(u64)) ->
     }
     let k = u32::from(k);
     let mask = low_mask(k);
+    let n = out.len();
     let mut done = 0;
     while done < n {
         // Fast path: decode every code that lies wholly inside one 56-bit
@@ -149,7 +103,7 @@ pub fn decode(r: &mut BitReader<'_>, k: u8, n: usize, mut f: impl FnMut(u64)) ->
             if q >= ESCAPE || len > avail {
                 break;
             }
-            f((u64::from(q) << k) | ((word >> (q + 1)) & mask));
+            out[done] = ((u64::from(q) << k) | ((word >> (q + 1)) & mask)) as i64;
             word >>= len;
             avail -= len;
             used += len;
@@ -158,7 +112,7 @@ pub fn decode(r: &mut BitReader<'_>, k: u8, n: usize, mut f: impl FnMut(u64)) ->
         r.skip(used);
         if done < n && avail == PEEK_BITS {
             // Not even one code fit the window: a long code, an escape, or damage.
-            f(decode_slow(r, k)?);
+            out[done] = decode_slow(r, k)? as i64;
             done += 1;
         }
     }
@@ -198,10 +152,10 @@ mod tests {
         encode(values, k, &mut w);
         w.finish();
         assert_eq!(buf.len() as u64, bits.div_ceil(8));
-        let mut got = Vec::new();
+        let mut got = vec![0i64; values.len()];
         let mut r = BitReader::new(&buf);
-        decode(&mut r, k, values.len(), |v| got.push(v)).expect("decodes");
-        assert_eq!(got, values);
+        decode(&mut r, k, &mut got).expect("decodes");
+        assert!(got.iter().zip(values).all(|(&g, &v)| g as u64 == v));
         bits
     }
 
@@ -225,8 +179,8 @@ mod tests {
     fn too_many_zeros_is_corrupt() {
         let zeros = [0u8; 16];
         let mut r = BitReader::new(&zeros);
-        assert!(matches!(decode(&mut r, 2, 1, |_| {}), Err(Error::Corrupt { .. })));
+        assert!(matches!(decode(&mut r, 2, &mut [0]), Err(Error::Corrupt { .. })));
         let mut r = BitReader::new(&[]);
-        assert!(matches!(decode(&mut r, 2, 1, |_| {}), Err(Error::Truncated { .. })));
+        assert!(matches!(decode(&mut r, 2, &mut [0]), Err(Error::Truncated { .. })));
     }
 }
