@@ -9,7 +9,7 @@
 //! divides them all (nanosecond timestamps at whole seconds or milliseconds),
 //! using exact division by a modular inverse rather than a hardware divide.
 
-use super::chunk::{CRC_LEN, FORMAT_VERSION, MAX_TIME_SCALE, POW10};
+use super::chunk::{FORMAT_VERSION, MAX_TIME_SCALE, POW10};
 use super::error::{Error, Result};
 use super::stats::ColumnStats;
 use super::varint::{put_varint, zigzag};
@@ -92,7 +92,6 @@ impl ChunkEncoder {
             self.flush_payload(out);
         }
         let crc = crc32fast::hash(&out[start..]);
-        out.reserve(CRC_LEN);
         out.extend_from_slice(&crc.to_le_bytes());
         Ok(())
     }
@@ -109,13 +108,17 @@ impl ChunkEncoder {
         if self.policy == EncodingPolicy::Adaptive {
             self.packed.encode_ints(times, &mut self.payload);
             let packed = self.payload.len();
-            // Delta-of-delta spends 64 bits on the first time and >= 1 bit on each other.
-            let dod_floor = 8 + (times.len() - 1).div_ceil(8);
-            if packed <= 8 * times.len() && (packed <= dod_floor || packed <= DeltaOfDelta::encoded_len(times)) {
+            // Delta-of-delta spends 64 bits on the first time and >= 1 bit on
+            // each other: below that floor it need not be sized at all.
+            if packed <= 8 + (times.len() - 1).div_ceil(8) {
+                return Ok(EncodingId::PackedTime);
+            }
+            let (dod, plain) = (DeltaOfDelta::encoded_len(times), 8 * times.len());
+            if packed <= dod && packed <= plain {
                 return Ok(EncodingId::PackedTime);
             }
             self.payload.clear();
-            if 8 * times.len() < DeltaOfDelta::encoded_len(times) {
+            if plain < dod {
                 Codec::<i64>::encode(&mut Plain, times, &mut self.payload)?;
                 return Ok(EncodingId::PlainTime);
             }

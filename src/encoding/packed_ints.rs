@@ -54,11 +54,17 @@ impl Transform {
 pub struct PackedInts {
     residuals: Vec<u64>,
     sample: Vec<i64>,
+    header: Vec<u8>,
+}
+
+/// The transformed sequence after its heads: what the residuals are taken of.
+fn transformed(values: &[i64], transform: Transform) -> impl Iterator<Item = i64> + '_ {
+    (0..values.len().saturating_sub(transform.heads())).map(move |i| transformed_at(values, transform, i))
 }
 
 /// Element `i` of the transformed sequence (counted after the heads).
 #[inline]
-fn transformed(values: &[i64], transform: Transform, i: usize) -> i64 {
+fn transformed_at(values: &[i64], transform: Transform, i: usize) -> i64 {
     let h = transform.heads();
     let v = |j: usize| values[i + h - j];
     match transform {
@@ -73,26 +79,9 @@ impl PackedInts {
     pub fn encode_ints(&mut self, values: &[i64], out: &mut Vec<u8>) {
         let (transform, base, length_sum) = self.plan(values);
         self.residuals.clear();
-        let residual = |x: i64| zigzag(x.wrapping_sub(base));
-        match transform {
-            Transform::Values => self.residuals.extend(values.iter().map(|&v| residual(v))),
-            Transform::Delta => self.residuals.extend(values.windows(2).map(|w| residual(w[1].wrapping_sub(w[0])))),
-            Transform::DeltaOfDelta => self.residuals.extend(
-                values.windows(3).map(|w| residual(w[2].wrapping_sub(w[1]).wrapping_sub(w[1].wrapping_sub(w[0])))),
-            ),
-        }
+        self.residuals.extend(transformed(values, transform).map(|x| zigzag(x.wrapping_sub(base))));
         let (k, _) = rice::best_parameter_near(&self.residuals, length_sum);
-        out.push(transform as u8);
-        let (h0, h1) = heads(values);
-        let n_heads = transform.heads().min(values.len());
-        if n_heads >= 1 {
-            put_varint(out, zigzag(h0));
-        }
-        if n_heads >= 2 {
-            put_varint(out, zigzag(h1));
-        }
-        put_varint(out, zigzag(base));
-        out.push(k);
+        write_header(out, values, transform, base, k);
         let mut w = BitWriter::new(out);
         rice::encode(&self.residuals, k, &mut w);
         w.finish();
@@ -109,21 +98,18 @@ impl PackedInts {
                 return (Transform::Delta, step, 0);
             }
         }
-        let bases = Transform::ALL.map(|t| self.sample_median(values, t));
-        let zz = |x: i64, base: i64| zigzag(x.wrapping_sub(base));
-        let cost = [
-            rice::bit_length_sum(values.iter().map(|&v| zz(v, bases[0]))),
-            rice::bit_length_sum(values.windows(2).map(|w| zz(w[1].wrapping_sub(w[0]), bases[1]))),
-            rice::bit_length_sum(
-                values.windows(3).map(|w| zz(w[2].wrapping_sub(w[1]).wrapping_sub(w[1].wrapping_sub(w[0])), bases[2])),
-            ),
-        ];
-        Transform::ALL
-            .into_iter()
-            .zip(bases)
-            .zip(cost)
-            .min_by_key(|&((t, base), c)| c + 8 * header_len(values, t, base) as u64)
-            .map_or((Transform::Values, 0, 0), |((t, base), c)| (t, base, c))
+        let mut best = (Transform::Values, 0, 0, u64::MAX);
+        for transform in Transform::ALL {
+            let base = self.sample_median(values, transform);
+            let bits = rice::bit_length_sum(transformed(values, transform).map(|x| zigzag(x.wrapping_sub(base))));
+            self.header.clear();
+            write_header(&mut self.header, values, transform, base, 0);
+            let total = bits + 8 * self.header.len() as u64;
+            if total < best.3 {
+                best = (transform, base, bits, total);
+            }
+        }
+        (best.0, best.1, best.2)
     }
 
     /// Median of up to 31 evenly spaced elements of the transformed sequence:
@@ -134,34 +120,24 @@ impl PackedInts {
             return 0;
         }
         self.sample.clear();
-        self.sample.extend((0..len).step_by(len.div_ceil(31)).map(|i| transformed(values, transform, i)));
+        self.sample.extend((0..len).step_by(len.div_ceil(31)).map(|i| transformed_at(values, transform, i)));
         self.sample.sort_unstable();
         self.sample[self.sample.len() / 2]
     }
 }
 
-/// The first value and the first delta.
-fn heads(values: &[i64]) -> (i64, i64) {
-    let h0 = values.first().copied().unwrap_or(0);
-    let h1 = match values {
-        [a, b, ..] => b.wrapping_sub(*a),
-        _ => 0,
-    };
-    (h0, h1)
-}
-
-fn header_len(values: &[i64], transform: Transform, base: i64) -> usize {
-    use super::varint::varint_len;
-    let (h0, h1) = heads(values);
+/// Writes everything before the Rice codes: transform, heads, base, `k`.
+fn write_header(out: &mut Vec<u8>, values: &[i64], transform: Transform, base: i64, k: u8) {
+    out.push(transform as u8);
     let n_heads = transform.heads().min(values.len());
-    let mut len = 2 + varint_len(zigzag(base));
     if n_heads >= 1 {
-        len += varint_len(zigzag(h0));
+        put_varint(out, zigzag(values[0]));
     }
     if n_heads >= 2 {
-        len += varint_len(zigzag(h1));
+        put_varint(out, zigzag(values[1].wrapping_sub(values[0])));
     }
-    len
+    put_varint(out, zigzag(base));
+    out.push(k);
 }
 
 /// Decodes the first `take` of the `count` integers in `payload`, appending them to `out`.
