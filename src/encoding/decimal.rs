@@ -35,7 +35,8 @@ const POW10: [f64; MAX_EXPONENT as usize + 1] =
 /// The integer `k` with `k / 10^e == v` bit for bit, if there is one.
 #[inline]
 pub fn scaled(v: f64, e: u8) -> Option<i64> {
-    let k = (v * POW10[usize::from(e)] + ROUNDER) - ROUNDER;
+    let k = if e == 0 { v } else { v * POW10[usize::from(e)] };
+    let k = (k + ROUNDER) - ROUNDER;
     if k.is_nan() || k.abs() > MAX_MANTISSA {
         return None;
     }

@@ -8,7 +8,8 @@
 //! varint  zz(head1)    first delta              (delta-of-delta; if count >= 2)
 //! varint  zz(base)     residual offset
 //! u8      k            Rice parameter, 0xFF = all residuals zero
-//! bits    Rice codes of zz(x_i - base) for every x_i after the heads
+//! ...     Rice codes of zz(x_i - base) for every x_i after the heads, in two
+//!         lanes (see super::rice)
 //! ```
 //! `x` is the sequence itself, its first differences or its second differences;
 //! all arithmetic wraps, so any `i64` sequence (irregular, negative, huge steps)
@@ -16,7 +17,6 @@
 //! (a counter reset, a gap) is escaped by the Rice stage instead of shifting
 //! every residual. The encoder sizes all three transforms and keeps the smallest.
 
-use super::bits::{BitReader, BitWriter};
 use super::error::{Error, Result};
 use super::rice;
 use super::varint::{ByteReader, put_varint, unzigzag, zigzag};
@@ -55,11 +55,21 @@ pub struct PackedInts {
     residuals: Vec<u64>,
     sample: Vec<i64>,
     header: Vec<u8>,
+    lane: Vec<u8>,
 }
 
-/// The transformed sequence after its heads: what the residuals are taken of.
-fn transformed(values: &[i64], transform: Transform) -> impl Iterator<Item = i64> + '_ {
-    (0..values.len().saturating_sub(transform.heads())).map(move |i| transformed_at(values, transform, i))
+/// Hands each element of the transformed sequence after its heads (what the
+/// residuals are taken of) to `f`. The match sits outside the loops so each
+/// loop is a plain pass the compiler can vectorize.
+#[inline]
+fn for_each_transformed(values: &[i64], transform: Transform, mut f: impl FnMut(i64)) {
+    match transform {
+        Transform::Values => values.iter().for_each(|&v| f(v)),
+        Transform::Delta => values.windows(2).for_each(|w| f(w[1].wrapping_sub(w[0]))),
+        Transform::DeltaOfDelta => {
+            values.windows(3).for_each(|w| f(w[2].wrapping_sub(w[1]).wrapping_sub(w[1].wrapping_sub(w[0]))))
+        }
+    }
 }
 
 /// Element `i` of the transformed sequence (counted after the heads).
@@ -79,12 +89,10 @@ impl PackedInts {
     pub fn encode_ints(&mut self, values: &[i64], out: &mut Vec<u8>) {
         let (transform, base, length_sum) = self.plan(values);
         self.residuals.clear();
-        self.residuals.extend(transformed(values, transform).map(|x| zigzag(x.wrapping_sub(base))));
+        for_each_transformed(values, transform, |x| self.residuals.push(zigzag(x.wrapping_sub(base))));
         let (k, _) = rice::best_parameter_near(&self.residuals, length_sum);
         write_header(out, values, transform, base, k);
-        let mut w = BitWriter::new(out);
-        rice::encode(&self.residuals, k, &mut w);
-        w.finish();
+        rice::encode(&self.residuals, k, out, &mut self.lane);
     }
 
     /// Picks the transform and its base, and returns the residuals' bit length
@@ -101,7 +109,8 @@ impl PackedInts {
         let mut best = (Transform::Values, 0, 0, u64::MAX);
         for transform in Transform::ALL {
             let base = self.sample_median(values, transform);
-            let bits = rice::bit_length_sum(transformed(values, transform).map(|x| zigzag(x.wrapping_sub(base))));
+            let mut bits = 0;
+            for_each_transformed(values, transform, |x| bits += rice::bit_length(zigzag(x.wrapping_sub(base))));
             self.header.clear();
             write_header(&mut self.header, values, transform, base, 0);
             let total = bits + 8 * self.header.len() as u64;
@@ -209,7 +218,7 @@ pub fn decode_affine(payload: &[u8], count: usize, take: usize, map: Affine, out
     let start = out.len();
     out.resize(start + want, 0);
     let xs = &mut out[start..];
-    rice::decode(&mut BitReader::new(bits), k, xs).map_err(|e| e.shifted(payload.len() - bits.len()))?;
+    rice::decode(bits, k, xs).map_err(|e| e.shifted(payload.len() - bits.len()))?;
     let step = |r: i64| base.wrapping_add(unzigzag(r as u64));
     match transform {
         Transform::Values => xs.iter_mut().for_each(|x| *x = step(*x)),
