@@ -641,12 +641,12 @@ fn gorilla_window_wider_than_64_bits_is_corrupt() {
 #[test]
 fn packed_ints_escape_run_too_long_is_corrupt() {
     let decode = decoder("packed_ints");
-    // Transform 0 (values), base zz(0), k = 0, a 4-byte lane 0, then 25 zero
-    // bits before a one: one more than the escape, so no encoder wrote it.
-    let payload = [0u8, 0, 0, 4, 0, 0, 0, 0b10];
+    // Transform 0 (values), base zz(0), k = 0, then 25 zero bits before a one:
+    // one more than the escape, so no encoder wrote it.
+    let payload = [0u8, 0, 0, 0, 0, 0, 0b10];
     assert_corrupt(decode(&payload, 1, 1), payload.len(), "unary run of 25");
     // Exactly the escape (24 zeros, a one, 64 raw bits) is valid.
-    let mut escaped = vec![0u8, 0, 0, 12, 0, 0, 0, 0b1];
+    let mut escaped = vec![0u8, 0, 0, 0, 0, 0, 0b1];
     escaped.extend_from_slice(&[0; 8]);
     assert_eq!(decode(&escaped, 1, 1).unwrap(), vec![0]);
     // The same through the decimal codec, behind its exponent byte.

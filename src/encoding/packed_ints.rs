@@ -8,8 +8,7 @@
 //! varint  zz(head1)    first delta              (delta-of-delta; if count >= 2)
 //! varint  zz(base)     residual offset
 //! u8      k            Rice parameter, 0xFF = all residuals zero
-//! ...     Rice codes of zz(x_i - base) for every x_i after the heads, in two
-//!         lanes (see super::rice)
+//! bits    Rice codes of zz(x_i - base) for every x_i after the heads
 //! ```
 //! `x` is the sequence itself, its first differences or its second differences;
 //! all arithmetic wraps, so any `i64` sequence (irregular, negative, huge steps)
@@ -17,6 +16,7 @@
 //! (a counter reset, a gap) is escaped by the Rice stage instead of shifting
 //! every residual. The encoder sizes all three transforms and keeps the smallest.
 
+use super::bits::{BitReader, BitWriter};
 use super::error::{Error, Result};
 use super::rice;
 use super::varint::{ByteReader, put_varint, unzigzag, zigzag};
@@ -55,7 +55,6 @@ pub struct PackedInts {
     residuals: Vec<u64>,
     sample: Vec<i64>,
     header: Vec<u8>,
-    lane: Vec<u8>,
 }
 
 /// Hands each element of the transformed sequence after its heads (what the
@@ -92,7 +91,9 @@ impl PackedInts {
         for_each_transformed(values, transform, |x| self.residuals.push(zigzag(x.wrapping_sub(base))));
         let (k, _) = rice::best_parameter_near(&self.residuals, length_sum);
         write_header(out, values, transform, base, k);
-        rice::encode(&self.residuals, k, out, &mut self.lane);
+        let mut w = BitWriter::new(out);
+        rice::encode(&self.residuals, k, &mut w);
+        w.finish();
     }
 
     /// Picks the transform and its base, and returns the residuals' bit length
@@ -218,7 +219,7 @@ pub fn decode_affine(payload: &[u8], count: usize, take: usize, map: Affine, out
     let start = out.len();
     out.resize(start + want, 0);
     let xs = &mut out[start..];
-    rice::decode(bits, k, xs).map_err(|e| e.shifted(payload.len() - bits.len()))?;
+    rice::decode(&mut BitReader::new(bits), k, xs).map_err(|e| e.shifted(payload.len() - bits.len()))?;
     let step = |r: i64| base.wrapping_add(unzigzag(r as u64));
     match transform {
         Transform::Values => xs.iter_mut().for_each(|x| *x = step(*x)),

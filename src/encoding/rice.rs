@@ -10,19 +10,9 @@
 //!
 //! The parameter [`ALL_ZERO`] means every residual is zero and no bits follow:
 //! perfectly regular timestamps cost nothing past the header.
-//!
-//! Residuals alternate between two lanes, each its own bit stream, so a decoder
-//! follows two independent dependency chains at once:
-//! ```text
-//! varint  byte length of lane 0
-//! bytes   lane 0: codes of the residuals at even positions
-//! bytes   lane 1: codes of the residuals at odd positions (to the end)
-//! ```
-//! With [`ALL_ZERO`] there are no lanes at all.
 
-use super::bits::{BitReader, BitSink, BitWriter, PEEK_BITS, low_mask};
+use super::bits::{BitReader, BitSink, PEEK_BITS, low_mask};
 use super::error::{Error, Result};
-use super::varint::{ByteReader, put_varint};
 
 /// Quotients at or above this are escaped.
 pub const ESCAPE: u32 = 24;
@@ -69,10 +59,14 @@ pub fn best_parameter_near(residuals: &[u64], length_sum: u64) -> (u8, u64) {
     ((first + j as u32) as u8, best)
 }
 
-/// Writes the codes of `residuals` with parameter `k` to `sink`, in order.
-fn encode_lane<S: BitSink>(residuals: impl Iterator<Item = u64>, k: u32, sink: &mut S) {
+/// Writes `residuals` with parameter `k` (nothing for [`ALL_ZERO`]).
+pub fn encode<S: BitSink>(residuals: &[u64], k: u8, sink: &mut S) {
+    if k == ALL_ZERO {
+        return;
+    }
+    let k = u32::from(k);
     let mask = low_mask(k);
-    for v in residuals {
+    for &v in residuals {
         let q = v >> k;
         if q < u64::from(ESCAPE) {
             sink.put(1 << q, q as u32 + 1);
@@ -84,83 +78,10 @@ fn encode_lane<S: BitSink>(residuals: impl Iterator<Item = u64>, k: u32, sink: &
     }
 }
 
-/// Appends `residuals` coded with parameter `k`, as two lanes, to `out`;
-/// `scratch` holds lane 0 while its length is unknown.
-pub fn encode(residuals: &[u64], k: u8, out: &mut Vec<u8>, scratch: &mut Vec<u8>) {
-    if k == ALL_ZERO {
-        return;
-    }
-    let k = u32::from(k);
-    scratch.clear();
-    let mut lane0 = BitWriter::new(scratch);
-    encode_lane(residuals.iter().copied().step_by(2), k, &mut lane0);
-    lane0.finish();
-    put_varint(out, scratch.len() as u64);
-    out.extend_from_slice(scratch);
-    let mut lane1 = BitWriter::new(out);
-    encode_lane(residuals.iter().copied().skip(1).step_by(2), k, &mut lane1);
-    lane1.finish();
-}
-
-/// One lane being decoded: a reader and a 56-bit window shifted in a register,
-/// reloaded from memory only when the next code does not fit.
-struct Lane<'a> {
-    r: BitReader<'a>,
-    word: u64,
-    avail: u32,
-    used: u32,
-    /// Offset of the lane in the payload, for errors.
-    base: usize,
-}
-
-impl<'a> Lane<'a> {
-    fn new(data: &'a [u8], base: usize) -> Self {
-        let r = BitReader::new(data);
-        Self { word: r.peek(), r, avail: PEEK_BITS, used: 0, base }
-    }
-
-    #[inline]
-    fn next(&mut self, k: u32, mask: u64) -> Result<u64> {
-        let q = self.word.trailing_zeros();
-        let len = q + 1 + k;
-        if q < ESCAPE && len <= self.avail {
-            let v = (u64::from(q) << k) | ((self.word >> (q + 1)) & mask);
-            self.word >>= len;
-            self.avail -= len;
-            self.used += len;
-            return Ok(v);
-        }
-        self.refill_and_next(k, mask)
-    }
-
-    #[inline(never)]
-    fn refill_and_next(&mut self, k: u32, mask: u64) -> Result<u64> {
-        self.reload();
-        let q = self.word.trailing_zeros();
-        if q < ESCAPE && q + 1 + k <= self.avail {
-            return self.next(k, mask);
-        }
-        // A code longer than the window, an escape, or damage.
-        let v = decode_slow(&mut self.r, k).map_err(|e| e.shifted(self.base))?;
-        self.reload();
-        Ok(v)
-    }
-
-    fn reload(&mut self) {
-        self.r.skip(self.used);
-        (self.word, self.avail, self.used) = (self.r.peek(), PEEK_BITS, 0);
-    }
-
-    fn finish(mut self) -> Result<()> {
-        self.reload();
-        self.r.check("rice code").map_err(|e| e.shifted(self.base))
-    }
-}
-
-/// Reads `out.len()` residuals coded with parameter `k` from `bytes` (written
-/// by [`encode`]) into `out`, as the two's complement `i64` of each `u64`
-/// residual so callers can transform them in place.
-pub fn decode(bytes: &[u8], k: u8, out: &mut [i64]) -> Result<()> {
+/// Reads `out.len()` residuals coded with parameter `k` into `out` (as the
+/// two's complement `i64` of each `u64` residual, so callers can transform
+/// them in place).
+pub fn decode(r: &mut BitReader<'_>, k: u8, out: &mut [i64]) -> Result<()> {
     if k == ALL_ZERO {
         out.fill(0);
         return Ok(());
@@ -168,23 +89,35 @@ pub fn decode(bytes: &[u8], k: u8, out: &mut [i64]) -> Result<()> {
     if k > MAX_K {
         return Err(Error::corrupt("rice parameter", 0, format!("{k} is not a valid parameter")));
     }
-    let mut header = ByteReader::new(bytes, 0);
-    let len0 = header.varint_len(bytes.len(), "rice lane length")?;
-    let start0 = header.offset();
-    let lane0 = header.take(len0, "rice lane")?;
-    let (k, mask) = (u32::from(k), low_mask(u32::from(k)));
-    let mut a = Lane::new(lane0, start0);
-    let mut b = Lane::new(header.remaining(), start0 + len0);
-    let mut pairs = out.chunks_exact_mut(2);
-    for pair in &mut pairs {
-        pair[0] = a.next(k, mask)? as i64;
-        pair[1] = b.next(k, mask)? as i64;
+    let k = u32::from(k);
+    let mask = low_mask(k);
+    let n = out.len();
+    let mut done = 0;
+    while done < n {
+        // Fast path: decode every code that lies wholly inside one 56-bit
+        // window, shifting a register instead of reloading memory per value.
+        let mut word = r.peek();
+        let (mut avail, mut used) = (PEEK_BITS, 0);
+        while done < n {
+            let q = word.trailing_zeros();
+            let len = q + 1 + k;
+            if q >= ESCAPE || len > avail {
+                break;
+            }
+            out[done] = ((u64::from(q) << k) | ((word >> (q + 1)) & mask)) as i64;
+            word >>= len;
+            avail -= len;
+            used += len;
+            done += 1;
+        }
+        r.skip(used);
+        if done < n && avail == PEEK_BITS {
+            // Not even one code fit the window: a long code, an escape, or damage.
+            out[done] = decode_slow(r, k)? as i64;
+            done += 1;
+        }
     }
-    if let [last] = pairs.into_remainder() {
-        *last = a.next(k, mask)? as i64;
-    }
-    a.finish()?;
-    b.finish()
+    r.check("rice code")
 }
 
 /// Reads one code that does not fit the fast path's window.
@@ -210,16 +143,19 @@ fn decode_slow(r: &mut BitReader<'_>, k: u32) -> Result<u64> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::bits::BitWriter;
     use super::*;
 
     fn round_trip(values: &[u64]) -> u64 {
         let (k, bits) = best_parameter(values);
         let mut buf = Vec::new();
-        encode(values, k, &mut buf, &mut Vec::new());
-        // Two lanes cost a length varint and up to a byte of padding each.
-        assert!(buf.len() as u64 <= bits.div_ceil(8) + 4, "{} bytes for {bits} bits", buf.len());
+        let mut w = BitWriter::new(&mut buf);
+        encode(values, k, &mut w);
+        w.finish();
+        assert_eq!(buf.len() as u64, bits.div_ceil(8));
         let mut got = vec![0i64; values.len()];
-        decode(&buf, k, &mut got).expect("decodes");
+        let mut r = BitReader::new(&buf);
+        decode(&mut r, k, &mut got).expect("decodes");
         assert!(got.iter().zip(values).all(|(&g, &v)| g as u64 == v));
         bits
     }
@@ -242,10 +178,10 @@ mod tests {
 
     #[test]
     fn too_many_zeros_is_corrupt() {
-        let mut zeros = [0u8; 16];
-        zeros[0] = 15; // lane 0: fifteen zero bytes
-        assert!(matches!(decode(&zeros, 2, &mut [0]), Err(Error::Corrupt { .. })));
-        assert!(matches!(decode(&[], 2, &mut [0]), Err(Error::Truncated { .. })));
-        assert!(matches!(decode(&[0], 2, &mut [0]), Err(Error::Truncated { .. })));
+        let zeros = [0u8; 16];
+        let mut r = BitReader::new(&zeros);
+        assert!(matches!(decode(&mut r, 2, &mut [0]), Err(Error::Corrupt { .. })));
+        let mut r = BitReader::new(&[]);
+        assert!(matches!(decode(&mut r, 2, &mut [0]), Err(Error::Truncated { .. })));
     }
 }
