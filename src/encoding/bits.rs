@@ -71,6 +71,29 @@ impl BitSink for BitCounter {
     }
 }
 
+/// Size in bytes of what `write` puts, measured without writing it.
+pub fn sized(write: impl FnOnce(&mut BitCounter)) -> usize {
+    let mut counter = BitCounter::default();
+    write(&mut counter);
+    counter.0.div_ceil(8) as usize
+}
+
+/// Appends what `write` puts to `out`, padding the last byte with zeros.
+pub fn written(out: &mut Vec<u8>, write: impl FnOnce(&mut BitWriter<'_>)) {
+    let mut w = BitWriter::new(out);
+    write(&mut w);
+    w.finish();
+}
+
+/// Refuses a Gorilla-style stream too short for `count` items: one raw 64-bit
+/// item, then at least one bit for each other item.
+pub fn check_stream_floor(payload: &[u8], count: usize, what: &'static str) -> Result<()> {
+    if count > 0 && (count as u64 - 1).saturating_add(64) > payload.len() as u64 * 8 {
+        return Err(Error::Truncated { what, offset: payload.len() });
+    }
+    Ok(())
+}
+
 /// Reads bits written by [`BitWriter`].
 #[derive(Debug, Clone)]
 pub struct BitReader<'a> {

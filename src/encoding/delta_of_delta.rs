@@ -16,8 +16,8 @@
 //! arithmetic make irregular, negative and huge steps (nanoseconds across the
 //! whole `i64` range) round-trip instead of overflowing its 32-bit last bucket.
 
-use super::bits::{BitCounter, BitReader, BitSink, BitWriter};
-use super::error::{Error, Result};
+use super::bits::{self, BitReader, BitSink};
+use super::error::Result;
 use super::varint::{unzigzag, zigzag};
 use super::{Codec, EncodingId};
 
@@ -54,9 +54,7 @@ impl DeltaOfDelta {
 
     /// Encoded size in bytes, computed without writing.
     pub fn encoded_len(timestamps: &[i64]) -> usize {
-        let mut c = BitCounter::default();
-        Self::write(timestamps, &mut c);
-        c.0.div_ceil(8) as usize
+        bits::sized(|c| Self::write(timestamps, c))
     }
 }
 
@@ -66,17 +64,13 @@ impl Codec<i64> for DeltaOfDelta {
     }
 
     fn encode(&mut self, items: &[i64], out: &mut Vec<u8>) -> Result<()> {
-        let mut w = BitWriter::new(out);
-        Self::write(items, &mut w);
-        w.finish();
+        bits::written(out, |w| Self::write(items, w));
         Ok(())
     }
 
     fn decode(&self, payload: &[u8], count: usize, take: usize, out: &mut Vec<i64>) -> Result<()> {
         let take = take.min(count);
-        if count > 0 && (count as u64 - 1).saturating_add(64) > payload.len() as u64 * 8 {
-            return Err(Error::Truncated { what: "delta-of-delta timestamps", offset: payload.len() });
-        }
+        bits::check_stream_floor(payload, count, "delta-of-delta timestamps")?;
         if take == 0 {
             return Ok(());
         }
@@ -103,6 +97,7 @@ impl Codec<i64> for DeltaOfDelta {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::encoding::Error;
 
     fn round_trip(ts: &[i64]) -> Vec<u8> {
         let mut buf = Vec::new();

@@ -15,7 +15,7 @@
 //! subnormals come back exactly. A window reuse before any window was set, or a
 //! window wider than 64 bits, is reported as corrupt.
 
-use super::bits::{BitCounter, BitReader, BitSink, BitWriter};
+use super::bits::{self, BitReader, BitSink};
 use super::error::{Error, Result};
 use super::{Codec, EncodingId};
 
@@ -55,9 +55,7 @@ impl GorillaXor {
 
     /// Encoded size in bytes, computed without writing.
     pub fn encoded_len(values: &[f64]) -> usize {
-        let mut c = BitCounter::default();
-        Self::write(values, &mut c);
-        c.0.div_ceil(8) as usize
+        bits::sized(|c| Self::write(values, c))
     }
 }
 
@@ -67,17 +65,13 @@ impl Codec<f64> for GorillaXor {
     }
 
     fn encode(&mut self, items: &[f64], out: &mut Vec<u8>) -> Result<()> {
-        let mut w = BitWriter::new(out);
-        Self::write(items, &mut w);
-        w.finish();
+        bits::written(out, |w| Self::write(items, w));
         Ok(())
     }
 
     fn decode(&self, payload: &[u8], count: usize, take: usize, out: &mut Vec<f64>) -> Result<()> {
         let take = take.min(count);
-        if count > 0 && (count as u64 - 1).saturating_add(64) > payload.len() as u64 * 8 {
-            return Err(Error::Truncated { what: "gorilla values", offset: payload.len() });
-        }
+        bits::check_stream_floor(payload, count, "gorilla values")?;
         if take == 0 {
             return Ok(());
         }
