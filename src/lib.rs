@@ -30,5 +30,7 @@
 //! ```
 
 pub mod encoding;
+pub mod fs;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod wal;
