@@ -11,6 +11,7 @@
 
 use super::chunk::{FORMAT_VERSION, MAX_TIME_SCALE, POW10};
 use super::error::{Error, Result};
+use super::run_length;
 use super::stats::ColumnStats;
 use super::varint::{put_varint, zigzag};
 use super::{
@@ -134,7 +135,7 @@ impl ChunkEncoder {
             GorillaXor.encode(values, &mut self.payload)?;
             return Ok(EncodingId::GorillaXor);
         }
-        let runs = 1 + values.windows(2).filter(|w| w[0].to_bits() != w[1].to_bits()).count();
+        let runs = run_length::run_count(values);
         if runs == 1 {
             Constant.encode(values, &mut self.payload)?;
             return Ok(EncodingId::Constant);

@@ -21,6 +21,11 @@ fn runs(values: &[f64]) -> impl Iterator<Item = (u64, usize)> + '_ {
     values.chunk_by(|a, b| a.to_bits() == b.to_bits()).map(|run| (run[0].to_bits(), run.len()))
 }
 
+/// Number of runs of equal bit patterns in `values`.
+pub fn run_count(values: &[f64]) -> usize {
+    runs(values).count()
+}
+
 impl RunLength {
     /// Encoded size in bytes, computed without writing.
     pub fn encoded_len(values: &[f64]) -> usize {

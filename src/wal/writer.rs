@@ -215,7 +215,7 @@ impl Drop for Wal {
 
 impl Shared {
     fn lock(&self) -> Result<MutexGuard<'_, State>> {
-        let st = self.state.lock().map_err(|_| Error::Poisoned("a WAL writer panicked".into()))?;
+        let st = self.state.lock().map_err(writer_panicked)?;
         if let Some(why) = &st.poisoned {
             return Err(Error::Poisoned(why.clone()));
         }
@@ -245,14 +245,14 @@ impl Shared {
                 return Ok(st);
             }
             if st.syncing {
-                st = self.changed.wait(st).map_err(|_| Error::Poisoned("a WAL writer panicked".into()))?;
+                st = self.changed.wait(st).map_err(writer_panicked)?;
                 continue;
             }
             st.syncing = true;
             let (target, handle) = (st.written_lsn, Arc::clone(&st.sync_handle));
             drop(st);
             let synced = handle.sync();
-            st = self.state.lock().map_err(|_| Error::Poisoned("a WAL writer panicked".into()))?;
+            st = self.state.lock().map_err(writer_panicked)?;
             st.syncing = false;
             if let Err(e) = synced {
                 return Err(self.poison(st, "fsync", e));
@@ -302,6 +302,11 @@ impl Shared {
             }
         }
     }
+}
+
+/// The error for a lock poisoned by a writer that panicked while holding it.
+fn writer_panicked<T>(_: T) -> Error {
+    Error::Poisoned("a WAL writer panicked".into())
 }
 
 /// A freshly created segment: the append handle, the fsync handle, its path.
@@ -381,7 +386,7 @@ mod tests {
     }
 
     #[test]
-    fn concurrent_writers_share_fsyncs_and_lose_nothing() {
+    fn concurrent_writers_lose_nothing_and_get_distinct_lsns() {
         let dir = temp_dir("group");
         let options = WalOptions { sync: SyncPolicy::Always, ..WalOptions::default() };
         let (wal, _) = open(&dir, options);
