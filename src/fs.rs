@@ -20,12 +20,28 @@ pub trait AppendFile: Send + Sync + Debug {
     fn try_clone(&self) -> io::Result<Box<dyn AppendFile>>;
 }
 
+/// A file opened for reading at offsets, shared by concurrent readers.
+pub trait ReadAt: Send + Sync + Debug {
+    /// Fills `buf` from the bytes at `offset`; fails if the file ends first.
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
+    /// The file's length in bytes.
+    fn size(&self) -> io::Result<u64>;
+}
+
+/// Holds an exclusive lock on a file until dropped.
+pub trait FileLock: Send + Sync + Debug {}
+
 /// File-system operations, each a thin wrapper over `std::fs` in [`OsFs`].
 pub trait Fs: Send + Sync + Debug {
     /// Creates `dir` and its parents.
     fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
     /// Opens `path` for appending, creating it if missing.
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn AppendFile>>;
+    /// Opens `path` for reading at offsets.
+    fn open_read(&self, path: &Path) -> io::Result<Box<dyn ReadAt>>;
+    /// Takes an exclusive lock on `path` (created if missing) so a second
+    /// process cannot open the same database; fails at once if it is held.
+    fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>>;
     /// Reads the whole file.
     fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
     /// The entries of `dir`, sorted by name.
@@ -61,6 +77,18 @@ impl AppendFile for OsFile {
     }
 }
 
+impl ReadAt for OsFile {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        std::os::unix::fs::FileExt::read_exact_at(&self.0, buf, offset)
+    }
+
+    fn size(&self) -> io::Result<u64> {
+        Ok(self.0.metadata()?.len())
+    }
+}
+
+impl FileLock for OsFile {}
+
 impl Fs for OsFs {
     fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
         fs::create_dir_all(dir)
@@ -68,6 +96,21 @@ impl Fs for OsFs {
 
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn AppendFile>> {
         Ok(Box::new(OsFile(OpenOptions::new().create(true).append(true).open(path)?)))
+    }
+
+    fn open_read(&self, path: &Path) -> io::Result<Box<dyn ReadAt>> {
+        Ok(Box::new(OsFile(File::open(path)?)))
+    }
+
+    fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
+        let file = OpenOptions::new().create(true).truncate(false).write(true).open(path)?;
+        file.try_lock().map_err(|e| match e {
+            fs::TryLockError::WouldBlock => {
+                io::Error::new(io::ErrorKind::WouldBlock, format!("{} is locked by another process", path.display()))
+            }
+            fs::TryLockError::Error(e) => e,
+        })?;
+        Ok(Box::new(OsFile(file)))
     }
 
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {

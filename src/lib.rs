@@ -1,17 +1,49 @@
 //! Chronicle: an embedded time-series database built on Apache Arrow and DataFusion.
 //!
 //! Chronicle stores metrics (a measurement, tags, float fields, a nanosecond
-//! timestamp) in one local file and answers SQL, its InfluxQL-like dialect and
-//! PromQL about them. This crate is being built bottom up; what exists today is
-//! the column codec layer every stored batch sits on:
+//! timestamp) in one local file with its write-ahead log beside it. A Rust
+//! program opens it with one call; every acknowledged point survives a crash.
 //!
 //! ```text
-//!  points of one series        encoding::ChunkEncoder            bytes on disk
-//!  (timestamps, fields) ──▶ time scale ─▶ PackedInts | DeltaOfDelta ──┐
-//!                           per field ─▶ Constant | Decimal | RunLength ├─▶ chunk
-//!                                        | GorillaXor | Plain, + stats ┘  (+CRC)
-//!  Arrow arrays  ◀── encoding::Chunk::decode_range ◀──────────────────────┘
+//!  Db::write(points | rows)
+//!     │ model: validate names and tags          db::wal_record: one record per batch
+//!     ▼
+//!  wal ── append, group commit, fsync per SyncPolicy ──▶ PATH.wal/*.wal
+//!     ▼
+//!  storage::head ── per partition, series, field: columns in memory
+//!     │ flush (partition closed, memory budget, WAL size, flush(), close())
+//!     ▼
+//!  encoding::ChunkEncoder ─▶ storage::file::partition_block ─┐
+//!  storage::series_index  ─▶ storage::file::index_block  ────┼─▶ PATH (append-only,
+//!                            storage::file::footer ──────────┘    fsync, then WAL checkpoint)
+//!
+//!  Db::scan ─▶ storage::scan: chunks of the file + head, last write wins ─▶ Arrow RecordBatches
 //! ```
+//!
+//! ```
+//! use chronicle::{Config, Db, Point, ScanRequest, TagMatcher};
+//!
+//! let dir = std::env::temp_dir().join(format!("chronicle-doc-{}", std::process::id()));
+//! let db = Db::open(dir.join("metrics.chronicle"), Config::default())?;
+//! let t0 = 1_767_225_600_000_000_000; // 2026-01-01T00:00:00Z in nanoseconds
+//! db.write(&[
+//!     Point::new("temperature", 21.5, t0).with_tag("room", "kitchen"),
+//!     Point::new("temperature", 19.0, t0).with_tag("room", "hall"),
+//!     Point::new("temperature", 21.7, t0 + 60_000_000_000).with_tag("room", "kitchen"),
+//! ])?;
+//! db.flush()?;
+//!
+//! let scan = db.scan(&ScanRequest::new("temperature").with_matcher(TagMatcher::eq("room", "kitchen")))?;
+//! let batches = scan.collect_batches()?;
+//! assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 2);
+//! assert_eq!(db.tag_values("room", Some("temperature"), None)?, ["hall", "kitchen"]);
+//! db.close()?;
+//! # drop(db);
+//! # std::fs::remove_dir_all(&dir).ok();
+//! # Ok::<(), chronicle::Error>(())
+//! ```
+//!
+//! The column codecs underneath are usable on their own:
 //!
 //! ```
 //! use chronicle::encoding::{Chunk, ChunkEncoder, EncodingPolicy};
@@ -29,8 +61,19 @@
 //! # Ok::<(), chronicle::encoding::Error>(())
 //! ```
 
+pub mod db;
 pub mod encoding;
+pub mod error;
 pub mod fs;
+pub mod model;
+pub mod storage;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod wal;
+
+pub use db::{Config, Db, RecoveryReport};
+pub use error::{Error, Result};
+pub use model::{Point, Row, SeriesKey};
+pub use storage::matcher::{MatchOp, TagMatcher};
+pub use storage::scan::{Scan, ScanRequest};
+pub use wal::SyncPolicy;

@@ -36,6 +36,12 @@ pub fn varint_len(v: u64) -> usize {
     (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
+/// Appends `s` as a varint length and its UTF-8 bytes.
+pub fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_varint(out, s.len() as u64);
+    out.extend_from_slice(s.as_bytes());
+}
+
 /// A forward cursor over bytes whose every read is bounds-checked and reports
 /// the offset (relative to `base`) of what it could not read.
 #[derive(Debug, Clone)]
@@ -83,6 +89,14 @@ impl<'a> ByteReader<'a> {
         let mut a = [0u8; 8];
         a.copy_from_slice(self.take(8, what)?);
         Ok(u64::from_le_bytes(a))
+    }
+
+    /// Reads a length-prefixed UTF-8 string (see [`put_str`]).
+    pub fn string(&mut self, what: &'static str) -> Result<String> {
+        let at = self.offset();
+        let len = self.varint_len(self.bytes.len(), what)?;
+        let bytes = self.take(len, what)?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| Error::corrupt(what, at, "not UTF-8"))
     }
 
     /// Reads a LEB128 varint that must fit a `u64`.

@@ -15,5 +15,5 @@ pub mod segment;
 pub mod writer;
 
 pub use error::{Error, Result};
-pub use recovery::{Damage, RecoveryReport, Replay};
+pub use recovery::{Damage, RecoveryReport, Replay, SegmentFile};
 pub use writer::{SyncPolicy, Wal, WalOptions};

@@ -37,6 +37,17 @@ pub struct RecoveryReport {
     pub damage: Vec<Damage>,
 }
 
+/// One segment file on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentFile {
+    /// The first LSN it may hold (its name).
+    pub first_lsn: u64,
+    /// Its path.
+    pub path: PathBuf,
+    /// Its length in bytes (after any truncation).
+    pub bytes: u64,
+}
+
 /// The records of the log and the report of reading them.
 #[derive(Debug, Default)]
 pub struct Replay {
@@ -44,22 +55,25 @@ pub struct Replay {
     pub records: Vec<(u64, Vec<u8>)>,
     /// What was kept and dropped.
     pub report: RecoveryReport,
-    /// Segments found, as (first LSN, path), in order.
-    pub segments: Vec<(u64, PathBuf)>,
+    /// Segments found, in order.
+    pub segments: Vec<SegmentFile>,
 }
 
 /// Reads the log in `dir`, truncating a damaged tail of its last segment.
 pub fn replay(fs: &dyn Fs, dir: &Path) -> Result<Replay> {
-    let segments: Vec<(u64, PathBuf)> = fs
+    let segments: Vec<SegmentFile> = fs
         .list(dir)
         .map_err(Error::io("list", dir))?
         .into_iter()
-        .filter_map(|p| segment::first_lsn(&p).map(|lsn| (lsn, p)))
+        .filter_map(|path| segment::first_lsn(&path).map(|first_lsn| SegmentFile { first_lsn, path, bytes: 0 }))
         .collect();
     let mut out = Replay { segments, ..Replay::default() };
     let mut last_lsn = 0;
-    for (i, (_, path)) in out.segments.iter().enumerate() {
+    let count = out.segments.len();
+    for (i, file) in out.segments.iter_mut().enumerate() {
+        let path = &file.path;
         let bytes = fs.read(path).map_err(Error::io("read", path))?;
+        file.bytes = bytes.len() as u64;
         let parsed = segment::parse(&bytes, last_lsn);
         out.report.segments += 1;
         out.report.records += parsed.records.len();
@@ -73,8 +87,9 @@ pub fn replay(fs: &dyn Fs, dir: &Path) -> Result<Replay> {
                 Stop::Corrupt(why) => why,
             };
             let bytes_dropped = bytes.len() as u64 - offset;
-            if i + 1 == out.segments.len() {
+            if i + 1 == count {
                 fs.truncate(path, offset).map_err(Error::io("truncate", path))?;
+                file.bytes = offset;
             }
             out.report.damage.push(Damage { path: path.clone(), offset, bytes: bytes_dropped, reason });
         }

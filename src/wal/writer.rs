@@ -17,7 +17,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::error::{Error, Result};
-use super::recovery::{self, Replay};
+use super::recovery::{self, Replay, SegmentFile};
 use super::segment;
 use crate::fs::{AppendFile, Fs};
 
@@ -59,8 +59,10 @@ struct State {
     /// A second handle on the active segment, fsynced outside the lock.
     sync_handle: Arc<dyn AppendFile>,
     segment_len: u64,
-    /// Closed and active segments, as (first LSN, path), oldest first.
-    segments: Vec<(u64, PathBuf)>,
+    /// Closed and active segments, oldest first (the active one's `bytes` is stale).
+    segments: Vec<SegmentFile>,
+    /// Bytes of every closed segment plus the active one.
+    total_bytes: u64,
     next_lsn: u64,
     written_lsn: u64,
     synced_lsn: u64,
@@ -94,20 +96,23 @@ impl Wal {
         fs.create_dir_all(dir).map_err(Error::io("create directory", dir))?;
         let replay = recovery::replay(fs.as_ref(), dir)?;
         let last = replay.records.last().map_or(0, |r| r.0);
-        let next = replay.segments.last().map_or(1, |s| s.0).max(last + 1);
+        let next = replay.segments.last().map_or(1, |s| s.first_lsn).max(last + 1);
         let mut segments = replay.segments.clone();
         // A segment already named `next` holds no accepted record: start it afresh.
-        if let Some(pos) = segments.iter().position(|s| s.0 == next) {
-            let (_, path) = segments.remove(pos);
-            fs.remove(&path).map_err(Error::io("remove", &path))?;
+        if let Some(pos) = segments.iter().position(|s| s.first_lsn == next) {
+            let stale = segments.remove(pos);
+            fs.remove(&stale.path).map_err(Error::io("remove", &stale.path))?;
         }
         let (file, sync_handle, path) = new_segment(fs.as_ref(), dir, next)?;
-        segments.push((next, path));
+        let header_len = segment::HEADER_LEN as u64;
+        let total_bytes = segments.iter().map(|s| s.bytes).sum::<u64>() + header_len;
+        segments.push(SegmentFile { first_lsn: next, path, bytes: header_len });
         let state = State {
             file,
             sync_handle,
             segment_len: segment::HEADER_LEN as u64,
             segments,
+            total_bytes,
             next_lsn: next,
             written_lsn: last,
             synced_lsn: last,
@@ -130,6 +135,15 @@ impl Wal {
 
     /// Appends one record and returns its LSN once the sync policy is satisfied.
     pub fn append(&self, payload: &[u8]) -> Result<u64> {
+        let lsn = self.write(payload)?;
+        self.commit(lsn)?;
+        Ok(lsn)
+    }
+
+    /// Writes one record without waiting for the sync policy; returns its LSN.
+    /// Not acknowledged until [`Wal::commit`] returns for it, so a caller can
+    /// apply records in LSN order under its own lock and wait outside it.
+    pub fn write(&self, payload: &[u8]) -> Result<u64> {
         if payload.len() > segment::MAX_RECORD_LEN {
             return Err(Error::RecordTooLarge { len: payload.len(), limit: segment::MAX_RECORD_LEN });
         }
@@ -146,13 +160,27 @@ impl Wal {
             return Err(shared.poison(st, "append", e));
         }
         st.segment_len += frame.len() as u64;
+        st.total_bytes = st.total_bytes.saturating_add(frame.len() as u64);
         st.frame = frame;
         st.next_lsn += 1;
         st.written_lsn = lsn;
-        if shared.options.sync == SyncPolicy::Always {
-            drop(shared.sync_to(st, lsn)?);
-        }
         Ok(lsn)
+    }
+
+    /// Returns once record `lsn` satisfies the sync policy: under
+    /// [`SyncPolicy::Always`], once an fsync covers it (shared with concurrent
+    /// writers); otherwise at once.
+    pub fn commit(&self, lsn: u64) -> Result<()> {
+        if self.shared.options.sync != SyncPolicy::Always {
+            return Ok(());
+        }
+        let st = self.shared.lock()?;
+        self.shared.sync_to(st, lsn).map(drop)
+    }
+
+    /// Bytes in every segment on disk.
+    pub fn size(&self) -> Result<u64> {
+        Ok(self.shared.lock()?.total_bytes)
     }
 
     /// Makes every record appended so far durable.
@@ -167,11 +195,17 @@ impl Wal {
     pub fn checkpoint(&self, durable_lsn: u64) -> Result<usize> {
         let shared = &self.shared;
         let mut st = shared.lock()?;
+        // Everything written is durable elsewhere: start a fresh segment so
+        // the active one can go too.
+        if durable_lsn >= st.written_lsn && st.segment_len > segment::HEADER_LEN as u64 {
+            st = shared.rotate(st)?;
+        }
         let mut removed = 0;
         // Segment i holds LSNs [first_i, first_{i+1}); the active (last) one stays.
-        while st.segments.len() > 1 && st.segments[1].0 <= durable_lsn + 1 {
-            let (_, path) = st.segments.remove(0);
-            shared.fs.remove(&path).map_err(Error::io("remove", &path))?;
+        while st.segments.len() > 1 && st.segments[1].first_lsn <= durable_lsn + 1 {
+            let old = st.segments.remove(0);
+            shared.fs.remove(&old.path).map_err(Error::io("remove", &old.path))?;
+            st.total_bytes = st.total_bytes.saturating_sub(old.bytes);
             removed += 1;
         }
         if removed > 0 {
@@ -277,10 +311,16 @@ impl Shared {
             Err(Error::Io { source, .. }) => return Err(self.poison(st, "segment rotation", source)),
             Err(other) => return Err(other),
         };
+        let closed_len = st.segment_len;
+        if let Some(active) = st.segments.last_mut() {
+            active.bytes = closed_len;
+        }
         st.file = file;
         st.sync_handle = sync_handle;
         st.segment_len = segment::HEADER_LEN as u64;
-        st.segments.push((next, path));
+        st.total_bytes += st.segment_len;
+        let bytes = st.segment_len;
+        st.segments.push(SegmentFile { first_lsn: next, path, bytes });
         Ok(st)
     }
 

@@ -1,0 +1,295 @@
+//! The embedded database: [`Db::open`], writes, flushes, scans, listings.
+//!
+//! ```text
+//! write -> validate + encode (wal_record) -> WAL append -> head  (under the state lock)
+//!       -> wait for the sync policy (outside it, so writers share an fsync)
+//! flush -> partition blocks + index + footer, fsync -> WAL checkpoint   (state)
+//! scan  -> plan under the read lock (read) -> decode and merge without it
+//! ```
+//! On disk, a database at `PATH` is the file `PATH`, the WAL directory
+//! `PATH.wal/`, and the lock file `PATH.lock` that keeps a second process out.
+
+mod config;
+mod flush;
+mod read;
+mod state;
+mod wal_record;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+pub use config::Config;
+pub use flush::MAX_POINTS_PER_CHUNK;
+
+use crate::encoding::ChunkEncoder;
+use crate::error::{Error, Result};
+use crate::fs::FileLock;
+use crate::model::{Point, Row, WriteRow};
+use crate::storage::file::store::{FileDamage, FileStore};
+use crate::storage::head::Head;
+use crate::storage::scan::{Scan, ScanRequest};
+use crate::wal::{self, Wal, WalOptions};
+use state::{Blocks, State};
+
+/// What opening the database found and repaired.
+#[derive(Debug, Clone, Default)]
+pub struct RecoveryReport {
+    /// What WAL replay kept and dropped.
+    pub wal: wal::RecoveryReport,
+    /// WAL records applied to the head (those not yet wholly in the file).
+    pub replayed: usize,
+    /// WAL records that could not be applied, with why.
+    pub unreadable_records: Vec<(u64, String)>,
+    /// Damaged parts of the database file, skipped.
+    pub file_damage: Vec<FileDamage>,
+}
+
+impl RecoveryReport {
+    /// Whether anything was damaged.
+    pub fn is_clean(&self) -> bool {
+        self.wal.damage.is_empty() && self.unreadable_records.is_empty() && self.file_damage.is_empty()
+    }
+}
+
+/// An open database. Cheap to clone; every clone is the same database, and
+/// it is `Send + Sync`.
+#[derive(Debug, Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    path: PathBuf,
+    config: Config,
+    wal: Wal,
+    state: RwLock<State>,
+    report: RecoveryReport,
+    _lock: Box<dyn FileLock>,
+}
+
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(suffix);
+    path.with_file_name(name)
+}
+
+fn lock_panicked<T>(_: T) -> Error {
+    Error::Poisoned("a thread panicked while holding the database lock".into())
+}
+
+impl Db {
+    /// Opens the database at `path` (a file; created if missing), replaying
+    /// its WAL. Damage is repaired where possible and reported in
+    /// [`Db::recovery_report`]; it is fatal only if the file is not a database.
+    pub fn open(path: impl AsRef<Path>, config: Config) -> Result<Db> {
+        let path = path.as_ref().to_path_buf();
+        if path.file_name().is_none() {
+            return Err(Error::InvalidArgument(format!("{} does not name a file", path.display())));
+        }
+        let fs = Arc::clone(&config.fs);
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs.create_dir_all(dir).map_err(Error::io("create directory", dir))?;
+        }
+        let lock_path = sibling(&path, ".lock");
+        let lock = fs.lock(&lock_path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::WouldBlock => Error::Locked(path.clone()),
+            _ => Error::io("lock", &lock_path)(e),
+        })?;
+        let opened = FileStore::open(Arc::clone(&fs), &path, config.partition_ns())?;
+        let options = WalOptions { sync: config.sync, segment_bytes: config.wal_segment_bytes() };
+        let (wal, replay) = Wal::open(Arc::clone(&fs), &sibling(&path, ".wal"), options)?;
+        let snapshot = opened.snapshot;
+        let mut blocks = Blocks::new();
+        for block in opened.blocks {
+            blocks.entry(block.partition).or_default().push(Arc::new(block));
+        }
+        let mut state = State {
+            index: snapshot.series,
+            head: Head::default(),
+            store: opened.store,
+            blocks,
+            partition_ns: snapshot.partition_ns,
+            durable_lsn: snapshot.durable_lsn,
+            last_lsn: snapshot.durable_lsn,
+            newest_time: None,
+            horizon: i64::MIN,
+            poisoned: None,
+            closed: false,
+            encoder: ChunkEncoder::default(),
+        };
+        let mut report = RecoveryReport { wal: replay.report, file_damage: opened.damage, ..Default::default() };
+        for (lsn, payload) in replay.records.iter().filter(|(lsn, _)| *lsn > snapshot.durable_lsn) {
+            match state.apply(*lsn, payload) {
+                Ok(()) => report.replayed += 1,
+                Err(e) => report.unreadable_records.push((*lsn, e.to_string())),
+            }
+        }
+        for d in &report.wal.damage {
+            tracing::warn!(path = %d.path.display(), offset = d.offset, bytes = d.bytes, reason = %d.reason, "WAL tail dropped");
+        }
+        for d in &report.file_damage {
+            tracing::warn!(path = %d.path.display(), offset = d.offset, detail = %d.detail, "database file damage");
+        }
+        for (lsn, why) in &report.unreadable_records {
+            tracing::warn!(lsn, why = %why, "WAL record skipped");
+        }
+        if opened.recovered {
+            state.rewrite_index()?;
+        }
+        let inner = Inner { path, config, wal, state: RwLock::new(state), report, _lock: lock };
+        let db = Db { inner: Arc::new(inner) };
+        db.flush_due()?;
+        Ok(db)
+    }
+
+    /// The database file's path.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// What opening found and repaired.
+    pub fn recovery_report(&self) -> &RecoveryReport {
+        &self.inner.report
+    }
+
+    fn read(&self) -> Result<RwLockReadGuard<'_, State>> {
+        let st = self.inner.state.read().map_err(lock_panicked)?;
+        if st.closed {
+            return Err(Error::Closed);
+        }
+        Ok(st)
+    }
+
+    fn write_lock(&self) -> Result<RwLockWriteGuard<'_, State>> {
+        self.inner.state.write().map_err(lock_panicked)
+    }
+
+    /// Writes points (field `value`). All or nothing: an invalid point fails
+    /// the whole batch with [`Error::InvalidRow`]. Returns once the batch
+    /// satisfies the sync policy.
+    pub fn write(&self, points: &[Point]) -> Result<()> {
+        self.write_batch(points)
+    }
+
+    /// Writes multi-field rows, like [`Db::write`].
+    pub fn write_rows(&self, rows: &[Row]) -> Result<()> {
+        self.write_batch(rows)
+    }
+
+    fn write_batch<R: WriteRow>(&self, rows: &[R]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let record = wal_record::encode(rows)?;
+        let inner = &self.inner;
+        let lsn = {
+            let mut st = self.write_lock()?;
+            st.writable()?;
+            let lsn = inner.wal.write(&record)?;
+            st.apply(lsn, &record).map_err(|e| Error::InvalidArgument(format!("record did not apply: {e}")))?;
+            self.flush_due_locked(&mut st)?;
+            lsn
+        };
+        inner.wal.commit(lsn)?;
+        Ok(())
+    }
+
+    fn flush_due(&self) -> Result<()> {
+        let mut st = self.write_lock()?;
+        self.flush_due_locked(&mut st)
+    }
+
+    fn flush_due_locked(&self, st: &mut State) -> Result<()> {
+        let c = &self.inner.config;
+        let due = st.due(c.late_ns(), c.memory_budget, self.inner.wal.size()?, c.max_wal_bytes);
+        if due.is_empty() { Ok(()) } else { st.flush(&due, &self.inner.wal) }
+    }
+
+    /// Flushes everything in memory to the file.
+    pub fn flush(&self) -> Result<()> {
+        let mut st = self.write_lock()?;
+        st.writable()?;
+        st.flush_all(&self.inner.wal)
+    }
+
+    /// Rewrites the file with one block per partition, dropping overwritten
+    /// points and superseded index blocks; atomic (see `FileStore::replace_with`).
+    pub fn compact(&self) -> Result<()> {
+        let mut st = self.write_lock()?;
+        st.compact()
+    }
+
+    /// Flushes and closes; later calls on any clone fail with [`Error::Closed`].
+    /// Dropping the last clone closes too, ignoring errors.
+    pub fn close(&self) -> Result<()> {
+        let mut st = self.write_lock()?;
+        if st.closed {
+            return Ok(());
+        }
+        let flushed = if st.poisoned.is_some() { Ok(()) } else { st.flush_all(&self.inner.wal) };
+        st.closed = true;
+        drop(st);
+        match self.inner.wal.sync() {
+            Ok(()) | Err(wal::Error::Closed) => flushed,
+            Err(e) => flushed.and(Err(e.into())),
+        }
+    }
+
+    /// Starts a scan; see [`ScanRequest`] and [`Scan`].
+    pub fn scan(&self, req: &ScanRequest) -> Result<Scan> {
+        self.read()?.plan_scan(req)
+    }
+
+    /// Every measurement, sorted.
+    pub fn measurements(&self) -> Result<Vec<String>> {
+        Ok(self.read()?.index.measurements().keys().cloned().collect())
+    }
+
+    /// The fields of `measurement`, sorted.
+    pub fn fields(&self, measurement: &str) -> Result<Vec<String>> {
+        let st = self.read()?;
+        let m = st.index.measurement(measurement);
+        let mut names: Vec<String> =
+            m.into_iter().flat_map(|m| &m.fields).filter_map(|&f| st.index.field_name(f)).map(String::from).collect();
+        names.sort_unstable();
+        Ok(names)
+    }
+
+    /// Tag keys, of one measurement or of all, sorted.
+    pub fn tag_keys(&self, measurement: Option<&str>) -> Result<Vec<String>> {
+        let st = self.read()?;
+        let keys: std::collections::BTreeSet<&String> = st
+            .index
+            .measurements()
+            .iter()
+            .filter(|(name, _)| measurement.is_none_or(|m| m == name.as_str()))
+            .flat_map(|(_, m)| m.postings.keys())
+            .collect();
+        Ok(keys.into_iter().cloned().collect())
+    }
+
+    /// Values of tag `key`, optionally within one measurement and among
+    /// series with points in `start..=end`, sorted.
+    pub fn tag_values(&self, key: &str, measurement: Option<&str>, range: Option<(i64, i64)>) -> Result<Vec<String>> {
+        Ok(self.read()?.tag_values(key, measurement, range))
+    }
+
+    /// Number of series.
+    pub fn series_count(&self) -> Result<usize> {
+        Ok(self.read()?.index.len())
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Best effort: errors were or will be reported to the calls that hit them.
+        if let Ok(mut st) = self.state.write()
+            && !st.closed
+            && st.poisoned.is_none()
+        {
+            let _ = st.flush_all(&self.wal);
+            st.closed = true;
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! The index block: a snapshot of the series index and the list of live
+//! partition blocks, written after every flush.
+//!
+//! ```text
+//! payload      := version u8 (= 1) | varint durable_lsn | varint partition_ns
+//!                 | strings | fields | series | measurements | blocks
+//! strings      := varint n | n x str        every measurement name, tag key and tag value
+//! fields       := varint n | n x str        field names; field id = position
+//! series       := varint n | n x (varint measurement sid | varint t | t x (varint key sid | varint value sid))
+//!                                           series id = position; tags sorted by key
+//! measurements := varint n | n x (varint name sid | ids (its series) | varint f | f x varint field id
+//!                 | varint k | k x (varint key sid | varint v | v x (varint value sid | ids)))
+//! blocks       := varint n | n x (varint zz(partition) | varint offset | varint length)
+//! ids          := varint n | n x varint delta (ascending; the first from 0)
+//! str          := varint length | UTF-8 bytes
+//! ```
+//! `durable_lsn`: every WAL record up to it is wholly in the blocks listed, so
+//! replay skips it. The postings (`measurements`) are stored, not rebuilt, so
+//! open reads them as they are; decode checks every id against the tables.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::encoding::varint::{ByteReader, put_str, put_varint, unzigzag, zigzag};
+use crate::encoding::{Error, Result};
+use crate::model::SeriesKey;
+use crate::storage::series_index::{MeasurementIndex, SeriesId, SeriesIndex};
+
+/// Index layout version.
+pub const INDEX_VERSION: u8 = 1;
+
+/// Where one partition block is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockRef {
+    /// Partition number.
+    pub partition: i64,
+    /// Offset of the block.
+    pub offset: u64,
+    /// Length of the whole block.
+    pub len: u64,
+}
+
+/// What an index block holds.
+#[derive(Debug, Clone)]
+pub struct IndexSnapshot {
+    /// Every WAL record up to this LSN is in the listed blocks.
+    pub durable_lsn: u64,
+    /// The partition duration of the file, in nanoseconds.
+    pub partition_ns: i64,
+    /// The series index.
+    pub series: SeriesIndex,
+    /// Live partition blocks, in file order.
+    pub blocks: Vec<BlockRef>,
+}
+
+#[derive(Default)]
+struct Strings<'a> {
+    ids: HashMap<&'a str, u64>,
+    list: Vec<&'a str>,
+}
+
+impl<'a> Strings<'a> {
+    fn id(&mut self, s: &'a str) -> u64 {
+        let next = self.list.len() as u64;
+        *self.ids.entry(s).or_insert_with(|| {
+            self.list.push(s);
+            next
+        })
+    }
+}
+
+fn put_ids(out: &mut Vec<u8>, ids: &[SeriesId]) {
+    put_varint(out, ids.len() as u64);
+    let mut previous = 0;
+    for &id in ids {
+        put_varint(out, u64::from(id - previous));
+        previous = id;
+    }
+}
+
+/// Appends the payload of an index block to `out`.
+pub fn encode(durable_lsn: u64, partition_ns: i64, index: &SeriesIndex, blocks: &[BlockRef], out: &mut Vec<u8>) {
+    let mut strings = Strings::default();
+    let mut body = Vec::new();
+    put_varint(&mut body, index.field_names().len() as u64);
+    index.field_names().iter().for_each(|f| put_str(&mut body, f));
+    put_varint(&mut body, index.len() as u64);
+    for key in index.keys() {
+        put_varint(&mut body, strings.id(&key.measurement));
+        put_varint(&mut body, key.tags.len() as u64);
+        for (k, v) in &key.tags {
+            put_varint(&mut body, strings.id(k));
+            put_varint(&mut body, strings.id(v));
+        }
+    }
+    put_varint(&mut body, index.measurements().len() as u64);
+    for (name, m) in index.measurements() {
+        put_varint(&mut body, strings.id(name));
+        put_ids(&mut body, &m.series);
+        put_varint(&mut body, m.fields.len() as u64);
+        m.fields.iter().for_each(|&f| put_varint(&mut body, u64::from(f)));
+        put_varint(&mut body, m.postings.len() as u64);
+        for (key, values) in &m.postings {
+            put_varint(&mut body, strings.id(key));
+            put_varint(&mut body, values.len() as u64);
+            for (value, ids) in values {
+                put_varint(&mut body, strings.id(value));
+                put_ids(&mut body, ids);
+            }
+        }
+    }
+    put_varint(&mut body, blocks.len() as u64);
+    for b in blocks {
+        put_varint(&mut body, zigzag(b.partition));
+        put_varint(&mut body, b.offset);
+        put_varint(&mut body, b.len);
+    }
+    out.push(INDEX_VERSION);
+    put_varint(out, durable_lsn);
+    put_varint(out, partition_ns as u64);
+    put_varint(out, strings.list.len() as u64);
+    strings.list.iter().for_each(|s| put_str(out, s));
+    out.extend_from_slice(&body);
+}
+
+struct Reader<'a> {
+    r: ByteReader<'a>,
+    limit: usize,
+}
+
+impl Reader<'_> {
+    fn count(&mut self, what: &'static str) -> Result<usize> {
+        self.r.varint_len(self.limit, what)
+    }
+
+    /// An id below `bound`.
+    fn id(&mut self, bound: usize, what: &'static str) -> Result<usize> {
+        let at = self.r.offset();
+        let v = self.r.varint(what)?;
+        usize::try_from(v).ok().filter(|&v| v < bound).ok_or_else(|| Error::corrupt(what, at, format!("{v} out of range")))
+    }
+
+    fn ids(&mut self, bound: usize) -> Result<Vec<SeriesId>> {
+        let n = self.count("id count")?;
+        let mut ids = Vec::with_capacity(n);
+        let mut current = 0u64;
+        for i in 0..n {
+            let at = self.r.offset();
+            let delta = self.r.varint("series id delta")?;
+            current = current.saturating_add(delta);
+            if (i > 0 && delta == 0) || current >= bound as u64 {
+                return Err(Error::corrupt("series ids", at, "not ascending or out of range"));
+            }
+            ids.push(current as SeriesId);
+        }
+        Ok(ids)
+    }
+}
+
+/// Reads an index payload (checksum already verified).
+pub fn decode(payload: &[u8]) -> Result<IndexSnapshot> {
+    let mut rd = Reader { r: ByteReader::new(payload, 0), limit: payload.len() };
+    let version = rd.r.u8("index version")?;
+    if version != INDEX_VERSION {
+        return Err(Error::corrupt("index version", 0, format!("version {version} is not {INDEX_VERSION}")));
+    }
+    let durable_lsn = rd.r.varint("durable lsn")?;
+    let at = rd.r.offset();
+    let partition_ns = i64::try_from(rd.r.varint("partition duration")?)
+        .ok()
+        .filter(|&d| d > 0)
+        .ok_or_else(|| Error::corrupt("partition duration", at, "not a positive i64"))?;
+    let n = rd.count("string count")?;
+    let strings = (0..n).map(|_| rd.r.string("string")).collect::<Result<Vec<_>>>()?;
+    let n = rd.count("field count")?;
+    let fields = (0..n).map(|_| rd.r.string("field name")).collect::<Result<Vec<_>>>()?;
+    let n_series = rd.count("series count")?;
+    let mut series = Vec::with_capacity(n_series);
+    for _ in 0..n_series {
+        let at = rd.r.offset();
+        let measurement = strings[rd.id(strings.len(), "measurement")?].clone();
+        let t = rd.count("tag count")?;
+        let mut tags: Vec<(String, String)> = Vec::with_capacity(t);
+        for _ in 0..t {
+            let k = strings[rd.id(strings.len(), "tag key")?].clone();
+            let v = strings[rd.id(strings.len(), "tag value")?].clone();
+            if tags.last().is_some_and(|(last, _)| *last >= k) {
+                return Err(Error::corrupt("series tags", at, "not sorted by distinct keys"));
+            }
+            tags.push((k, v));
+        }
+        series.push(SeriesKey { measurement, tags });
+    }
+    let n = rd.count("measurement count")?;
+    let mut measurements = BTreeMap::new();
+    for _ in 0..n {
+        let name = strings[rd.id(strings.len(), "measurement")?].clone();
+        let mut m = MeasurementIndex { series: rd.ids(n_series)?, ..MeasurementIndex::default() };
+        let f = rd.count("field count")?;
+        for _ in 0..f {
+            m.fields.insert(rd.id(fields.len(), "field id")? as u32);
+        }
+        let k = rd.count("tag key count")?;
+        for _ in 0..k {
+            let key = strings[rd.id(strings.len(), "tag key")?].clone();
+            let v = rd.count("tag value count")?;
+            let mut values = BTreeMap::new();
+            for _ in 0..v {
+                let value = strings[rd.id(strings.len(), "tag value")?].clone();
+                values.insert(value, rd.ids(n_series)?);
+            }
+            m.postings.insert(key, values);
+        }
+        measurements.insert(name, m);
+    }
+    let n = rd.count("block count")?;
+    let mut blocks = Vec::with_capacity(n);
+    for _ in 0..n {
+        let partition = unzigzag(rd.r.varint("partition")?);
+        let offset = rd.r.varint("block offset")?;
+        let len = rd.r.varint("block length")?;
+        blocks.push(BlockRef { partition, offset, len });
+    }
+    if !rd.r.remaining().is_empty() {
+        return Err(Error::corrupt("index", rd.r.offset(), "trailing bytes"));
+    }
+    Ok(IndexSnapshot { durable_lsn, partition_ns, series: SeriesIndex::from_parts(series, fields, measurements), blocks })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_index_round_trips() {
+        let mut index = SeriesIndex::default();
+        let a = index.insert(SeriesKey::new("cpu", vec![("host".into(), "a".into()), ("dc".into(), "x".into())]));
+        index.insert(SeriesKey::new("mem", vec![("host".into(), "a".into())]));
+        let f = index.field_id("usage");
+        index.add_field("cpu", f);
+        let blocks = [BlockRef { partition: -3, offset: 10, len: 99 }];
+        let mut out = Vec::new();
+        encode(77, 3600, &index, &blocks, &mut out);
+        let snap = decode(&out).expect("decodes");
+        assert_eq!((snap.durable_lsn, snap.partition_ns, snap.blocks.as_slice()), (77, 3600, &blocks[..]));
+        assert_eq!(snap.series.keys(), index.keys());
+        assert_eq!(snap.series.measurements(), index.measurements());
+        assert_eq!(snap.series.field_names(), index.field_names());
+        assert_eq!(snap.series.select("cpu", &[]), vec![a]);
+        for cut in 0..out.len() {
+            assert!(decode(&out[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+}

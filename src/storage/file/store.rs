@@ -1,0 +1,426 @@
+//! Opening, appending to and rewriting the database file.
+//!
+//! Open, fast path: check the header, read the footer at the end, the index
+//! block it names, and the directory of every listed partition block. Never
+//! the chunks.
+//!
+//! Open, recovery path (the footer or its index is damaged or missing, e.g.
+//! a crash between appending blocks and the footer): scan backward for the
+//! newest footer whose index is intact, then walk forward block by block from
+//! there: a later intact index replaces it, later intact partition blocks are
+//! adopted if every id they name is known. A torn tail (a block running past
+//! the end of the file) is cut off. Every damaged block found is reported
+//! with its offset; the caller writes a fresh index and footer.
+//!
+//! Commit protocol (the caller's): append partition blocks, the index and the
+//! footer with one write, fsync, and only then checkpoint the WAL.
+//! Compaction writes a complete new file beside the old one, fsyncs it,
+//! renames it over the old one and fsyncs the directory; a crash at any step
+//! leaves either the old or the new file, both complete.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::block::{self, BLOCK_HEADER_LEN, BlockHeader, BlockType, HEADER_LEN};
+use super::footer::{self, FOOTER_LEN, Footer};
+use super::index_block::{self, IndexSnapshot};
+use super::partition_block::{self, Known, PREFIX_LEN, PartitionBlock, Prefix};
+use crate::error::{Error, Result};
+use crate::fs::{AppendFile, Fs, ReadAt};
+use crate::storage::series_index::SeriesIndex;
+
+/// Bytes read per step of the backward footer scan.
+const SCAN_WINDOW: u64 = 1 << 20;
+
+/// Damage found while opening, reported and skipped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileDamage {
+    /// The file.
+    pub path: PathBuf,
+    /// Offset of the damaged block or structure.
+    pub offset: u64,
+    /// What was wrong and what was done about it.
+    pub detail: String,
+}
+
+/// A shared handle for reading chunks, valid even after a compaction
+/// replaces the file it was opened on.
+#[derive(Debug, Clone)]
+pub struct FileReader {
+    path: Arc<PathBuf>,
+    handle: Arc<dyn ReadAt>,
+}
+
+impl FileReader {
+    /// Reads `len` bytes at `offset`.
+    pub fn read(&self, offset: u64, len: usize) -> Result<Vec<u8>> {
+        let mut buf = Vec::new();
+        buf.try_reserve_exact(len).map_err(|_| self.corrupt(offset, format!("cannot allocate {len} bytes")))?;
+        buf.resize(len, 0);
+        self.handle.read_exact_at(&mut buf, offset).map_err(Error::io("read", self.path.as_path()))?;
+        Ok(buf)
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A corruption error at `offset` of this file.
+    pub fn corrupt(&self, offset: u64, detail: impl Into<String>) -> Error {
+        Error::Corrupt { path: self.path.to_path_buf(), offset, detail: detail.into() }
+    }
+}
+
+/// The file open for appending.
+#[derive(Debug)]
+pub struct FileStore {
+    fs: Arc<dyn Fs>,
+    path: PathBuf,
+    file: Box<dyn AppendFile>,
+    reader: FileReader,
+    len: u64,
+}
+
+/// What open found.
+#[derive(Debug)]
+pub struct Opened {
+    /// The store, ready to append.
+    pub store: FileStore,
+    /// The index in force.
+    pub snapshot: IndexSnapshot,
+    /// Directories of every readable partition block, in file order.
+    pub blocks: Vec<PartitionBlock>,
+    /// Damage found and skipped.
+    pub damage: Vec<FileDamage>,
+    /// Whether the recovery path ran (the caller should write a fresh index).
+    pub recovered: bool,
+}
+
+/// The path compaction writes before renaming.
+pub fn compaction_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".compact");
+    path.with_file_name(name)
+}
+
+fn parent(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+fn empty_snapshot(partition_ns: i64) -> IndexSnapshot {
+    IndexSnapshot { durable_lsn: 0, partition_ns, series: SeriesIndex::default(), blocks: Vec::new() }
+}
+
+impl FileStore {
+    /// Opens the file at `path`, creating it (with `partition_ns`) if missing.
+    pub fn open(fs: Arc<dyn Fs>, path: &Path, partition_ns: i64) -> Result<Opened> {
+        let stale = compaction_path(path);
+        if fs.read(&stale).is_ok() {
+            // A compaction that never reached its rename: the old file is intact.
+            fs.remove(&stale).map_err(Error::io("remove", &stale))?;
+        }
+        let existing = match fs.open_read(path) {
+            Ok(handle) => Some(handle),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::io("open", path)(e)),
+        };
+        let len = match &existing {
+            Some(h) => h.size().map_err(Error::io("stat", path))?,
+            None => 0,
+        };
+        if len < HEADER_LEN {
+            return Self::create(fs, path, existing, len, partition_ns);
+        }
+        let handle = existing.ok_or_else(|| Error::io("open", path)(std::io::ErrorKind::NotFound.into()))?;
+        let reader = FileReader { path: Arc::new(path.to_path_buf()), handle: Arc::from(handle) };
+        let mut header = [0u8; HEADER_LEN as usize];
+        reader.handle.read_exact_at(&mut header, 0).map_err(Error::io("read", path))?;
+        if header != block::file_header() {
+            let detail = if header[..8] == block::MAGIC { "unsupported format version" } else { "bad magic" };
+            return Err(Error::NotADatabase { path: path.to_path_buf(), detail: detail.into() });
+        }
+        let file = fs.open_append(path).map_err(Error::io("open", path))?;
+        let mut opener = Opener { reader, len, damage: Vec::new() };
+        let fast = len.checked_sub(FOOTER_LEN as u64).filter(|&at| at >= HEADER_LEN).and_then(|at| opener.index_at(at));
+        let (snapshot, blocks, recovered) = match fast {
+            Some(snapshot) => {
+                let blocks = opener.directories(&snapshot);
+                (snapshot, blocks, false)
+            }
+            None => {
+                let (snapshot, blocks) = opener.recover(&fs, path, partition_ns)?;
+                (snapshot, blocks, true)
+            }
+        };
+        let Opener { reader, len, damage } = opener;
+        let store = FileStore { fs, path: path.to_path_buf(), file, reader, len };
+        Ok(Opened { store, snapshot, blocks, damage, recovered })
+    }
+
+    /// Starts a new file, replacing a header torn by a crash during creation.
+    fn create(
+        fs: Arc<dyn Fs>,
+        path: &Path,
+        existing: Option<Box<dyn ReadAt>>,
+        len: u64,
+        partition_ns: i64,
+    ) -> Result<Opened> {
+        if let Some(handle) = existing {
+            let mut head = vec![0u8; len as usize];
+            handle.read_exact_at(&mut head, 0).map_err(Error::io("read", path))?;
+            if head[..] != block::file_header()[..len as usize] {
+                return Err(Error::NotADatabase { path: path.to_path_buf(), detail: "bad magic".into() });
+            }
+            fs.truncate(path, 0).map_err(Error::io("truncate", path))?;
+        }
+        let mut file = fs.open_append(path).map_err(Error::io("create", path))?;
+        file.write_all(&block::file_header()).map_err(Error::io("write", path))?;
+        file.sync().map_err(Error::io("fsync", path))?;
+        fs.sync_dir(parent(path)).map_err(Error::io("sync directory", parent(path)))?;
+        let handle = fs.open_read(path).map_err(Error::io("open", path))?;
+        let reader = FileReader { path: Arc::new(path.to_path_buf()), handle: Arc::from(handle) };
+        let store = FileStore { fs, path: path.to_path_buf(), file, reader, len: HEADER_LEN };
+        Ok(Opened { store, snapshot: empty_snapshot(partition_ns), blocks: Vec::new(), damage: Vec::new(), recovered: false })
+    }
+
+    /// Bytes in the file; the next append lands here.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the file holds only its header.
+    pub fn is_empty(&self) -> bool {
+        self.len <= HEADER_LEN
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A handle for reading chunks.
+    pub fn reader(&self) -> FileReader {
+        self.reader.clone()
+    }
+
+    /// Appends `bytes` and fsyncs. On error, what reached the disk is
+    /// unknown: the caller must stop writing (recovery on reopen sorts it out).
+    pub fn append_durably(&mut self, bytes: &[u8]) -> Result<()> {
+        self.file.write_all(bytes).map_err(Error::io("append", &self.path))?;
+        self.len += bytes.len() as u64;
+        self.file.sync().map_err(Error::io("fsync", &self.path))
+    }
+
+    /// Starts a compaction: a new file beside this one.
+    pub fn rewrite(&self) -> Result<Rewrite> {
+        let tmp = compaction_path(&self.path);
+        if self.fs.read(&tmp).is_ok() {
+            self.fs.remove(&tmp).map_err(Error::io("remove", &tmp))?;
+        }
+        let mut file = self.fs.open_append(&tmp).map_err(Error::io("create", &tmp))?;
+        file.write_all(&block::file_header()).map_err(Error::io("write", &tmp))?;
+        Ok(Rewrite { tmp, file, len: HEADER_LEN })
+    }
+
+    /// Finishes a compaction: fsyncs the new file, renames it over this one,
+    /// fsyncs the directory, and switches to it.
+    pub fn replace_with(&mut self, rewrite: Rewrite) -> Result<()> {
+        let Rewrite { tmp, file, len } = rewrite;
+        file.sync().map_err(Error::io("fsync", &tmp))?;
+        drop(file);
+        self.fs.rename(&tmp, &self.path).map_err(Error::io("rename", &tmp))?;
+        let dir = parent(&self.path);
+        self.fs.sync_dir(dir).map_err(Error::io("sync directory", dir))?;
+        self.file = self.fs.open_append(&self.path).map_err(Error::io("open", &self.path))?;
+        let handle = self.fs.open_read(&self.path).map_err(Error::io("open", &self.path))?;
+        self.reader = FileReader { path: Arc::new(self.path.clone()), handle: Arc::from(handle) };
+        self.len = len;
+        Ok(())
+    }
+}
+
+/// A new file being written by compaction.
+#[derive(Debug)]
+pub struct Rewrite {
+    tmp: PathBuf,
+    file: Box<dyn AppendFile>,
+    len: u64,
+}
+
+impl Rewrite {
+    /// Bytes written so far; the next append lands here.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether only the header was written.
+    pub fn is_empty(&self) -> bool {
+        self.len <= HEADER_LEN
+    }
+
+    /// Appends bytes.
+    pub fn append(&mut self, bytes: &[u8]) -> Result<()> {
+        self.file.write_all(bytes).map_err(Error::io("write", &self.tmp))?;
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+}
+
+/// State of one open.
+struct Opener {
+    reader: FileReader,
+    len: u64,
+    damage: Vec<FileDamage>,
+}
+
+impl Opener {
+    fn damaged(&mut self, offset: u64, detail: impl Into<String>) {
+        self.damage.push(FileDamage { path: self.reader.path.to_path_buf(), offset, detail: detail.into() });
+    }
+
+    fn read(&self, offset: u64, len: u64) -> Option<Vec<u8>> {
+        let end = offset.checked_add(len)?;
+        (end <= self.len).then(|| self.reader.read(offset, usize::try_from(len).ok()?).ok()).flatten()
+    }
+
+    fn block_header(&self, offset: u64) -> Option<BlockHeader> {
+        let bytes = self.read(offset, BLOCK_HEADER_LEN as u64)?;
+        Some(BlockHeader::parse(bytes.as_slice().try_into().ok()?))
+    }
+
+    /// The index named by a footer at `at`, if footer and index are intact.
+    fn index_at(&mut self, at: u64) -> Option<IndexSnapshot> {
+        let f = Footer::parse(&self.read(at, FOOTER_LEN as u64)?)?;
+        if f.index_offset.checked_add(f.index_len) != Some(at) {
+            self.damaged(at, "footer names an index that does not end at the footer");
+            return None;
+        }
+        self.index_block(f.index_offset)
+    }
+
+    /// Reads and decodes the index block at `offset`, reporting damage.
+    fn index_block(&mut self, offset: u64) -> Option<IndexSnapshot> {
+        let head = self.block_header(offset)?;
+        let payload = self.read(offset + BLOCK_HEADER_LEN as u64, u64::from(head.len))?;
+        if head.kind != BlockType::Index as u8 || !head.verifies(&payload) {
+            self.damaged(offset, "index block fails its checksum; an older index is used");
+            return None;
+        }
+        match index_block::decode(&payload) {
+            Ok(snapshot) => Some(snapshot),
+            Err(e) => {
+                self.damaged(offset, format!("index block does not decode: {e}"));
+                None
+            }
+        }
+    }
+
+    /// The directory of the partition block at `offset`, if intact.
+    fn directory(&mut self, offset: u64, expected_len: Option<u64>, known: Known) -> Option<PartitionBlock> {
+        let head = self.block_header(offset)?;
+        let ok = head.kind == BlockType::Partition as u8
+            && expected_len.is_none_or(|l| l == head.block_len())
+            && offset + head.block_len() <= self.len;
+        if !ok {
+            self.damaged(offset, "partition block header is damaged; its data is unreadable");
+            return None;
+        }
+        let prefix_at = offset + BLOCK_HEADER_LEN as u64;
+        let prefix = Prefix::parse(self.read(prefix_at, PREFIX_LEN as u64)?.as_slice().try_into().ok()?);
+        let dir_at = prefix_at + PREFIX_LEN as u64;
+        let dir = match self.read(dir_at, u64::from(prefix.dir_len)) {
+            Some(dir) if crc32fast::hash(&dir) == prefix.dir_crc => dir,
+            _ => {
+                self.damaged(offset, "partition directory fails its checksum; the block is skipped");
+                return None;
+            }
+        };
+        match partition_block::parse_directory(&dir, prefix, offset, head.block_len(), known) {
+            Ok(block) => Some(block),
+            Err(e) => {
+                let e = Error::corrupt_at(self.reader.path(), dir_at, e);
+                self.damaged(offset, format!("partition directory skipped: {e}"));
+                None
+            }
+        }
+    }
+
+    fn directories(&mut self, snapshot: &IndexSnapshot) -> Vec<PartitionBlock> {
+        let known = known(snapshot);
+        snapshot.blocks.iter().filter_map(|b| self.directory(b.offset, Some(b.len), known)).collect()
+    }
+
+    /// The recovery path; see the module docs.
+    fn recover(&mut self, fs: &Arc<dyn Fs>, path: &Path, partition_ns: i64) -> Result<(IndexSnapshot, Vec<PartitionBlock>)> {
+        self.damaged(self.len, "no intact footer and index at the end of the file; recovering");
+        let (mut snapshot, mut pos) = match self.newest_footer() {
+            Some((snapshot, end)) => (snapshot, end),
+            None => (empty_snapshot(partition_ns), HEADER_LEN),
+        };
+        let mut adopted = Vec::new();
+        let mut torn_at = None;
+        while pos < self.len {
+            let Some(head) = self.block_header(pos).filter(|h| pos + h.block_len() <= self.len) else {
+                torn_at = Some(pos);
+                break;
+            };
+            match BlockType::from_byte(head.kind) {
+                Some(BlockType::Partition) => {
+                    let known = known(&snapshot);
+                    adopted.extend(self.directory(pos, None, known));
+                }
+                Some(BlockType::Index) => {
+                    if let Some(newer) = self.index_block(pos) {
+                        snapshot = newer;
+                        adopted.clear();
+                    }
+                }
+                Some(BlockType::Footer) => {}
+                None => {
+                    self.damaged(pos, "unknown block type; the rest of the file is skipped");
+                    break;
+                }
+            }
+            pos += head.block_len();
+        }
+        if let Some(at) = torn_at {
+            self.damaged(at, format!("torn tail of {} bytes cut off", self.len - at));
+            fs.truncate(path, at).map_err(Error::io("truncate", path))?;
+            self.len = at;
+        }
+        let mut blocks = self.directories(&snapshot);
+        blocks.extend(adopted);
+        Ok((snapshot, blocks))
+    }
+
+    /// The newest footer (scanning backward) whose index is intact, with the
+    /// offset just past it.
+    fn newest_footer(&mut self) -> Option<(IndexSnapshot, u64)> {
+        let mut end = self.len;
+        while end > HEADER_LEN {
+            let start = end.saturating_sub(SCAN_WINDOW).max(HEADER_LEN);
+            let window = self.read(start, end - start)?;
+            for i in (0..window.len().saturating_sub(footer::MAGIC.len() - 1)).rev() {
+                if window[i..].starts_with(&footer::MAGIC) {
+                    let footer_end = start + i as u64 + footer::MAGIC.len() as u64;
+                    if let Some(at) = footer_end.checked_sub(FOOTER_LEN as u64).filter(|&at| at >= HEADER_LEN)
+                        && let Some(snapshot) = self.index_at(at)
+                    {
+                        return Some((snapshot, footer_end));
+                    }
+                }
+            }
+            // Overlap windows so a magic split across two is still seen.
+            end = if start == HEADER_LEN { HEADER_LEN } else { start + footer::MAGIC.len() as u64 - 1 };
+        }
+        None
+    }
+}
+
+fn known(snapshot: &IndexSnapshot) -> Known {
+    Known { series: snapshot.series.len(), fields: snapshot.series.field_names().len() }
+}

@@ -1,0 +1,170 @@
+//! The head: points not yet in the file, by partition, series and field.
+//!
+//! Columnar per series: each field is a pair of growable columns (times,
+//! values) in write order. Out-of-order and duplicate timestamps are kept as
+//! written and resolved when read or flushed ([`FieldSeries::from_writes`]:
+//! the last write wins). Each partition remembers the first WAL record that
+//! wrote to it, so the WAL is checkpointed only up to what the file holds.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+
+use super::merge::FieldSeries;
+use super::series_index::{FieldId, SeriesId};
+
+/// Bytes a new field column costs beyond its points (struct and allocation slack).
+const COLUMN_OVERHEAD: usize = 96;
+/// Bytes one point costs (a time and a value).
+const POINT_BYTES: usize = 16;
+
+/// Hashes dense integer ids with one multiply: they are already well spread.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u32(&mut self, v: u32) {
+        self.0 = u64::from(v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// A map keyed by series id.
+pub type SeriesMap<V> = HashMap<SeriesId, V, BuildHasherDefault<IdHasher>>;
+
+/// One field's points in write order.
+#[derive(Debug, Clone, Default)]
+pub struct FieldColumn {
+    /// The field.
+    pub field: FieldId,
+    /// Timestamps as written.
+    pub times: Vec<i64>,
+    /// Values as written.
+    pub values: Vec<f64>,
+}
+
+impl FieldColumn {
+    /// The points sorted, last write per timestamp kept.
+    pub fn resolved(&self) -> FieldSeries {
+        FieldSeries::from_writes(&self.times, &self.values)
+    }
+}
+
+/// One open partition.
+#[derive(Debug, Default)]
+pub struct HeadPartition {
+    /// Field columns per series.
+    pub series: SeriesMap<Vec<FieldColumn>>,
+    /// The first WAL record that wrote here.
+    pub first_lsn: u64,
+    /// Smallest and largest timestamp written.
+    pub time_bounds: (i64, i64),
+}
+
+/// Every open partition.
+#[derive(Debug, Default)]
+pub struct Head {
+    partitions: BTreeMap<i64, HeadPartition>,
+    bytes: usize,
+}
+
+impl Head {
+    /// Adds one row of `series` at `time` to `partition`, logged as WAL record
+    /// `lsn`; calls `new_field` for each field the series had no column for
+    /// in this partition.
+    pub fn push_row(
+        &mut self,
+        partition: i64,
+        lsn: u64,
+        series: SeriesId,
+        time: i64,
+        fields: &[(FieldId, f64)],
+        mut new_field: impl FnMut(FieldId),
+    ) {
+        let p = self.partitions.entry(partition).or_insert_with(|| HeadPartition {
+            first_lsn: lsn,
+            time_bounds: (time, time),
+            ..HeadPartition::default()
+        });
+        p.time_bounds = (p.time_bounds.0.min(time), p.time_bounds.1.max(time));
+        let columns = p.series.entry(series).or_default();
+        for (i, &(field, value)) in fields.iter().enumerate() {
+            // Rows usually list fields in the same order every time.
+            let at = match columns.get(i) {
+                Some(c) if c.field == field => i,
+                _ => match columns.iter().position(|c| c.field == field) {
+                    Some(at) => at,
+                    None => {
+                        columns.push(FieldColumn { field, ..FieldColumn::default() });
+                        self.bytes += COLUMN_OVERHEAD;
+                        new_field(field);
+                        columns.len() - 1
+                    }
+                },
+            };
+            columns[at].times.push(time);
+            columns[at].values.push(value);
+        }
+        self.bytes += fields.len() * POINT_BYTES;
+    }
+
+    /// Estimated bytes held.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Whether the head holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.partitions.is_empty()
+    }
+
+    /// The open partitions, by number.
+    pub fn partitions(&self) -> &BTreeMap<i64, HeadPartition> {
+        &self.partitions
+    }
+
+    /// Removes and returns partition `partition`.
+    pub fn take(&mut self, partition: i64) -> Option<HeadPartition> {
+        let p = self.partitions.remove(&partition)?;
+        let points: usize = p.series.values().flatten().map(|c| c.times.len()).sum();
+        let columns: usize = p.series.values().map(Vec::len).sum();
+        self.bytes = self.bytes.saturating_sub(points * POINT_BYTES + columns * COLUMN_OVERHEAD);
+        Some(p)
+    }
+
+    /// The smallest first LSN of the open partitions.
+    pub fn min_first_lsn(&self) -> Option<u64> {
+        self.partitions.values().map(|p| p.first_lsn).min()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_land_in_columns_and_bytes_are_returned_on_take() {
+        let mut head = Head::default();
+        let mut new = Vec::new();
+        head.push_row(0, 5, 1, 20, &[(0, 2.0), (1, 3.0)], |f| new.push(f));
+        head.push_row(0, 6, 1, 10, &[(1, 1.5), (0, 1.0)], |f| new.push(f));
+        head.push_row(1, 7, 2, 99, &[(0, 9.0)], |f| new.push(f));
+        assert_eq!(new, vec![0, 1, 0]);
+        assert_eq!(head.min_first_lsn(), Some(5));
+        let p = &head.partitions()[&0];
+        assert_eq!(p.time_bounds, (10, 20));
+        assert_eq!(p.series[&1][0].resolved(), FieldSeries { times: vec![10, 20], values: vec![1.0, 2.0] });
+        let p = head.take(0).expect("present");
+        assert_eq!(p.first_lsn, 5);
+        assert_eq!(head.bytes(), POINT_BYTES + COLUMN_OVERHEAD);
+        assert_eq!(head.min_first_lsn(), Some(7));
+    }
+}

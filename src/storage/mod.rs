@@ -1,0 +1,9 @@
+//! The storage engine below [`crate::Db`]: the series index, the in-memory
+//! head, the single database file, and scans that merge them.
+
+pub mod file;
+pub mod head;
+pub mod matcher;
+pub mod merge;
+pub mod scan;
+pub mod series_index;
