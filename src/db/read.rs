@@ -33,10 +33,8 @@ impl State {
                 row_fields.push(id);
             }
         }
-        let out_fields: Vec<Option<usize>> = out_names
-            .iter()
-            .map(|n| known(n).and_then(|id| row_fields.iter().position(|&r| r == id)))
-            .collect();
+        let out_fields: Vec<Option<usize>> =
+            out_names.iter().map(|n| known(n).and_then(|id| row_fields.iter().position(|&r| r == id))).collect();
         if out_names.is_empty() {
             row_fields = all_fields.iter().filter_map(|f| self.index.find_field(f)).collect();
         }

@@ -135,9 +135,7 @@ impl SeriesIndex {
             .unwrap_or(&m.series);
         seed.iter()
             .copied()
-            .filter(|&id| {
-                self.key(id).is_some_and(|key| matchers.iter().all(|x| x.matches(key.tag(&x.key))))
-            })
+            .filter(|&id| self.key(id).is_some_and(|key| matchers.iter().all(|x| x.matches(key.tag(&x.key)))))
             .collect()
     }
 

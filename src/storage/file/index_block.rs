@@ -136,7 +136,10 @@ impl Reader<'_> {
     fn id(&mut self, bound: usize, what: &'static str) -> Result<usize> {
         let at = self.r.offset();
         let v = self.r.varint(what)?;
-        usize::try_from(v).ok().filter(|&v| v < bound).ok_or_else(|| Error::corrupt(what, at, format!("{v} out of range")))
+        usize::try_from(v)
+            .ok()
+            .filter(|&v| v < bound)
+            .ok_or_else(|| Error::corrupt(what, at, format!("{v} out of range")))
     }
 
     fn ids(&mut self, bound: usize) -> Result<Vec<SeriesId>> {
@@ -223,7 +226,12 @@ pub fn decode(payload: &[u8]) -> Result<IndexSnapshot> {
     if !rd.r.remaining().is_empty() {
         return Err(Error::corrupt("index", rd.r.offset(), "trailing bytes"));
     }
-    Ok(IndexSnapshot { durable_lsn, partition_ns, series: SeriesIndex::from_parts(series, fields, measurements), blocks })
+    Ok(IndexSnapshot {
+        durable_lsn,
+        partition_ns,
+        series: SeriesIndex::from_parts(series, fields, measurements),
+        blocks,
+    })
 }
 
 #[cfg(test)]

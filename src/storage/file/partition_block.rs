@@ -116,8 +116,8 @@ impl PartitionBlockBuilder {
         };
         let start = self.chunks.len();
         encoder.encode(times, columns, &mut self.chunks)?;
-        let len = u32::try_from(self.chunks.len() - start)
-            .map_err(|_| Error::Unencodable("a chunk exceeds 4 GiB".into()))?;
+        let len =
+            u32::try_from(self.chunks.len() - start).map_err(|_| Error::Unencodable("a chunk exceeds 4 GiB".into()))?;
         let stats = columns.iter().filter_map(|c| ColumnStats::of(c)).collect();
         self.entries.push(ChunkEntry {
             series,
@@ -198,7 +198,13 @@ pub struct Known {
 /// Reads a directory (checksum already verified) of the block at
 /// `block_offset` of length `block_len`. Entries naming ids the index does
 /// not know fail; errors carry offsets relative to the directory's start.
-pub fn parse_directory(dir: &[u8], prefix: Prefix, block_offset: u64, block_len: u64, known: Known) -> Result<PartitionBlock> {
+pub fn parse_directory(
+    dir: &[u8],
+    prefix: Prefix,
+    block_offset: u64,
+    block_len: u64,
+    known: Known,
+) -> Result<PartitionBlock> {
     let mut r = ByteReader::new(dir, 0);
     let version = r.u8("directory version")?;
     if version != DIRECTORY_VERSION {
@@ -274,8 +280,7 @@ mod tests {
         assert_eq!(prefix.partition, 42);
         let dir = &out[prefix_at + PREFIX_LEN..prefix_at + PREFIX_LEN + prefix.dir_len as usize];
         assert_eq!(crc32fast::hash(dir), prefix.dir_crc);
-        let parsed =
-            parse_directory(dir, prefix, 100, block.len, Known { series: 4, fields: 2 }).expect("parses");
+        let parsed = parse_directory(dir, prefix, 100, block.len, Known { series: 4, fields: 2 }).expect("parses");
         assert_eq!(parsed, block);
         let e = &parsed.series_entries(3)[0];
         let chunk = Chunk::parse(&out[e.offset as usize..(e.offset + u64::from(e.len)) as usize]).expect("chunk");

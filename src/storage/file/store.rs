@@ -184,7 +184,13 @@ impl FileStore {
         let handle = fs.open_read(path).map_err(Error::io("open", path))?;
         let reader = FileReader { path: Arc::new(path.to_path_buf()), handle: Arc::from(handle) };
         let store = FileStore { fs, path: path.to_path_buf(), file, reader, len: HEADER_LEN };
-        Ok(Opened { store, snapshot: empty_snapshot(partition_ns), blocks: Vec::new(), damage: Vec::new(), recovered: false })
+        Ok(Opened {
+            store,
+            snapshot: empty_snapshot(partition_ns),
+            blocks: Vec::new(),
+            damage: Vec::new(),
+            recovered: false,
+        })
     }
 
     /// Bytes in the file; the next append lands here.
@@ -355,7 +361,12 @@ impl Opener {
     }
 
     /// The recovery path; see the module docs.
-    fn recover(&mut self, fs: &Arc<dyn Fs>, path: &Path, partition_ns: i64) -> Result<(IndexSnapshot, Vec<PartitionBlock>)> {
+    fn recover(
+        &mut self,
+        fs: &Arc<dyn Fs>,
+        path: &Path,
+        partition_ns: i64,
+    ) -> Result<(IndexSnapshot, Vec<PartitionBlock>)> {
         self.damaged(self.len, "no intact footer and index at the end of the file; recovering");
         let (mut snapshot, mut pos) = match self.newest_footer() {
             Some((snapshot, end)) => (snapshot, end),
