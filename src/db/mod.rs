@@ -16,7 +16,7 @@ mod state;
 mod wal_record;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 pub use config::Config;
 pub use flush::MAX_POINTS_PER_CHUNK;
@@ -65,7 +65,8 @@ struct Inner {
     wal: Wal,
     state: RwLock<State>,
     report: RecoveryReport,
-    _lock: Box<dyn FileLock>,
+    /// Held from open to close.
+    lock: Mutex<Option<Box<dyn FileLock>>>,
 }
 
 fn sibling(path: &Path, suffix: &str) -> PathBuf {
@@ -137,7 +138,7 @@ impl Db {
         if opened.recovered {
             state.rewrite_index()?;
         }
-        let inner = Inner { path, config, wal, state: RwLock::new(state), report, _lock: lock };
+        let inner = Inner { path, config, wal, state: RwLock::new(state), report, lock: Mutex::new(Some(lock)) };
         let db = Db { inner: Arc::new(inner) };
         db.flush_due()?;
         Ok(db)
@@ -220,8 +221,9 @@ impl Db {
         st.compact()
     }
 
-    /// Flushes and closes; later calls on any clone fail with [`Error::Closed`].
-    /// Dropping the last clone closes too, ignoring errors.
+    /// Flushes and closes; later calls on any clone fail with [`Error::Closed`],
+    /// and the database may be opened again. Dropping the last clone closes
+    /// too, ignoring errors.
     pub fn close(&self) -> Result<()> {
         let mut st = self.write_lock()?;
         if st.closed {
@@ -230,10 +232,14 @@ impl Db {
         let flushed = if st.poisoned.is_some() { Ok(()) } else { st.flush_all(&self.inner.wal) };
         st.closed = true;
         drop(st);
-        match self.inner.wal.sync() {
+        let synced = match self.inner.wal.sync() {
             Ok(()) | Err(wal::Error::Closed) => flushed,
             Err(e) => flushed.and(Err(e.into())),
+        };
+        if let Ok(mut lock) = self.inner.lock.lock() {
+            lock.take();
         }
+        synced
     }
 
     /// Starts a scan; see [`ScanRequest`] and [`Scan`].

@@ -5,8 +5,11 @@
 //! from [`START_NS`] (2026-01-01T00:00:00Z) and always ascend.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "generator parameters are constants known to be valid")]
 
+mod faulty_fs;
 mod series;
 mod tsbs;
+
+pub use faulty_fs::{FaultyFs, Op};
 
 pub use series::{Series, constant, counter, gauge_1dp, irregular_ts, random_f64};
 pub use tsbs::{CPU_FIELDS, HostSeries, TsbsCpu};

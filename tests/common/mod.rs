@@ -1,0 +1,93 @@
+//! The workload shared by the crash and fault tests, and its checker.
+//!
+//! Batch `i` writes five points of measurement `m` (series `host=h0..h2`)
+//! at times unique to that batch, so every stored point names the batch that
+//! wrote it and the value it must have. Every seventh batch is late: its
+//! times fall in partitions flushed long before. With a 1 µs partition
+//! duration the workload flushes every few batches.
+#![allow(dead_code, reason = "each test binary uses part of the shared helpers")]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int32Type, TimestampNanosecondType};
+use chronicle::{Config, Db, Point, RecoveryReport, ScanRequest, SyncPolicy};
+
+/// Points per batch.
+pub const POINTS: u64 = 5;
+
+/// A fresh directory for one test.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("chronicle-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("creates the test directory");
+    dir
+}
+
+/// The configuration the workload runs under.
+pub fn config(sync: SyncPolicy) -> Config {
+    Config::default().with_sync(sync).with_partition_duration(Duration::from_micros(1)).with_late_window(Duration::ZERO)
+}
+
+/// (series, time) of point `j` of batch `i`.
+fn coordinates(i: u64, j: u64) -> (String, i64) {
+    let time = if i % 7 == 6 { (i / 2) * 200 + 100 + j } else { i * 200 + j };
+    (format!("h{}", j % 3), time as i64)
+}
+
+/// The points of batch `i`.
+pub fn batch(i: u64) -> Vec<Point> {
+    (0..POINTS)
+        .map(|j| {
+            let (host, time) = coordinates(i, j);
+            Point::new("m", (i * 10 + j) as f64, time).with_tag("host", host)
+        })
+        .collect()
+}
+
+/// Every point of measurement `m` as (host, time) -> value; fails on a
+/// duplicated (host, time).
+pub fn stored(db: &Db) -> BTreeMap<(String, i64), f64> {
+    let mut out = BTreeMap::new();
+    for b in db.scan(&ScanRequest::new("m")).expect("scans") {
+        let b = b.expect("reads");
+        let times = b.column_by_name("time").expect("time").as_primitive::<TimestampNanosecondType>();
+        let hosts = b.column_by_name("host").expect("host").as_dictionary::<Int32Type>();
+        let names = hosts.values().as_string::<i32>();
+        let values = b.column_by_name("value").expect("value").as_primitive::<Float64Type>();
+        for r in 0..b.num_rows() {
+            let host = names.value(hosts.keys().value(r) as usize).to_string();
+            let previous = out.insert((host.clone(), times.value(r)), values.value(r));
+            assert!(previous.is_none(), "({host}, {}) returned twice", times.value(r));
+        }
+    }
+    out
+}
+
+/// Checks the database at `path` after a crash: every acknowledged batch is
+/// whole, every stored point belongs to a batch below `attempted` with its
+/// exact value, and every batch is all or nothing. Returns the batches found
+/// and what recovery reported.
+pub fn verify(path: &Path, acked: &BTreeSet<u64>, attempted: u64) -> (BTreeSet<u64>, RecoveryReport) {
+    let db = Db::open(path, config(SyncPolicy::None)).expect("reopens after the crash");
+    let report = db.recovery_report().clone();
+    let points = stored(&db);
+    let mut per_batch: BTreeMap<u64, u64> = BTreeMap::new();
+    for ((host, time), value) in &points {
+        let i = (*value as u64) / 10;
+        let j = (*value as u64) % 10;
+        assert!(i < attempted && j < POINTS, "({host}, {time}) = {value} was never written");
+        assert_eq!(coordinates(i, j), (host.clone(), *time), "value {value} is at the wrong place");
+        *per_batch.entry(i).or_default() += 1;
+    }
+    for (i, n) in &per_batch {
+        assert_eq!(*n, POINTS, "batch {i} is torn: {n} of {POINTS} points");
+    }
+    for i in acked {
+        assert!(per_batch.contains_key(i), "acknowledged batch {i} is lost");
+    }
+    db.close().expect("closes");
+    (per_batch.into_keys().collect(), report)
+}

@@ -1,0 +1,189 @@
+//! Injected I/O failures: the Nth write (whole or torn), fsync, rename or
+//! directory sync fails during a workload with flushes and compactions.
+//! Whatever fails, no failed write is acknowledged, nothing panics, later
+//! writes are refused, and reopening yields a consistent prefix holding every
+//! acknowledged batch. A power cut loses only what was never fsynced.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use chronicle::testing::{FaultyFs, Op};
+use chronicle::{Db, Error, SyncPolicy};
+use common::{batch, config, temp_dir, verify};
+
+const BATCHES: u64 = 40;
+const COMPACT_EVERY: u64 = 15;
+
+/// Runs the workload until the first failed write; returns (acked, attempted, failed).
+fn run(db: &Db) -> (BTreeSet<u64>, u64, bool) {
+    let mut acked = BTreeSet::new();
+    for i in 0..BATCHES {
+        if let Err(e) = db.write(&batch(i)) {
+            assert!(!matches!(e, Error::InvalidRow { .. }), "{e}");
+            let again = db.write(&batch(i + 1));
+            assert!(again.is_err(), "writes are refused after a failure (first: {e})");
+            return (acked, i + 2, true);
+        }
+        acked.insert(i);
+        // A compaction that fails before its rename leaves the database
+        // writable; one that fails after it poisons it, and the next write says so.
+        if i % COMPACT_EVERY == COMPACT_EVERY - 1 {
+            let _ = db.compact();
+        }
+    }
+    (acked, BATCHES, false)
+}
+
+/// How many calls of `op` the workload makes when nothing fails.
+fn calls_without_faults(op: Op) -> usize {
+    let dir = temp_dir(&format!("faults-count-{op:?}"));
+    let fs = FaultyFs::new();
+    let db =
+        Db::open(dir.join("db"), config(SyncPolicy::Always).with_fs(std::sync::Arc::new(fs.clone()))).expect("opens");
+    let (_, _, failed) = run(&db);
+    assert!(!failed);
+    db.close().expect("closes");
+    let n = fs.calls(op);
+    let _ = std::fs::remove_dir_all(&dir);
+    n
+}
+
+/// How a planned fault fails.
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    /// The call fails having done nothing.
+    Fail,
+    /// A write puts down its first n bytes.
+    Keep(usize),
+    /// A write puts down all but its last n bytes.
+    DropLast(usize),
+}
+
+/// Fails call `nth` of `op` as `fault` says, then checks the reopened
+/// database; returns whether its file needed recovery.
+fn fail_once(op: Op, nth: usize, fault: Fault) -> bool {
+    let dir = temp_dir(&format!("faults-{op:?}-{nth}-{fault:?}"));
+    let path = dir.join("db");
+    let fs = FaultyFs::new();
+    let db = Db::open(&path, config(SyncPolicy::Always).with_fs(std::sync::Arc::new(fs.clone()))).expect("opens");
+    match fault {
+        Fault::Fail => fs.fail(op, nth),
+        Fault::Keep(n) => fs.tear_write(nth, n),
+        Fault::DropLast(n) => fs.tear_write_end(nth, n),
+    }
+    let (acked, attempted, _) = run(&db);
+    drop(db);
+    let (found, report) = verify(&path, &acked, attempted);
+    assert!(found.is_superset(&acked));
+    let _ = std::fs::remove_dir_all(&dir);
+    !report.file_damage.is_empty()
+}
+
+/// Fails about 24 calls of `op` spread over the workload, one per run;
+/// returns how many runs needed file recovery on reopen.
+fn sweep(op: Op, fault: Fault) -> usize {
+    let total = calls_without_faults(op);
+    assert!(total > 0, "the workload calls {op:?}");
+    let step = (total / 24).max(1);
+    (1..=total).step_by(step).filter(|&nth| fail_once(op, nth, fault)).count()
+}
+
+#[test]
+fn failed_writes_leave_a_consistent_prefix() {
+    sweep(Op::Write, Fault::Fail);
+}
+
+#[test]
+fn torn_writes_leave_a_consistent_prefix() {
+    // 20 bytes: inside a WAL record, a block header, or a block's payload.
+    sweep(Op::Write, Fault::Keep(20));
+}
+
+/// A flush appends its partition blocks, index and footer in one write:
+/// cutting its end crashes between the blocks and the footer.
+#[test]
+fn crashes_between_blocks_and_footer_recover() {
+    // 1: a torn footer; 33: no footer (the index is whole); 40: a torn index.
+    for drop in [1, 33, 40] {
+        assert!(sweep(Op::Write, Fault::DropLast(drop)) > 0, "some runs tore a flush (drop {drop})");
+    }
+}
+
+#[test]
+fn failed_fsyncs_poison_and_leave_a_consistent_prefix() {
+    sweep(Op::Sync, Fault::Fail);
+}
+
+#[test]
+fn failed_renames_during_compaction_keep_the_old_file() {
+    sweep(Op::Rename, Fault::Fail);
+}
+
+#[test]
+fn failed_directory_syncs_leave_old_or_new_file() {
+    sweep(Op::SyncDir, Fault::Fail);
+}
+
+#[test]
+fn a_failed_wal_fsync_refuses_writes_until_reopen_but_reads_go_on() {
+    let dir = temp_dir("faults-poison");
+    let path = dir.join("db");
+    let fs = FaultyFs::new();
+    let db = Db::open(&path, config(SyncPolicy::Always).with_fs(std::sync::Arc::new(fs.clone()))).expect("opens");
+    db.write(&batch(0)).expect("writes");
+    fs.fail(Op::Sync, 1);
+    assert!(matches!(db.write(&batch(1)), Err(Error::Poisoned(_))));
+    assert!(matches!(db.write(&batch(2)), Err(Error::Poisoned(_))));
+    assert!(common::stored(&db).len() >= common::POINTS as usize, "reads still work");
+    drop(db);
+    let db = Db::open(&path, config(SyncPolicy::Always)).expect("reopens");
+    db.write(&batch(2)).expect("writes again after reopening");
+    db.close().expect("closes");
+    verify(&path, &BTreeSet::from([0, 2]), 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_power_cut_loses_only_writes_the_interval_had_not_synced() {
+    let dir = temp_dir("faults-power");
+    let path = dir.join("db");
+    let fs = FaultyFs::new();
+    let interval = Duration::from_millis(100);
+    let db = Db::open(&path, config(SyncPolicy::Interval(interval)).with_fs(std::sync::Arc::new(fs.clone())))
+        .expect("opens");
+    let early: BTreeSet<u64> = (0..20).collect();
+    for &i in &early {
+        db.write(&batch(i)).expect("writes");
+    }
+    // Three intervals later the background flusher has synced the early batches.
+    std::thread::sleep(interval * 3);
+    for i in 20..30 {
+        db.write(&batch(i)).expect("writes");
+    }
+    fs.power_cut().expect("cuts");
+    assert!(db.write(&batch(30)).is_err(), "nothing is acknowledged after the power is gone");
+    drop(db);
+    let (found, _) = verify(&path, &early, 31);
+    // What survives of the late batches is a prefix of them: the log is cut at one point.
+    let late: Vec<u64> = found.iter().copied().filter(|&i| i >= 20).collect();
+    assert_eq!(late, (20..20 + late.len() as u64).collect::<Vec<_>>(), "survivors {late:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn with_sync_always_a_power_cut_loses_nothing_acknowledged() {
+    let dir = temp_dir("faults-power-always");
+    let path = dir.join("db");
+    let fs = FaultyFs::new();
+    let db = Db::open(&path, config(SyncPolicy::Always).with_fs(std::sync::Arc::new(fs.clone()))).expect("opens");
+    let acked: BTreeSet<u64> = (0..25).collect();
+    for &i in &acked {
+        db.write(&batch(i)).expect("writes");
+    }
+    fs.power_cut().expect("cuts");
+    drop(db);
+    assert_eq!(verify(&path, &acked, 25).0, acked);
+    let _ = std::fs::remove_dir_all(&dir);
+}
