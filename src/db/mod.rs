@@ -299,3 +299,46 @@ impl Drop for Inner {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn db_and_scans_cross_threads() {
+        send_sync::<Db>();
+        fn send<T: Send>() {}
+        send::<Scan>();
+    }
+
+    #[test]
+    fn the_wal_size_limit_forces_flushes_and_bounds_the_log() {
+        let dir = std::env::temp_dir().join(format!("chronicle-db-wal-limit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("db");
+        // One long partition, so only the WAL limit can trigger a flush.
+        let config = Config::default()
+            .with_partition_duration(Duration::from_secs(86_400))
+            .with_max_wal_bytes(256 << 10)
+            .with_sync(wal::SyncPolicy::None);
+        let db = Db::open(&path, config.clone()).expect("opens");
+        for i in 0..400i64 {
+            let points: Vec<Point> =
+                (0..50).map(|j| Point::new("m", ((i * 50 + j) as f64).sqrt(), i * 50 + j).with_tag("k", "v")).collect();
+            db.write(&points).expect("writes");
+            let wal_bytes = db.inner.wal.size().expect("size");
+            assert!(wal_bytes <= (256 << 10) + (64 << 10) + 4096, "the log stays near its limit: {wal_bytes}");
+        }
+        // 20,000 square roots take about 7 bytes each in Gorilla chunks.
+        assert!(std::fs::metadata(&path).expect("exists").len() > 50_000, "flushes happened before close");
+        drop(db);
+        let db = Db::open(&path, config).expect("reopens");
+        let rows: usize = db.scan(&ScanRequest::new("m")).expect("scans").map(|b| b.expect("reads").num_rows()).sum();
+        assert_eq!(rows, 20_000);
+        db.close().expect("closes");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
