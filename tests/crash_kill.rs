@@ -8,6 +8,8 @@
 //! `CHRONICLE_CRASH_ROUNDS` sets the number of rounds (50 by default; the
 //! soak script `scripts/crash_soak.sh` runs thousands).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers: failing loudly is the point")]
+
 mod common;
 
 use std::collections::BTreeSet;
@@ -54,10 +56,13 @@ fn sigkill_never_loses_an_acknowledged_batch() {
         let stdout = child.stdout.take().expect("piped");
         let reader = std::thread::spawn(move || {
             let (mut tried, mut ok) = (Vec::new(), Vec::new());
+            // The harness's "test crash_child_writer ... " has no newline: the
+            // first TRY shares its line, so look for the tag anywhere.
+            let tagged = |line: &str, tag: &str| line.rsplit_once(tag).and_then(|(_, i)| i.trim().parse::<u64>().ok());
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(i) = line.strip_prefix("TRY ").and_then(|i| i.parse::<u64>().ok()) {
+                if let Some(i) = tagged(&line, "TRY ") {
                     tried.push(i);
-                } else if let Some(i) = line.strip_prefix("ACK ").and_then(|i| i.parse::<u64>().ok()) {
+                } else if let Some(i) = tagged(&line, "ACK ") {
                     ok.push(i);
                 }
             }
@@ -73,6 +78,7 @@ fn sigkill_never_loses_an_acknowledged_batch() {
         acked.extend(ok);
         // Stdout is line-buffered: a batch's TRY line is out before its write starts.
         let attempted = tried.last().map_or(next, |&t| t + 1);
+        assert!(tried.first().is_none_or(|&t| t == next), "round {round} starts at {next}: {tried:?}");
         let found = verify(&path, &acked, attempted).0;
         next = attempted.max(found.last().map_or(0, |&f| f + 1));
         assert!(round < 5 || !acked.is_empty(), "the writer makes progress");

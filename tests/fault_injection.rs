@@ -4,6 +4,8 @@
 //! writes are refused, and reopening yields a consistent prefix holding every
 //! acknowledged batch. A power cut loses only what was never fsynced.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers: failing loudly is the point")]
+
 mod common;
 
 use std::collections::BTreeSet;

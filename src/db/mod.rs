@@ -135,7 +135,9 @@ impl Db {
         for (lsn, why) in &report.unreadable_records {
             tracing::warn!(lsn, why = %why, "WAL record skipped");
         }
-        if opened.recovered {
+        // After recovery, or once a damaged block is skipped, a fresh index
+        // makes the next open take the fast path and stop reporting it.
+        if opened.recovered || !report.file_damage.is_empty() {
             state.rewrite_index()?;
         }
         let inner = Inner { path, config, wal, state: RwLock::new(state), report, lock: Mutex::new(Some(lock)) };
@@ -278,7 +280,7 @@ impl Db {
     /// Values of tag `key`, optionally within one measurement and among
     /// series with points in `start..=end`, sorted.
     pub fn tag_values(&self, key: &str, measurement: Option<&str>, range: Option<(i64, i64)>) -> Result<Vec<String>> {
-        Ok(self.read()?.tag_values(key, measurement, range))
+        self.read()?.tag_values(key, measurement, range)
     }
 
     /// Number of series.

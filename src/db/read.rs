@@ -46,9 +46,13 @@ impl State {
                 tags.iter().map(|t| key.and_then(|k| k.tag(t)).map(str::to_string)).collect()
             })
             .collect();
-        let (lo, hi) = (req.start.div_euclid(ns), req.end.div_euclid(ns));
-        let mut partitions: BTreeSet<i64> = self.blocks.range(lo..=hi).map(|(&p, _)| p).collect();
-        partitions.extend(self.head.partitions().range(lo..=hi).map(|(&p, _)| p));
+        let mut partitions = BTreeSet::new();
+        // An inverted range selects nothing (and `BTreeMap::range` would panic on it).
+        if req.start <= req.end {
+            let (lo, hi) = (req.start.div_euclid(ns), req.end.div_euclid(ns));
+            partitions.extend(self.blocks.range(lo..=hi).map(|(&p, _)| p));
+            partitions.extend(self.head.partitions().range(lo..=hi).map(|(&p, _)| p));
+        }
         let mut parts = VecDeque::new();
         if req.start <= req.end && !row_fields.is_empty() {
             for (slot, &id) in series.iter().enumerate() {
@@ -90,17 +94,15 @@ impl State {
         ScanPart { series: slot, chunks, head }
     }
 
-    /// Series with at least one point in `start..=end`.
-    pub fn series_in_range(&self, start: i64, end: i64) -> HashSet<SeriesId> {
+    /// Series with at least one point in `start..=end`. Exact: a chunk that
+    /// reaches past the range may have no point inside it, so it is decoded.
+    pub fn series_in_range(&self, start: i64, end: i64) -> Result<HashSet<SeriesId>> {
+        let mut found = HashSet::new();
+        if start > end {
+            return Ok(found);
+        }
         let ns = self.partition_ns;
         let (lo, hi) = (start.div_euclid(ns), end.div_euclid(ns));
-        let mut found: HashSet<SeriesId> = self
-            .blocks
-            .range(lo..=hi)
-            .flat_map(|(_, blocks)| blocks.iter().flat_map(|b| b.entries.iter()))
-            .filter(|e| e.min_time <= end && e.max_time >= start)
-            .map(|e| e.series)
-            .collect();
         for (_, part) in self.head.partitions().range(lo..=hi) {
             for (&id, columns) in &part.series {
                 if columns.iter().any(|c| c.times.iter().any(|&t| start <= t && t <= end)) {
@@ -108,12 +110,36 @@ impl State {
                 }
             }
         }
-        found
+        let mut partial = Vec::new();
+        let overlapping = self
+            .blocks
+            .range(lo..=hi)
+            .flat_map(|(_, blocks)| blocks.iter().flat_map(|b| b.entries.iter()))
+            .filter(|e| e.min_time <= end && e.max_time >= start);
+        for e in overlapping {
+            if start <= e.min_time && e.max_time <= end {
+                found.insert(e.series);
+            } else {
+                partial.push(e);
+            }
+        }
+        let reader = self.store.reader();
+        for e in partial {
+            if found.contains(&e.series) {
+                continue;
+            }
+            let first_field = &e.fields[..e.fields.len().min(1)];
+            let points = scan::read_chunks(&reader, [e], first_field, start, end)?;
+            if points.iter().flatten().any(|p| !p.is_empty()) {
+                found.insert(e.series);
+            }
+        }
+        Ok(found)
     }
 
     /// Tag values of `key`, optionally within a measurement and a time range.
-    pub fn tag_values(&self, key: &str, measurement: Option<&str>, range: Option<(i64, i64)>) -> Vec<String> {
-        let live = range.map(|(s, e)| self.series_in_range(s, e));
+    pub fn tag_values(&self, key: &str, measurement: Option<&str>, range: Option<(i64, i64)>) -> Result<Vec<String>> {
+        let live = range.map(|(s, e)| self.series_in_range(s, e)).transpose()?;
         let mut values = BTreeSet::new();
         for (name, m) in self.index.measurements() {
             if measurement.is_some_and(|x| x != name) {
@@ -125,6 +151,6 @@ impl State {
                 }
             }
         }
-        values.into_iter().collect()
+        Ok(values.into_iter().collect())
     }
 }

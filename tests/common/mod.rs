@@ -6,6 +6,7 @@
 //! times fall in partitions flushed long before. With a 1 µs partition
 //! duration the workload flushes every few batches.
 #![allow(dead_code, reason = "each test binary uses part of the shared helpers")]
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers: failing loudly is the point")]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -144,6 +144,13 @@ impl FileStore {
             return Err(Error::NotADatabase { path: path.to_path_buf(), detail: detail.into() });
         }
         let file = fs.open_append(path).map_err(Error::io("open", path))?;
+        if len == HEADER_LEN {
+            // Created but never flushed (e.g. a crash before the first flush): an
+            // empty database, not a damaged one; its data, if any, is in the WAL.
+            let store = FileStore { fs, path: path.to_path_buf(), file, reader, len };
+            let snapshot = empty_snapshot(partition_ns);
+            return Ok(Opened { store, snapshot, blocks: Vec::new(), damage: Vec::new(), recovered: false });
+        }
         let mut opener = Opener { reader, len, damage: Vec::new() };
         let fast = len.checked_sub(FOOTER_LEN as u64).filter(|&at| at >= HEADER_LEN).and_then(|at| opener.index_at(at));
         let (snapshot, blocks, recovered) = match fast {
