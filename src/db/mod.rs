@@ -98,7 +98,8 @@ impl Db {
             _ => Error::io("lock", &lock_path)(e),
         })?;
         let opened = FileStore::open(Arc::clone(&fs), &path, config.partition_ns())?;
-        let options = WalOptions { sync: config.sync, segment_bytes: config.wal_segment_bytes() };
+        let min_next_lsn = opened.snapshot.durable_lsn + 1;
+        let options = WalOptions { sync: config.sync, segment_bytes: config.wal_segment_bytes(), min_next_lsn };
         let (wal, replay) = Wal::open(Arc::clone(&fs), &sibling(&path, ".wal"), options)?;
         let snapshot = opened.snapshot;
         let mut blocks = Blocks::new();

@@ -45,11 +45,15 @@ pub struct WalOptions {
     pub sync: SyncPolicy,
     /// A segment is closed and a new one started once it holds this many bytes.
     pub segment_bytes: u64,
+    /// The smallest LSN the next append may get. The owner of the log passes
+    /// one more than the last LSN it holds durably elsewhere, so LSNs keep
+    /// growing even if every segment was lost.
+    pub min_next_lsn: u64,
 }
 
 impl Default for WalOptions {
     fn default() -> Self {
-        Self { sync: SyncPolicy::default(), segment_bytes: 64 << 20 }
+        Self { sync: SyncPolicy::default(), segment_bytes: 64 << 20, min_next_lsn: 1 }
     }
 }
 
@@ -96,12 +100,15 @@ impl Wal {
         fs.create_dir_all(dir).map_err(Error::io("create directory", dir))?;
         let replay = recovery::replay(fs.as_ref(), dir)?;
         let last = replay.records.last().map_or(0, |r| r.0);
-        let next = replay.segments.last().map_or(1, |s| s.first_lsn).max(last + 1);
+        let next = replay.segments.last().map_or(1, |s| s.first_lsn).max(last + 1).max(options.min_next_lsn);
+        let last = last.max(next - 1);
         let mut segments = replay.segments.clone();
-        // A segment already named `next` holds no accepted record: start it afresh.
+        // A segment already named `next` holds no accepted record: empty it
+        // and start it afresh (emptied, not removed, so a crash here never
+        // leaves the log without a segment naming where LSNs stand).
         if let Some(pos) = segments.iter().position(|s| s.first_lsn == next) {
             let stale = segments.remove(pos);
-            fs.remove(&stale.path).map_err(Error::io("remove", &stale.path))?;
+            fs.truncate(&stale.path, 0).map_err(Error::io("truncate", &stale.path))?;
         }
         let (file, sync_handle, path) = new_segment(fs.as_ref(), dir, next)?;
         let header_len = segment::HEADER_LEN as u64;
@@ -381,7 +388,7 @@ mod tests {
     #[test]
     fn appends_replay_in_order_across_reopens_and_rotation() {
         let dir = temp_dir("order");
-        let options = WalOptions { sync: SyncPolicy::Always, segment_bytes: 64 };
+        let options = WalOptions { sync: SyncPolicy::Always, segment_bytes: 64, ..WalOptions::default() };
         let (wal, replay) = open(&dir, options);
         assert!(replay.records.is_empty());
         for i in 0..20u32 {
@@ -442,6 +449,22 @@ mod tests {
         assert_eq!(lsns, (1..=400).collect::<Vec<_>>());
         drop(wal);
         assert_eq!(open(&dir, options).1.records.len(), 400);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn lsns_never_fall_below_the_owners_floor() {
+        let dir = temp_dir("floor");
+        let options = WalOptions { sync: SyncPolicy::Always, min_next_lsn: 100, ..WalOptions::default() };
+        let (wal, _) = open(&dir, options);
+        assert_eq!(wal.append(b"a").expect("appends"), 100, "an empty log starts at the floor");
+        drop(wal);
+        // Every segment lost: LSNs still continue from the floor, never from 1.
+        std::fs::remove_dir_all(&dir).expect("removes");
+        let (wal, replay) = open(&dir, WalOptions { min_next_lsn: 101, ..options });
+        assert!(replay.records.is_empty());
+        assert_eq!(wal.append(b"b").expect("appends"), 101);
+        drop(wal);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
