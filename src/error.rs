@@ -60,6 +60,9 @@ pub enum Error {
     /// The database was closed.
     #[error("database is closed")]
     Closed,
+    /// A query failed to plan or run.
+    #[error("query failed: {0}")]
+    Query(#[from] datafusion::error::DataFusionError),
 }
 
 /// Result of database operations.

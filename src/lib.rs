@@ -66,6 +66,7 @@ pub mod encoding;
 pub mod error;
 pub mod fs;
 pub mod model;
+pub mod query;
 pub mod storage;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -74,6 +75,7 @@ pub mod wal;
 pub use db::{Config, Db, RecoveryReport};
 pub use error::{Error, Result};
 pub use model::{Point, Row, SeriesKey};
+pub use query::{ChronicleScanExec, ChronicleSchema, ChronicleTable};
 pub use storage::matcher::{MatchOp, TagMatcher};
 pub use storage::scan::{Scan, ScanRequest};
 pub use wal::SyncPolicy;

@@ -284,6 +284,11 @@ impl Db {
         self.read()?.tag_values(key, measurement, range)
     }
 
+    /// The partition duration of the file, in nanoseconds.
+    pub fn partition_duration_ns(&self) -> Result<i64> {
+        Ok(self.read()?.partition_ns)
+    }
+
     /// Number of series.
     pub fn series_count(&self) -> Result<usize> {
         Ok(self.read()?.index.len())

@@ -7,7 +7,7 @@
 use std::collections::{BTreeSet, HashSet, VecDeque};
 
 use crate::error::Result;
-use crate::storage::scan::{self, Scan, ScanPart, ScanRequest};
+use crate::storage::scan::{self, FieldRange, Scan, ScanPart, ScanRequest};
 use crate::storage::series_index::{FieldId, SeriesId};
 
 use super::state::State;
@@ -38,14 +38,25 @@ impl State {
         if out_names.is_empty() {
             row_fields = all_fields.iter().filter_map(|f| self.index.find_field(f)).collect();
         }
-        let series = self.index.select(&req.measurement, &req.matchers);
-        let series_tags: Vec<Vec<Option<String>>> = series
-            .iter()
-            .map(|&id| {
-                let key = self.index.key(id);
-                tags.iter().map(|t| key.and_then(|k| k.tag(t)).map(str::to_string)).collect()
-            })
-            .collect();
+        let mut series = self.index.select(&req.measurement, &req.matchers);
+        let tags_of = |id: SeriesId| -> Vec<Option<String>> {
+            let key = self.index.key(id);
+            tags.iter().map(|t| key.and_then(|k| k.tag(t)).map(str::to_string)).collect()
+        };
+        // Sorted by tag values, a missing tag last (SQL's default `ASC NULLS
+        // LAST`), so each partition's rows come sorted by (tags..., time).
+        let mut keyed: Vec<(Vec<Option<String>>, SeriesId)> = series.iter().map(|&id| (tags_of(id), id)).collect();
+        keyed.sort_by(|a, b| {
+            let by_tag = a.0.iter().zip(&b.0).map(|(x, y)| match (x, y) {
+                (Some(x), Some(y)) => x.cmp(y),
+                (x, y) => x.is_none().cmp(&y.is_none()),
+            });
+            by_tag.fold(std::cmp::Ordering::Equal, std::cmp::Ordering::then).then(a.1.cmp(&b.1))
+        });
+        series = keyed.iter().map(|(_, id)| *id).collect();
+        let series_tags: Vec<Vec<Option<String>>> = keyed.into_iter().map(|(t, _)| t).collect();
+        let ranges: Vec<(FieldId, &FieldRange)> =
+            req.field_ranges.iter().filter_map(|r| self.index.find_field(&r.field).map(|f| (f, r))).collect();
         let mut partitions = BTreeSet::new();
         // An inverted range selects nothing (and `BTreeMap::range` would panic on it).
         if req.start <= req.end {
@@ -57,16 +68,25 @@ impl State {
         if req.start <= req.end && !row_fields.is_empty() {
             for (slot, &id) in series.iter().enumerate() {
                 for &p in &partitions {
-                    let part = self.part(id, p, slot, &row_fields, req.start, req.end);
+                    let mut part = self.part(id, p, slot, &row_fields, req.start, req.end);
+                    prune(&mut part, &ranges);
                     if !part.chunks.is_empty() || !part.head.is_empty() {
                         parts.push_back(part);
                     }
                 }
             }
         }
-        let schema = scan::schema(&tags, &out_names);
-        let range = (req.start, req.end);
-        Ok(Scan::new(schema, self.store.reader(), range, series_tags, row_fields, out_fields, parts))
+        Ok(Scan {
+            schema: scan::schema(&tags, &out_names),
+            reader: self.store.reader(),
+            start: req.start,
+            end: req.end,
+            series_tags,
+            row_fields,
+            out_fields,
+            parts,
+            remaining: req.limit,
+        })
     }
 
     fn part(&self, id: SeriesId, p: i64, slot: usize, fields: &[FieldId], start: i64, end: i64) -> ScanPart {
@@ -91,7 +111,7 @@ impl State {
                 (!points.is_empty()).then_some((c.field, points))
             })
             .collect();
-        ScanPart { series: slot, chunks, head }
+        ScanPart { series: slot, partition: p, chunks, head }
     }
 
     /// Series with at least one point in `start..=end`. Exact: a chunk that
@@ -153,4 +173,33 @@ impl State {
         }
         Ok(values.into_iter().collect())
     }
+}
+
+/// Drops the chunks of `part` whose stats rule out a field range, when no
+/// other source of the part overlaps them in time: then the rows they hold
+/// exist nowhere else, and each fails the range (its value there is out of
+/// range), so the filter above would drop them anyway. An overlapped chunk
+/// stays: dropping it could let an older value it overwrote show through.
+fn prune(part: &mut ScanPart, ranges: &[(FieldId, &FieldRange)]) {
+    if ranges.is_empty() {
+        return;
+    }
+    let ruled_out = |c: &crate::storage::file::partition_block::ChunkEntry| {
+        ranges.iter().any(|(f, r)| {
+            c.fields.iter().position(|x| x == f).is_some_and(|k| !r.admits(c.stats[k].min, c.stats[k].max))
+        })
+    };
+    let spans: Vec<(i64, i64)> = part
+        .chunks
+        .iter()
+        .map(|c| (c.min_time, c.max_time))
+        .chain(part.head.iter().filter_map(|(_, s)| Some((*s.times.first()?, *s.times.last()?))))
+        .collect();
+    let mut i = 0;
+    part.chunks.retain(|c| {
+        let me = i;
+        i += 1;
+        let overlapped = spans.iter().enumerate().any(|(j, &(lo, hi))| j != me && lo <= c.max_time && hi >= c.min_time);
+        overlapped || !ruled_out(c)
+    });
 }

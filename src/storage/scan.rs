@@ -7,7 +7,9 @@
 //! asked field. A row exists where any asked field has a value (any field at
 //! all when none is asked); a field without a value there is null.
 //!
-//! Batches come one per (series, partition), ordered by series id, then time.
+//! Batches come one per (series, partition), ordered by the series' tag
+//! values (tag columns in schema order, a missing tag last), then time; so
+//! within one partition the output is sorted by (tags..., time).
 //! The scan works on a snapshot taken when it starts: later writes are not
 //! seen, and a compaction does not disturb it.
 
@@ -41,12 +43,46 @@ pub struct ScanRequest {
     pub start: i64,
     /// Latest timestamp, inclusive.
     pub end: i64,
+    /// Value ranges a row must meet: chunks whose stats rule them out may be
+    /// skipped (rows from other chunks are not filtered; the caller filters).
+    pub field_ranges: Vec<FieldRange>,
+    /// Stop after this many rows.
+    pub limit: Option<usize>,
+}
+
+/// A range of values of one field, each bound with whether it is inclusive.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldRange {
+    /// The field.
+    pub field: String,
+    /// Lower bound and whether it is inclusive.
+    pub lower: Option<(f64, bool)>,
+    /// Upper bound and whether it is inclusive.
+    pub upper: Option<(f64, bool)>,
+}
+
+impl FieldRange {
+    /// Whether a chunk column with these min/max stats may hold a value in
+    /// range. NaN bounds (a column of NaN only) rule nothing out.
+    pub fn admits(&self, min: f64, max: f64) -> bool {
+        let above = |(x, inclusive): (f64, bool)| !(max < x || (!inclusive && max == x));
+        let below = |(x, inclusive): (f64, bool)| !(min > x || (!inclusive && min == x));
+        self.lower.is_none_or(above) && self.upper.is_none_or(below)
+    }
 }
 
 impl ScanRequest {
     /// Every series, field and time of `measurement`.
     pub fn new(measurement: impl Into<String>) -> Self {
-        Self { measurement: measurement.into(), matchers: Vec::new(), fields: None, start: i64::MIN, end: i64::MAX }
+        Self {
+            measurement: measurement.into(),
+            matchers: Vec::new(),
+            fields: None,
+            start: i64::MIN,
+            end: i64::MAX,
+            field_ranges: Vec::new(),
+            limit: None,
+        }
     }
 
     /// Adds a tag matcher.
@@ -91,6 +127,8 @@ pub fn schema(tags: &[String], fields: &[String]) -> SchemaRef {
 pub(crate) struct ScanPart {
     /// Index into the scan's series tags.
     pub series: usize,
+    /// The partition number.
+    pub partition: i64,
     /// Chunks that may hold rows, in file order.
     pub chunks: Vec<ChunkEntry>,
     /// Head points per row field, resolved and restricted to the range.
@@ -100,30 +138,60 @@ pub(crate) struct ScanPart {
 /// A running scan: an iterator of record batches.
 #[derive(Debug)]
 pub struct Scan {
-    schema: SchemaRef,
-    reader: FileReader,
-    start: i64,
-    end: i64,
+    pub(crate) schema: SchemaRef,
+    pub(crate) reader: FileReader,
+    pub(crate) start: i64,
+    pub(crate) end: i64,
     /// Tag values of each series, one per tag column.
-    series_tags: Vec<Vec<Option<String>>>,
+    pub(crate) series_tags: Vec<Vec<Option<String>>>,
     /// The fields that decide whether a row exists.
-    row_fields: Vec<FieldId>,
+    pub(crate) row_fields: Vec<FieldId>,
     /// Per output field column: its position in `row_fields`, or `None` (unknown field).
-    out_fields: Vec<Option<usize>>,
-    parts: VecDeque<ScanPart>,
+    pub(crate) out_fields: Vec<Option<usize>>,
+    pub(crate) parts: VecDeque<ScanPart>,
+    /// Rows still to return, if limited.
+    pub(crate) remaining: Option<usize>,
+}
+
+/// What a scan will read, known before it runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScanEstimate {
+    /// Partitions holding rows, ascending.
+    pub partitions: Vec<i64>,
+    /// Upper bound of the rows (duplicates across sources are counted twice).
+    pub rows: usize,
+    /// Smallest and largest time of the chunks and head points read.
+    pub time_bounds: Option<(i64, i64)>,
 }
 
 impl Scan {
-    pub(crate) fn new(
-        schema: SchemaRef,
-        reader: FileReader,
-        (start, end): (i64, i64),
-        series_tags: Vec<Vec<Option<String>>>,
-        row_fields: Vec<FieldId>,
-        out_fields: Vec<Option<usize>>,
-        parts: VecDeque<ScanPart>,
-    ) -> Self {
-        Self { schema, reader, start, end, series_tags, row_fields, out_fields, parts }
+    /// What the scan will read.
+    pub fn estimate(&self) -> ScanEstimate {
+        let mut partitions: Vec<i64> = self.parts.iter().map(|p| p.partition).collect();
+        partitions.sort_unstable();
+        partitions.dedup();
+        let mut rows = 0;
+        let mut bounds: Option<(i64, i64)> = None;
+        let mut widen = |lo: i64, hi: i64| bounds = Some(bounds.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+        for part in &self.parts {
+            // Rows of the first row field: every row has some row field, so
+            // this undercounts only rows lacking the first; take the largest.
+            let per_field = self.row_fields.iter().map(|f| {
+                let chunks: usize = part.chunks.iter().filter(|c| c.fields.contains(f)).map(|c| c.count as usize).sum();
+                let head: usize = part.head.iter().filter(|(h, _)| h == f).map(|(_, s)| s.len()).sum();
+                chunks + head
+            });
+            rows += per_field.max().unwrap_or(0);
+            for c in &part.chunks {
+                widen(c.min_time.max(self.start), c.max_time.min(self.end));
+            }
+            for (_, s) in &part.head {
+                if let (Some(&lo), Some(&hi)) = (s.times.first(), s.times.last()) {
+                    widen(lo, hi);
+                }
+            }
+        }
+        ScanEstimate { partitions, rows: self.remaining.map_or(rows, |l| rows.min(l)), time_bounds: bounds }
     }
 
     /// The schema of every batch.
@@ -238,9 +306,17 @@ impl Iterator for Scan {
     type Item = Result<RecordBatch>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if self.remaining == Some(0) {
+            return None;
+        }
         while let Some(part) = self.parts.pop_front() {
             match self.batch(&part) {
-                Ok(Some(batch)) => return Some(Ok(batch)),
+                Ok(Some(batch)) => {
+                    let Some(left) = self.remaining else { return Some(Ok(batch)) };
+                    let batch = if batch.num_rows() > left { batch.slice(0, left) } else { batch };
+                    self.remaining = Some(left - batch.num_rows());
+                    return Some(Ok(batch));
+                }
                 Ok(None) => {}
                 Err(e) => return Some(Err(e)),
             }

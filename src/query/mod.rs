@@ -1,0 +1,29 @@
+//! SQL over Chronicle: DataFusion tables, scans and sessions.
+//!
+//! ```text
+//! SQL ─▶ DataFusion planner ─▶ ChronicleTable::supports_filters_pushdown (filter)
+//!                            ─▶ ChronicleTable::scan ─▶ ChronicleScanExec (scan_exec)
+//!                                                        └─ Db::scan per time partition
+//! ```
+//! [`crate::Db::session_context`] gives a `SessionContext` whose default
+//! schema is [`ChronicleSchema`] (every measurement, found at query time)
+//! with `information_schema` on. Any DataFusion application can instead
+//! register [`crate::Db::table`] itself.
+
+mod catalog;
+mod filter;
+mod scan_exec;
+mod session;
+mod table;
+
+pub use catalog::ChronicleSchema;
+pub use filter::Pushdown;
+pub use scan_exec::ChronicleScanExec;
+pub use table::ChronicleTable;
+
+use datafusion::error::DataFusionError;
+
+/// A database error at the DataFusion boundary.
+pub(crate) fn to_df_error(e: crate::Error) -> DataFusionError {
+    DataFusionError::External(Box::new(e))
+}

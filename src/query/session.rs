@@ -1,0 +1,63 @@
+//! The SQL entry points of [`Db`]: sessions, tables and `query_sql`.
+
+use std::sync::Arc;
+
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+use super::catalog::ChronicleSchema;
+use super::table::ChronicleTable;
+use crate::db::Db;
+use crate::error::{Error, Result};
+
+/// The default catalog and schema of a Chronicle session.
+const CATALOG: &str = "datafusion";
+const SCHEMA: &str = "public";
+
+impl Db {
+    /// A DataFusion session with every measurement as a table of the default
+    /// schema (new measurements appear without re-registering) and
+    /// `information_schema` enabled.
+    pub fn session_context(&self) -> SessionContext {
+        let config = SessionConfig::new().with_information_schema(true);
+        let ctx = SessionContext::new_with_config(config);
+        if let Some(catalog) = ctx.catalog(CATALOG) {
+            // Replacing the default schema cannot fail for the in-memory catalog.
+            let _ = catalog.register_schema(SCHEMA, Arc::new(ChronicleSchema::new(self.clone())));
+        }
+        ctx
+    }
+
+    /// The table of `measurement`, to register in any DataFusion session.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use datafusion::prelude::SessionContext;
+    /// use chronicle::{Config, Db, Point};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("chronicle-doc-table-{}", std::process::id()));
+    /// let db = Db::open(dir.join("db"), Config::default())?;
+    /// db.write(&[Point::new("cpu", 0.5, 1_000).with_tag("host", "a"), Point::new("cpu", 0.7, 2_000).with_tag("host", "b")])?;
+    ///
+    /// let ctx = SessionContext::new();
+    /// ctx.register_table("cpu", Arc::new(db.table("cpu")?))?;
+    /// let rows = ctx.sql("SELECT host, value FROM cpu WHERE value > 0.6").await?.collect().await?;
+    /// assert_eq!(rows.iter().map(|b| b.num_rows()).sum::<usize>(), 1);
+    /// # db.close()?;
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn table(&self, measurement: &str) -> Result<ChronicleTable> {
+        ChronicleTable::try_new(self, measurement)
+    }
+
+    /// Runs a SQL statement in a fresh [`Db::session_context`] and streams its result.
+    pub async fn query_sql(&self, sql: &str) -> Result<SendableRecordBatchStream> {
+        let ctx = self.session_context();
+        let frame = ctx.sql(sql).await.map_err(Error::from)?;
+        frame.execute_stream().await.map_err(Error::from)
+    }
+}

@@ -1,0 +1,106 @@
+//! `ChronicleTable`: one measurement as a DataFusion table.
+//!
+//! Columns: `time` (`Timestamp(Nanosecond, "UTC")`), one
+//! `Dictionary(Int32, Utf8)` column per tag key (sorted), one nullable
+//! `Float64` column per field (sorted), fixed when the table is created.
+//! Filters are classified by [`super::filter`]; `scan` returns a
+//! [`ChronicleScanExec`] with projection, limit and the pushed conditions.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::Result as DfResult;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
+use datafusion::physical_plan::ExecutionPlan;
+
+use super::filter::{self, Columns, Pushdown};
+use super::scan_exec::ChronicleScanExec;
+use super::to_df_error;
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::storage::scan;
+
+/// One measurement of a [`Db`] as a DataFusion table.
+#[derive(Debug)]
+pub struct ChronicleTable {
+    db: Db,
+    measurement: String,
+    schema: SchemaRef,
+    tags: BTreeSet<String>,
+    fields: BTreeSet<String>,
+}
+
+impl ChronicleTable {
+    /// The table of `measurement`, with the tags and fields it has now.
+    pub fn try_new(db: &Db, measurement: &str) -> Result<Self> {
+        if !db.measurements()?.iter().any(|m| m == measurement) {
+            return Err(Error::InvalidArgument(format!("no measurement named {measurement:?}")));
+        }
+        let tags = db.tag_keys(Some(measurement))?;
+        let fields = db.fields(measurement)?;
+        let schema = scan::schema(&tags, &fields);
+        Ok(Self {
+            db: db.clone(),
+            measurement: measurement.to_string(),
+            schema,
+            tags: tags.into_iter().collect(),
+            fields: fields.into_iter().collect(),
+        })
+    }
+
+    /// The measurement.
+    pub fn measurement(&self) -> &str {
+        &self.measurement
+    }
+}
+
+impl Columns for ChronicleTable {
+    fn is_tag(&self, name: &str) -> bool {
+        self.tags.contains(name)
+    }
+
+    fn is_field(&self, name: &str) -> bool {
+        self.fields.contains(name)
+    }
+}
+
+#[async_trait]
+impl TableProvider for ChronicleTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> DfResult<Vec<TableProviderFilterPushDown>> {
+        Ok(filters.iter().map(|f| filter::support(f, self)).collect())
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let pushdown = Pushdown::from_filters(filters, self);
+        // A limit may be applied by the scan only if it applies every filter.
+        let exact = filters.iter().all(|f| filter::support(f, self) == TableProviderFilterPushDown::Exact);
+        let limit = limit.filter(|_| exact);
+        let exec = ChronicleScanExec::try_new(
+            self.db.clone(),
+            self.measurement.clone(),
+            Arc::clone(&self.schema),
+            projection.cloned(),
+            pushdown,
+            limit,
+        )
+        .map_err(to_df_error)?;
+        Ok(Arc::new(exec))
+    }
+}
