@@ -72,7 +72,7 @@ pub mod storage;
 pub mod testing;
 pub mod wal;
 
-pub use db::{Config, Db, RecoveryReport};
+pub use db::{Config, Db, PartitionInfo, RecoveryReport};
 pub use error::{Error, Result};
 pub use model::{Point, Row, SeriesKey};
 pub use query::{ChronicleScanExec, ChronicleSchema, ChronicleTable};

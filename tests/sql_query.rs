@@ -174,3 +174,29 @@ async fn pruning_by_stats_never_shows_an_overwritten_value() {
     db.close().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn system_tables_describe_the_database() {
+    let (dir, db) = temp_db("system");
+    load(&db);
+    db.write(&[Point::new("temperature", 21.5, T0 + 10 * H).with_tag("room", "hall")]).unwrap();
+    let m =
+        sql(&db, "SELECT measurement, series, fields, tag_keys FROM chronicle.measurements ORDER BY measurement").await;
+    let text = |b: &RecordBatch, c: usize| -> Vec<String> {
+        b.column(c).as_string::<i32>().iter().map(|s| s.unwrap().to_string()).collect()
+    };
+    assert_eq!(text(&m[0], 0), ["cpu", "temperature"]);
+    assert_eq!(m[0].column(1).as_primitive::<arrow_array::types::UInt64Type>().values().to_vec(), [3, 1]);
+    assert_eq!(text(&m[0], 2), ["idle,usage", "value"]);
+    assert_eq!(text(&m[0], 3), ["dc,host", "room"]);
+    let s = sql(&db, "SELECT tags FROM chronicle.series WHERE measurement = 'cpu' ORDER BY tags").await;
+    assert_eq!(text(&s[0], 0), ["dc=x,host=a", "dc=x,host=b", "host=c"]);
+    let p = sql(&db, "SELECT blocks, file_points, memory_points FROM chronicle.partitions ORDER BY start").await;
+    let n = |c: usize| p[0].column(c).as_primitive::<arrow_array::types::UInt64Type>().values().to_vec();
+    // Three flushed hours of 3 series x 60 minutes x 2 fields, then the unflushed temperature.
+    assert_eq!(n(0), [1, 1, 1, 0]);
+    assert_eq!(n(1), [360, 360, 360, 0]);
+    assert_eq!(n(2), [0, 0, 0, 1]);
+    db.close().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -24,7 +24,7 @@ pub use flush::MAX_POINTS_PER_CHUNK;
 use crate::encoding::ChunkEncoder;
 use crate::error::{Error, Result};
 use crate::fs::FileLock;
-use crate::model::{Point, Row, WriteRow};
+use crate::model::{Point, Row, SeriesKey, WriteRow};
 use crate::storage::file::store::{FileDamage, FileStore};
 use crate::storage::head::Head;
 use crate::storage::scan::{Scan, ScanRequest};
@@ -293,6 +293,36 @@ impl Db {
     pub fn series_count(&self) -> Result<usize> {
         Ok(self.read()?.index.len())
     }
+
+    /// Every series as (id, key), by id.
+    pub fn series(&self) -> Result<Vec<(u32, SeriesKey)>> {
+        let st = self.read()?;
+        Ok(st.index.keys().iter().enumerate().map(|(id, k)| (id as u32, k.clone())).collect())
+    }
+
+    /// What each time partition holds, in the file and in memory, by start time.
+    pub fn partitions(&self) -> Result<Vec<PartitionInfo>> {
+        Ok(self.read()?.partition_infos())
+    }
+}
+
+/// One time partition, as the `chronicle.partitions` table shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionInfo {
+    /// First nanosecond of the partition.
+    pub start: i64,
+    /// Last nanosecond of the partition.
+    pub end: i64,
+    /// Blocks of the file holding it.
+    pub blocks: usize,
+    /// Chunks in those blocks.
+    pub chunks: usize,
+    /// Points (values of any field) in those chunks.
+    pub file_points: u64,
+    /// Bytes of those blocks.
+    pub file_bytes: u64,
+    /// Points of it still in memory.
+    pub memory_points: u64,
 }
 
 impl Drop for Inner {

@@ -10,9 +10,39 @@ use crate::error::Result;
 use crate::storage::scan::{self, FieldRange, Scan, ScanPart, ScanRequest};
 use crate::storage::series_index::{FieldId, SeriesId};
 
+use super::PartitionInfo;
 use super::state::State;
 
 impl State {
+    /// What each partition holds, by number.
+    pub fn partition_infos(&self) -> Vec<PartitionInfo> {
+        let ns = i128::from(self.partition_ns);
+        let clamp = |t: i128| t.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
+        let mut numbers: BTreeSet<i64> = self.blocks.keys().copied().collect();
+        numbers.extend(self.head.partitions().keys());
+        numbers
+            .into_iter()
+            .map(|p| {
+                let blocks = self.blocks.get(&p).map(Vec::as_slice).unwrap_or_default();
+                let chunks = blocks.iter().flat_map(|b| &b.entries);
+                let memory_points = self
+                    .head
+                    .partitions()
+                    .get(&p)
+                    .map_or(0, |hp| hp.series.values().flatten().map(|c| c.times.len() as u64).sum());
+                PartitionInfo {
+                    start: clamp(i128::from(p) * ns),
+                    end: clamp((i128::from(p) + 1) * ns - 1),
+                    blocks: blocks.len(),
+                    chunks: chunks.clone().count(),
+                    file_points: chunks.map(|e| u64::from(e.count) * e.fields.len() as u64).sum(),
+                    file_bytes: blocks.iter().map(|b| b.len).sum(),
+                    memory_points,
+                }
+            })
+            .collect()
+    }
+
     /// Plans a scan.
     pub fn plan_scan(&self, req: &ScanRequest) -> Result<Scan> {
         let ns = self.partition_ns;

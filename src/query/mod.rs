@@ -6,19 +6,22 @@
 //!                                                        └─ Db::scan per time partition
 //! ```
 //! [`crate::Db::session_context`] gives a `SessionContext` whose default
-//! schema is [`ChronicleSchema`] (every measurement, found at query time)
-//! with `information_schema` on. Any DataFusion application can instead
+//! schema is [`ChronicleSchema`] (every measurement, found at query time),
+//! with the system tables of [`SystemSchema`] as schema `chronicle` and
+//! `information_schema` on. Any DataFusion application can instead
 //! register [`crate::Db::table`] itself.
 
 mod catalog;
 mod filter;
 mod scan_exec;
 mod session;
+mod system;
 mod table;
 
 pub use catalog::ChronicleSchema;
 pub use filter::Pushdown;
 pub use scan_exec::ChronicleScanExec;
+pub use system::SystemSchema;
 pub use table::ChronicleTable;
 
 use datafusion::error::DataFusionError;

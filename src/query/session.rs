@@ -6,6 +6,7 @@ use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use super::catalog::ChronicleSchema;
+use super::system::SystemSchema;
 use super::table::ChronicleTable;
 use crate::db::Db;
 use crate::error::{Error, Result};
@@ -13,17 +14,21 @@ use crate::error::{Error, Result};
 /// The default catalog and schema of a Chronicle session.
 const CATALOG: &str = "datafusion";
 const SCHEMA: &str = "public";
+/// The schema of the system tables.
+const SYSTEM_SCHEMA: &str = "chronicle";
 
 impl Db {
     /// A DataFusion session with every measurement as a table of the default
-    /// schema (new measurements appear without re-registering) and
-    /// `information_schema` enabled.
+    /// schema (new measurements appear without re-registering), the system
+    /// tables `chronicle.measurements`, `chronicle.series` and
+    /// `chronicle.partitions`, and `information_schema` enabled.
     pub fn session_context(&self) -> SessionContext {
         let config = SessionConfig::new().with_information_schema(true);
         let ctx = SessionContext::new_with_config(config);
         if let Some(catalog) = ctx.catalog(CATALOG) {
-            // Replacing the default schema cannot fail for the in-memory catalog.
+            // Registering schemas cannot fail for the in-memory catalog.
             let _ = catalog.register_schema(SCHEMA, Arc::new(ChronicleSchema::new(self.clone())));
+            let _ = catalog.register_schema(SYSTEM_SCHEMA, Arc::new(SystemSchema::new(self.clone())));
         }
         ctx
     }
