@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Every check main must pass: formatting, lints with warnings denied, and all
-# tests (unit, integration, doc). This is the README's test command.
+# tests (unit, integration, doc). This is the README's test command; it first
+# installs the peers tests talk to (scripts/install-test-deps.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+scripts/install-test-deps.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 # Benches are compiled by clippy above; running them belongs to `cargo bench`.

@@ -12,6 +12,7 @@
 //! register [`crate::Db::table`] itself.
 
 mod catalog;
+mod export;
 mod filter;
 mod scan_exec;
 mod session;
@@ -19,6 +20,7 @@ mod system;
 mod table;
 
 pub use catalog::ChronicleSchema;
+pub use export::ExportSource;
 pub use filter::Pushdown;
 pub use scan_exec::ChronicleScanExec;
 pub use system::SystemSchema;

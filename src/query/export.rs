@@ -1,0 +1,63 @@
+//! Parquet export: a measurement or a query's result, written as sorted,
+//! dictionary-encoded, zstd-compressed Parquet that DuckDB, pandas and
+//! polars read.
+
+use datafusion::common::ScalarValue;
+use datafusion::config::TableParquetOptions;
+use datafusion::dataframe::DataFrameWriteOptions;
+use datafusion::prelude::{col, lit};
+
+use crate::db::Db;
+use crate::error::{Error, Result};
+
+/// What to export.
+#[derive(Debug, Clone, Copy)]
+pub enum ExportSource<'a> {
+    /// Every column of a measurement, sorted by (tags..., time).
+    Measurement(&'a str),
+    /// The result of a SQL query, in its own order.
+    Query(&'a str),
+}
+
+impl Db {
+    /// Writes `source` restricted to `start..=end` (on its `time` column) to
+    /// `destination`, a local path or a URL of an object store known to the
+    /// session (`file://` always is). Returns the rows written.
+    pub async fn export_parquet(
+        &self,
+        source: ExportSource<'_>,
+        range: Option<(i64, i64)>,
+        destination: &str,
+    ) -> Result<u64> {
+        let ctx = self.session_context();
+        let mut frame = match source {
+            ExportSource::Measurement(m) => {
+                let table = self.table(m)?;
+                let tags: Vec<String> = self.tag_keys(Some(m))?;
+                let frame = ctx.read_table(std::sync::Arc::new(table))?;
+                let order =
+                    tags.iter().map(|t| col(t.as_str()).sort(true, false)).chain([col("time").sort(true, false)]);
+                frame.sort(order.collect())?
+            }
+            ExportSource::Query(sql) => ctx.sql(sql).await?,
+        };
+        if let Some((start, end)) = range {
+            if frame.schema().field_with_unqualified_name("time").is_err() {
+                return Err(Error::InvalidArgument("a time range needs a `time` column in the result".into()));
+            }
+            let ts = |t: i64| lit(ScalarValue::TimestampNanosecond(Some(t), Some("UTC".into())));
+            frame = frame.filter(col("time").between(ts(start), ts(end)))?;
+        }
+        let mut options = TableParquetOptions::new();
+        options.global.compression = Some("zstd(3)".into());
+        options.global.dictionary_enabled = Some(true);
+        let written = frame
+            .write_parquet(destination, DataFrameWriteOptions::new().with_single_file_output(true), Some(options))
+            .await?;
+        let rows = written
+            .first()
+            .and_then(|b| b.column(0).as_any().downcast_ref::<datafusion::arrow::array::UInt64Array>())
+            .map_or(0, |c| c.value(0));
+        Ok(rows)
+    }
+}
