@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 scripts/install-test-deps.sh
 cargo fmt --all -- --check
-cargo clippy --all-targets -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
 # Benches are compiled by clippy above; running them belongs to `cargo bench`.
-cargo test --lib --bins --tests
-cargo test --doc
+cargo test --workspace --lib --bins --tests
+cargo test --workspace --doc

@@ -66,6 +66,9 @@ async fn aggregates_match_the_data_written() {
     assert_eq!(i64s(&out, 1), vec![180, 180, 180]);
     assert_eq!(f64s(&out, 2), vec![14.5, 24.5, 34.5]);
     assert_eq!(f64s(&out, 3), vec![90.0, 80.0, 70.0]);
+    // The time-series aggregates of chronicle-udfs are registered.
+    let out = sql(&db, "SELECT spread(usage), percentile(usage, 50) FROM cpu WHERE host = 'a'").await;
+    assert_eq!((f64s(&out, 0), f64s(&out, 1)), (vec![9.0], vec![14.0]));
     let hour = format!(
         "SELECT count(*) FROM cpu WHERE time >= to_timestamp_nanos({}) AND time < to_timestamp_nanos({}) AND host = 'a'",
         T0 + H,

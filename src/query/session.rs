@@ -21,10 +21,12 @@ impl Db {
     /// A DataFusion session with every measurement as a table of the default
     /// schema (new measurements appear without re-registering), the system
     /// tables `chronicle.measurements`, `chronicle.series` and
-    /// `chronicle.partitions`, and `information_schema` enabled.
+    /// `chronicle.partitions`, `information_schema` enabled, and the
+    /// time-series functions of `chronicle-udfs` registered.
     pub fn session_context(&self) -> SessionContext {
         let config = SessionConfig::new().with_information_schema(true);
         let ctx = SessionContext::new_with_config(config);
+        chronicle_udfs::register_all(&ctx);
         if let Some(catalog) = ctx.catalog(CATALOG) {
             // Registering schemas cannot fail for the in-memory catalog.
             let _ = catalog.register_schema(SCHEMA, Arc::new(ChronicleSchema::new(self.clone())));

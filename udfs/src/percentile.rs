@@ -1,0 +1,102 @@
+//! `percentile(value, N)`: InfluxQL's exact nearest-rank percentile.
+//!
+//! With the `n` non-null values sorted, the result is the value at index
+//! `floor(n * N / 100 + 0.5) - 1`; NULL if that index is outside `0..n`
+//! (no values, or `N` too small). `N` must be a literal in `(0, 100]`.
+//! NaN values sort last (total order), as a sample they can be returned.
+
+use std::fmt::Debug;
+
+use datafusion::arrow::array::{ArrayRef, AsArray, Float64Array, ListArray};
+use datafusion::arrow::buffer::OffsetBuffer;
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type};
+use datafusion::common::{Result, ScalarValue, plan_err};
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature, Volatility};
+use datafusion::physical_expr::expressions::Literal;
+
+/// The `percentile` aggregate.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct Percentile {
+    signature: Signature,
+}
+
+impl Default for Percentile {
+    fn default() -> Self {
+        Self { signature: Signature::exact(vec![DataType::Float64, DataType::Float64], Volatility::Immutable) }
+    }
+}
+
+impl AggregateUDFImpl for Percentile {
+    fn name(&self) -> &str {
+        "percentile"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Float64)
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        let item = Field::new_list_field(DataType::Float64, true);
+        Ok(vec![Field::new(format!("{}[values]", args.name), DataType::List(item.into()), true).into()])
+    }
+
+    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        let n = args.exprs.get(1).and_then(|e| e.downcast_ref::<Literal>()).map(|l| l.value().clone());
+        let n = match n.map(|v| v.cast_to(&DataType::Float64)) {
+            Some(Ok(ScalarValue::Float64(Some(n)))) if n > 0.0 && n <= 100.0 => n,
+            _ => return plan_err!("percentile(value, N) needs a literal N with 0 < N <= 100"),
+        };
+        Ok(Box::new(PercentileAccumulator { n, values: Vec::new() }))
+    }
+}
+
+#[derive(Debug)]
+struct PercentileAccumulator {
+    n: f64,
+    values: Vec<f64>,
+}
+
+impl Accumulator for PercentileAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        if let Some(values) = values.first() {
+            self.values.extend(values.as_primitive::<Float64Type>().iter().flatten());
+        }
+        Ok(())
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        if let Some(lists) = states.first() {
+            for list in lists.as_list::<i32>().iter().flatten() {
+                self.update_batch(&[list])?;
+            }
+        }
+        Ok(())
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        let values = Float64Array::from(std::mem::take(&mut self.values));
+        let offsets = OffsetBuffer::from_lengths([values.len()]);
+        let item = std::sync::Arc::new(Field::new_list_field(DataType::Float64, true));
+        let list = ListArray::new(item, offsets, std::sync::Arc::new(values), None);
+        Ok(vec![ScalarValue::List(std::sync::Arc::new(list))])
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        let n = self.values.len();
+        let rank = (n as f64 * self.n / 100.0 + 0.5).floor() as i64 - 1;
+        if rank < 0 || rank as usize >= n {
+            return Ok(ScalarValue::Float64(None));
+        }
+        let (_, v, _) = self.values.select_nth_unstable_by(rank as usize, f64::total_cmp);
+        Ok(ScalarValue::Float64(Some(*v)))
+    }
+
+    fn size(&self) -> usize {
+        size_of_val(self) + self.values.capacity() * size_of::<f64>()
+    }
+}
