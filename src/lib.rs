@@ -18,6 +18,9 @@
 //!                            storage::file::footer ──────────┘    fsync, then WAL checkpoint)
 //!
 //!  Db::scan ─▶ storage::scan: chunks of the file + head, last write wins ─▶ Arrow RecordBatches
+//!
+//!  SQL (DataFusion) ─▶ query::ChronicleTable (filter pushdown) ─▶ query::ChronicleScanExec
+//!                      (one partition per time partition) ─▶ Db::scan;  functions: chronicle-udfs
 //! ```
 //!
 //! ```
