@@ -10,12 +10,15 @@
 //! the recovery itself wrote a fresh index and footer.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on an unexpected error")]
 
+mod common;
+
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int32Type, TimestampNanosecondType};
 use chronicle::{Config, Db, Error, Point, ScanRequest, SyncPolicy};
+use common::TempDir;
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -41,28 +44,6 @@ const RECORD_HEADER: u64 = 16;
 const PARTITION: u8 = 1;
 const INDEX: u8 = 2;
 const FOOTER_TYPE: u8 = 3;
-
-/// A directory of its own per test, removed when the test ends.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(test: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("chronicle-{test}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    fn db(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn config() -> Config {
     Config::default().with_sync(SyncPolicy::Always)
@@ -229,7 +210,7 @@ fn all() -> ScanRequest {
 /// list of (host, partition)), and returns a copy of it taken while it is
 /// open, so the copy ends exactly with the last flush's index and footer.
 fn fixture(dir: &TempDir, flushes: &[&[(&str, i64)]]) -> PathBuf {
-    let source = dir.db("source");
+    let source = dir.path("source");
     let db = open(&source);
     for flush in flushes {
         for &(host, p) in *flush {
@@ -237,7 +218,7 @@ fn fixture(dir: &TempDir, flushes: &[&[(&str, i64)]]) -> PathBuf {
         }
         db.flush().unwrap();
     }
-    let copy = dir.db("pristine");
+    let copy = dir.path("pristine");
     copy_db(&source, &copy);
     db.close().unwrap();
     copy
@@ -245,7 +226,7 @@ fn fixture(dir: &TempDir, flushes: &[&[(&str, i64)]]) -> PathBuf {
 
 /// A fresh copy of `pristine` to damage.
 fn victim(dir: &TempDir, pristine: &Path, name: &str) -> PathBuf {
-    let path = dir.db(name);
+    let path = dir.path(name);
     copy_db(pristine, &path);
     path
 }
@@ -260,7 +241,7 @@ fn reported(db: &Db, path: &Path, at: impl Fn(u64) -> bool) -> bool {
 /// index and footer and cut the WAL's damage) and after closing.
 fn assert_recovery_is_durable(dir: &TempDir, db: Db, path: &Path) {
     let data = read(&db, &all()).unwrap();
-    let snapshot = dir.db(&format!("{}-after", path.file_name().unwrap().to_string_lossy()));
+    let snapshot = dir.path(&format!("{}-after", path.file_name().unwrap().to_string_lossy()));
     copy_db(path, &snapshot);
     let copy = open(&snapshot);
     assert!(copy.recovery_report().file_damage.is_empty(), "{:?}", copy.recovery_report());
@@ -282,12 +263,12 @@ fn assert_recovery_is_durable(dir: &TempDir, db: Db, path: &Path) {
 /// A database whose ten batches (`points("a", 0)` split in ten) are only in
 /// its WAL: a copy taken while the writer was open.
 fn wal_only(dir: &TempDir) -> PathBuf {
-    let source = dir.db("source");
+    let source = dir.path("source");
     let db = open(&source);
     for chunk in points("a", 0).chunks(10) {
         db.write(chunk).unwrap();
     }
-    let copy = dir.db("copy");
+    let copy = dir.path("copy");
     copy_db(&source, &copy);
     db.close().unwrap();
     assert_eq!(file_len(&copy), FILE_HEADER, "nothing was flushed into the copy");
@@ -357,7 +338,7 @@ fn damage_in_an_older_wal_segment_loses_only_that_segments_tail() {
     let dir = TempDir::new("wal_segments");
     // 256 KiB of WAL: 64 KiB segments; 40 batches of about 4 KiB stay below the flush limit.
     let config = config().with_max_wal_bytes(256 << 10);
-    let source = dir.db("source");
+    let source = dir.path("source");
     let db = Db::open(&source, config.clone()).unwrap();
     let batch = |b: i64| -> Vec<Point> {
         (0..200)
@@ -367,7 +348,7 @@ fn damage_in_an_older_wal_segment_loses_only_that_segments_tail() {
     for b in 0..40 {
         db.write(&batch(b)).unwrap();
     }
-    let path = dir.db("copy");
+    let path = dir.path("copy");
     copy_db(&source, &path);
     db.close().unwrap();
     assert_eq!(file_len(&path), FILE_HEADER, "nothing was flushed into the copy");
@@ -540,14 +521,14 @@ fn a_torn_last_flush_is_cut_off_and_the_previous_index_used() {
 #[test]
 fn a_torn_last_flush_is_recovered_from_the_wal() {
     let dir = TempDir::new("torn_flush_wal");
-    let source = dir.db("source");
+    let source = dir.path("source");
     let db = open(&source);
     db.write(&points("a", 0)).unwrap();
     db.flush().unwrap();
     db.write(&points("a", 1)).unwrap();
     db.write(&points("b", 1)).unwrap();
     // The file holds the first flush, the WAL the later writes...
-    let path = dir.db("victim");
+    let path = dir.path("victim");
     copy_db(&source, &path);
     let before = file_len(&path);
     // ...and half of the second flush reached the file before the crash.

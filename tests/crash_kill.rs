@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use chronicle::{Db, SyncPolicy};
-use common::{batch, config, temp_dir, verify};
+use common::{TempDir, batch, config, verify};
 
 const CHILD_DIR: &str = "CHRONICLE_CRASH_CHILD_DIR";
 const CHILD_START: &str = "CHRONICLE_CRASH_CHILD_START";
@@ -38,8 +38,8 @@ fn sigkill_never_loses_an_acknowledged_batch() {
     }
     let rounds: u64 = std::env::var("CHRONICLE_CRASH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(50);
     let mut seed: u64 = std::env::var("CHRONICLE_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5EED);
-    let dir = temp_dir("crash-kill");
-    let path = dir.join("db");
+    let dir = TempDir::new("crash-kill");
+    let path = dir.path("db");
     let exe = std::env::current_exe().expect("knows its own binary");
     let mut acked = BTreeSet::new();
     let mut next = 0u64;
@@ -47,7 +47,7 @@ fn sigkill_never_loses_an_acknowledged_batch() {
     for round in 0..rounds {
         let mut child = Command::new(&exe)
             .args(["crash_child_writer", "--exact", "--nocapture", "--test-threads=1"])
-            .env(CHILD_DIR, &dir)
+            .env(CHILD_DIR, dir.as_path())
             .env(CHILD_START, next.to_string())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -93,7 +93,6 @@ fn sigkill_never_loses_an_acknowledged_batch() {
     }
     eprintln!("{rounds} rounds, {} batches acknowledged, {killed_mid_write} kills between TRY and ACK", acked.len());
     assert!(acked.len() as u64 >= rounds, "the writer acknowledged only {} batches", acked.len());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The child: writes batches from `CHRONICLE_CRASH_CHILD_START` on until killed.

@@ -11,8 +11,10 @@
 //! file that is not a database.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on an unexpected error")]
 
+mod common;
+
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use arrow_array::cast::AsArray;
@@ -21,6 +23,7 @@ use arrow_array::{Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, TimeUnit};
 use chronicle::model::InvalidInput;
 use chronicle::{Config, Db, Error, Point, Row, ScanRequest, SyncPolicy, TagMatcher};
+use common::TempDir;
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -32,29 +35,6 @@ const H: i64 = 3_600_000_000_000;
 const S: i64 = 1_000_000_000;
 /// Bytes of the file header: all a database file holds before its first flush.
 const FILE_HEADER_LEN: u64 = 10;
-
-/// A directory of its own per test, removed when the test ends.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(test: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("chronicle-{test}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    /// The database file of this test.
-    fn db(&self) -> PathBuf {
-        self.0.join("db.chronicle")
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// The configuration most tests use: no fsync per write (durability is not
 /// what they test).
@@ -169,7 +149,7 @@ fn in_head_file_and_reopened(path: &Path, db: Db, check: impl Fn(&Db, &str)) {
 #[test]
 fn edge_values_and_timestamps_round_trip_bit_exactly() {
     let dir = TempDir::new("edge_values");
-    let path = dir.db();
+    let path = dir.path("db.chronicle");
     let values = [
         f64::from_bits(0x7ff8_dead_beef_0001), // quiet NaN with a payload
         f64::from_bits(0xfff0_0000_0000_0abc), // negative signalling NaN with a payload
@@ -229,7 +209,7 @@ fn edge_values_and_timestamps_round_trip_bit_exactly() {
 #[test]
 fn out_of_order_points_come_back_sorted() {
     let dir = TempDir::new("out_of_order");
-    let path = dir.db();
+    let path = dir.path("db.chronicle");
     let db = open(&path);
     let order = [50, 10, 40, 20, 30];
     db.write(&order.map(|t| Point::new("m", t as f64, t * S))).unwrap();
@@ -245,7 +225,7 @@ fn out_of_order_points_come_back_sorted() {
 #[test]
 fn the_last_write_wins_in_the_head_across_flushes_and_after_compaction() {
     let dir = TempDir::new("last_write_wins");
-    let path = dir.db();
+    let path = dir.path("db.chronicle");
     let db = open(&path);
     let at = |t: i64, x: f64| Point::new("m", x, t * S).with_tag("s", "a");
     let scan_a = |db: &Db| scan(db, &ScanRequest::new("m"));
@@ -298,7 +278,7 @@ fn the_last_write_wins_in_the_head_across_flushes_and_after_compaction() {
 #[test]
 fn a_late_point_for_a_flushed_partition_is_kept() {
     let dir = TempDir::new("late_point");
-    let path = dir.db();
+    let path = dir.path("db.chronicle");
     let db = open(&path);
     let p = |host: &str, t: i64| Point::new("cpu", t as f64, t).with_tag("host", host);
     db.write(&[p("a", H + 100 * S), p("b", H + 100 * S), p("a", 3 * H)]).unwrap();
@@ -327,7 +307,7 @@ fn a_late_point_for_a_flushed_partition_is_kept() {
 #[test]
 fn multi_field_rows_with_fields_at_different_times() {
     let dir = TempDir::new("multi_field");
-    let path = dir.db();
+    let path = dir.path("db.chronicle");
     let db = open(&path);
     let row = |t: i64| Row::new("m", t * S).with_tag("host", "h");
     db.write_rows(&[
@@ -382,7 +362,7 @@ fn multi_field_rows_with_fields_at_different_times() {
 #[test]
 fn tag_matchers_and_inclusive_time_ranges_select_the_right_rows() {
     let dir = TempDir::new("matchers");
-    let path = dir.db();
+    let path = dir.path("db.chronicle");
     let db = open(&path);
     let series: [(&str, Option<&str>); 4] = [("a", Some("x")), ("b", None), ("c", Some("y")), ("ab", Some("x"))];
     let mut points = Vec::new();
@@ -453,7 +433,7 @@ fn tag_matchers_and_inclusive_time_ranges_select_the_right_rows() {
 #[test]
 fn listings_name_measurements_fields_tags_and_series() {
     let dir = TempDir::new("listings");
-    let path = dir.db();
+    let path = dir.path("db.chronicle");
     let db = open(&path);
     assert_eq!(db.measurements().unwrap(), Vec::<String>::new());
     assert_eq!(db.series_count().unwrap(), 0);
@@ -506,7 +486,7 @@ fn listings_name_measurements_fields_tags_and_series() {
 #[test]
 fn an_invalid_row_refuses_its_whole_batch_and_names_the_row() {
     let dir = TempDir::new("invalid_rows");
-    let path = dir.db();
+    let path = dir.path("db.chronicle");
     let db = open(&path);
     db.write(&[Point::new("base", 1.0, 0)]).unwrap();
     let good = |i: i64| Row::new("fresh", i).with_tag("host", format!("h{i}")).with_field("f", 1.0);
@@ -600,7 +580,7 @@ fn concurrent_writers_with_sync_always_lose_nothing() {
     const BATCHES: i64 = 50;
     const POINTS: i64 = 5;
     let dir = TempDir::new("concurrent_writers");
-    let path = dir.db();
+    let path = dir.path("db.chronicle");
     let db = Db::open(&path, Config::default().with_sync(SyncPolicy::Always)).unwrap();
     let writers: Vec<_> = (0..THREADS)
         .map(|t| {
@@ -642,7 +622,7 @@ fn concurrent_writers_with_sync_always_lose_nothing() {
 #[test]
 fn a_second_open_is_locked_and_a_closed_database_refuses_calls() {
     let dir = TempDir::new("lock_and_close");
-    let path = dir.db();
+    let path = dir.path("db.chronicle");
     let db = open(&path);
     match Db::open(&path, config()) {
         Err(Error::Locked(p)) => assert_eq!(p, path),
@@ -673,7 +653,7 @@ fn a_second_open_is_locked_and_a_closed_database_refuses_calls() {
 #[test]
 fn dropping_without_close_persists_the_data() {
     let dir = TempDir::new("drop_persists");
-    let path = dir.db();
+    let path = dir.path("db.chronicle");
     let db = Db::open(&path, Config::default()).unwrap();
     let clone = db.clone();
     db.write(&[Point::new("m", 1.5, 7).with_tag("k", "v")]).unwrap();
@@ -703,14 +683,14 @@ fn an_existing_file_keeps_its_partition_duration() {
         |db: &Db| batches(db, &ScanRequest::new("m")).iter().map(RecordBatch::num_rows).collect::<Vec<_>>();
 
     // A new file takes the configured duration: points minutes apart are separate partitions.
-    let fresh = dir.0.join("fresh.chronicle");
+    let fresh = dir.path("fresh.chronicle");
     let db = Db::open(&fresh, config().with_partition_duration(minute)).unwrap();
     db.write(&[Point::new("m", 1.0, 0), Point::new("m", 2.0, 20 * m)]).unwrap();
     assert_eq!(rows_per_batch(&db), [1, 1], "one-minute partitions");
     db.close().unwrap();
     drop(db);
 
-    let path = dir.db();
+    let path = dir.path("db.chronicle");
     let db = open(&path);
     db.write(&[Point::new("m", 1.0, 0), Point::new("m", 2.0, 20 * m)]).unwrap();
     db.close().unwrap();
@@ -728,7 +708,7 @@ fn an_existing_file_keeps_its_partition_duration() {
 #[test]
 fn the_memory_budget_triggers_flushes() {
     let dir = TempDir::new("memory_budget");
-    let path = dir.db();
+    let path = dir.path("db.chronicle");
     let db = Db::open(&path, config().with_memory_budget(4 << 10)).unwrap();
     let mut sizes = Vec::new();
     for b in 0..40i64 {
@@ -776,7 +756,7 @@ fn a_file_that_is_not_a_database_is_refused_and_left_alone() {
         ("version", wrong_version),
     ];
     for (name, bytes) in cases {
-        let path = dir.0.join(name);
+        let path = dir.path(name);
         std::fs::write(&path, &bytes).unwrap();
         match Db::open(&path, config()) {
             Err(Error::NotADatabase { path: p, .. }) => assert_eq!(p, path, "{name}"),

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use chronicle::testing::{FaultyFs, Op};
 use chronicle::{Db, Error, SyncPolicy};
-use common::{batch, config, temp_dir, verify};
+use common::{TempDir, batch, config, verify};
 
 const BATCHES: u64 = 40;
 const COMPACT_EVERY: u64 = 15;
@@ -40,16 +40,14 @@ fn run(db: &Db) -> (BTreeSet<u64>, u64, bool) {
 
 /// How many calls of `op` the workload makes when nothing fails.
 fn calls_without_faults(op: Op) -> usize {
-    let dir = temp_dir(&format!("faults-count-{op:?}"));
+    let dir = TempDir::new(&format!("faults-count-{op:?}"));
     let fs = FaultyFs::new();
     let db =
-        Db::open(dir.join("db"), config(SyncPolicy::Always).with_fs(std::sync::Arc::new(fs.clone()))).expect("opens");
+        Db::open(dir.path("db"), config(SyncPolicy::Always).with_fs(std::sync::Arc::new(fs.clone()))).expect("opens");
     let (_, _, failed) = run(&db);
     assert!(!failed);
     db.close().expect("closes");
-    let n = fs.calls(op);
-    let _ = std::fs::remove_dir_all(&dir);
-    n
+    fs.calls(op)
 }
 
 /// How a planned fault fails.
@@ -66,8 +64,8 @@ enum Fault {
 /// Fails call `nth` of `op` as `fault` says, then checks the reopened
 /// database; returns whether its file needed recovery.
 fn fail_once(op: Op, nth: usize, fault: Fault) -> bool {
-    let dir = temp_dir(&format!("faults-{op:?}-{nth}-{fault:?}"));
-    let path = dir.join("db");
+    let dir = TempDir::new(&format!("faults-{op:?}-{nth}-{fault:?}"));
+    let path = dir.path("db");
     let fs = FaultyFs::new();
     let db = Db::open(&path, config(SyncPolicy::Always).with_fs(std::sync::Arc::new(fs.clone()))).expect("opens");
     match fault {
@@ -79,7 +77,6 @@ fn fail_once(op: Op, nth: usize, fault: Fault) -> bool {
     drop(db);
     let (found, report) = verify(&path, &acked, attempted);
     assert!(found.is_superset(&acked));
-    let _ = std::fs::remove_dir_all(&dir);
     !report.file_damage.is_empty()
 }
 
@@ -130,8 +127,8 @@ fn failed_directory_syncs_leave_old_or_new_file() {
 
 #[test]
 fn a_failed_wal_fsync_refuses_writes_until_reopen_but_reads_go_on() {
-    let dir = temp_dir("faults-poison");
-    let path = dir.join("db");
+    let dir = TempDir::new("faults-poison");
+    let path = dir.path("db");
     let fs = FaultyFs::new();
     let db = Db::open(&path, config(SyncPolicy::Always).with_fs(std::sync::Arc::new(fs.clone()))).expect("opens");
     db.write(&batch(0)).expect("writes");
@@ -144,13 +141,12 @@ fn a_failed_wal_fsync_refuses_writes_until_reopen_but_reads_go_on() {
     db.write(&batch(2)).expect("writes again after reopening");
     db.close().expect("closes");
     verify(&path, &BTreeSet::from([0, 2]), 3);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn a_power_cut_loses_only_writes_the_interval_had_not_synced() {
-    let dir = temp_dir("faults-power");
-    let path = dir.join("db");
+    let dir = TempDir::new("faults-power");
+    let path = dir.path("db");
     let fs = FaultyFs::new();
     let interval = Duration::from_millis(100);
     let db = Db::open(&path, config(SyncPolicy::Interval(interval)).with_fs(std::sync::Arc::new(fs.clone())))
@@ -171,13 +167,12 @@ fn a_power_cut_loses_only_writes_the_interval_had_not_synced() {
     // What survives of the late batches is a prefix of them: the log is cut at one point.
     let late: Vec<u64> = found.iter().copied().filter(|&i| i >= 20).collect();
     assert_eq!(late, (20..20 + late.len() as u64).collect::<Vec<_>>(), "survivors {late:?}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn with_sync_always_a_power_cut_loses_nothing_acknowledged() {
-    let dir = temp_dir("faults-power-always");
-    let path = dir.join("db");
+    let dir = TempDir::new("faults-power-always");
+    let path = dir.path("db");
     let fs = FaultyFs::new();
     let db = Db::open(&path, config(SyncPolicy::Always).with_fs(std::sync::Arc::new(fs.clone()))).expect("opens");
     let acked: BTreeSet<u64> = (0..25).collect();
@@ -187,14 +182,13 @@ fn with_sync_always_a_power_cut_loses_nothing_acknowledged() {
     fs.power_cut().expect("cuts");
     drop(db);
     assert_eq!(verify(&path, &acked, 25).0, acked);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Writes 20 batches, then compacts with call `nth` of `op` (counted from the
 /// start of the compaction) failing; every batch must survive a reopen.
 fn compaction_fails_at(op: Op, nth: usize) -> Result<(), Error> {
-    let dir = temp_dir(&format!("faults-compact-{op:?}-{nth}"));
-    let path = dir.join("db");
+    let dir = TempDir::new(&format!("faults-compact-{op:?}-{nth}"));
+    let path = dir.path("db");
     let fs = FaultyFs::new();
     let db = Db::open(&path, config(SyncPolicy::Always).with_fs(std::sync::Arc::new(fs.clone()))).expect("opens");
     let acked: BTreeSet<u64> = (0..20).collect();
@@ -207,7 +201,6 @@ fn compaction_fails_at(op: Op, nth: usize) -> Result<(), Error> {
     let (found, _) = verify(&path, &acked, 20);
     assert_eq!(found, acked, "{op:?} #{nth} during compaction");
     assert!(!path.with_file_name("db.compact").exists(), "a stale compaction file is cleaned up on open");
-    let _ = std::fs::remove_dir_all(&dir);
     compacted
 }
 

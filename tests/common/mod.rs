@@ -19,12 +19,33 @@ use chronicle::{Config, Db, Point, RecoveryReport, ScanRequest, SyncPolicy};
 /// Points per batch.
 pub const POINTS: u64 = 5;
 
-/// A fresh directory for one test.
-pub fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("chronicle-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("creates the test directory");
-    dir
+/// A directory of its own per test, removed when the test ends.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// A fresh, empty directory for `test`.
+    pub fn new(test: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("chronicle-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("creates the test directory");
+        Self(dir)
+    }
+
+    /// The directory itself.
+    pub fn as_path(&self) -> &Path {
+        &self.0
+    }
+
+    /// The path of `name` inside the directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// The configuration the workload runs under.
