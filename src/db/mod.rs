@@ -255,6 +255,11 @@ impl Db {
         Ok(self.read()?.index.measurements().keys().cloned().collect())
     }
 
+    /// Whether `measurement` has any series.
+    pub fn has_measurement(&self, measurement: &str) -> Result<bool> {
+        Ok(self.read()?.index.measurement(measurement).is_some())
+    }
+
     /// The fields of `measurement`, sorted.
     pub fn fields(&self, measurement: &str) -> Result<Vec<String>> {
         let st = self.read()?;

@@ -39,6 +39,6 @@ impl SchemaProvider for ChronicleSchema {
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        self.db.measurements().is_ok_and(|m| m.iter().any(|x| x == name))
+        self.db.has_measurement(name).unwrap_or(false)
     }
 }

@@ -36,14 +36,12 @@ use crate::storage::scan::{ScanEstimate, ScanRequest};
 #[derive(Debug)]
 pub struct ChronicleScanExec {
     db: Db,
-    measurement: String,
-    /// The table's schema and the projection of it this plan outputs.
-    table_schema: SchemaRef,
-    projection: Vec<usize>,
-    pushdown: Pushdown,
-    limit: Option<usize>,
-    /// Fields to decode (the projected ones).
-    fields: Vec<String>,
+    /// The whole scan: pushed conditions, projected fields, limit.
+    request: ScanRequest,
+    /// A pushed condition no row can meet.
+    never: bool,
+    /// Positions of the output columns in a scan batch.
+    batch_projection: Vec<usize>,
     estimate: ScanEstimate,
     partition_ns: i64,
     properties: Arc<PlanProperties>,
@@ -60,104 +58,74 @@ impl ChronicleScanExec {
         limit: Option<usize>,
     ) -> Result<Self> {
         let projection = projection.unwrap_or_else(|| (0..table_schema.fields().len()).collect());
-        let fields: Vec<String> = projection
-            .iter()
-            .map(|&i| table_schema.field(i))
-            .filter(|f| f.data_type() == &DataType::Float64)
-            .map(|f| f.name().clone())
-            .collect();
-        let mut exec = Self {
-            db,
+        // Table columns: time, the tags, then the fields (the Float64 ones).
+        let tag_count = table_schema.fields().iter().filter(|f| f.data_type() != &DataType::Float64).count() - 1;
+        let fields: Vec<String> =
+            projection.iter().filter(|&&i| i > tag_count).map(|&i| table_schema.field(i).name().clone()).collect();
+        let request = ScanRequest {
             measurement,
-            table_schema,
-            projection,
-            pushdown,
+            matchers: pushdown.matchers,
+            fields: Some(fields),
+            start: pushdown.start,
+            end: pushdown.end,
+            field_ranges: pushdown.field_ranges,
             limit,
-            fields,
-            estimate: ScanEstimate::default(),
-            partition_ns: 1,
-            properties: Arc::new(PlanProperties::new(
-                EquivalenceProperties::new(Arc::new(datafusion::arrow::datatypes::Schema::empty())),
-                Partitioning::UnknownPartitioning(1),
-                EmissionType::Incremental,
-                Boundedness::Bounded,
-            )),
         };
-        exec.partition_ns = exec.db.partition_duration_ns()?;
-        exec.estimate = if exec.pushdown.never {
-            ScanEstimate::default()
-        } else {
-            exec.db.scan(&exec.request(exec.pushdown.start, exec.pushdown.end))?.estimate()
-        };
-        exec.properties = Arc::new(exec.plan_properties()?);
-        Ok(exec)
-    }
-
-    fn request(&self, start: i64, end: i64) -> ScanRequest {
-        ScanRequest {
-            measurement: self.measurement.clone(),
-            matchers: self.pushdown.matchers.clone(),
-            fields: Some(self.fields.clone()),
-            start,
-            end,
-            field_ranges: self.pushdown.field_ranges.clone(),
-            limit: self.limit,
-        }
-    }
-
-    fn output_schema(&self) -> DfResult<SchemaRef> {
-        Ok(Arc::new(self.table_schema.project(&self.projection)?))
-    }
-
-    fn plan_properties(&self) -> DfResult<PlanProperties> {
-        let schema = self.output_schema()?;
-        let mut eq = EquivalenceProperties::new(Arc::clone(&schema));
-        // Sorted by (tags..., time) within a partition, if all are projected.
-        let tag_count = self.table_schema.fields().iter().filter(|f| f.data_type() != &DataType::Float64).count() - 1;
-        let wanted: Vec<usize> = (1..=tag_count).chain([0]).collect();
-        let positions: Option<Vec<usize>> =
-            wanted.iter().map(|w| self.projection.iter().position(|p| p == w)).collect();
-        if let Some(positions) = positions {
-            let sort: Vec<PhysicalSortExpr> = positions
-                .iter()
-                .map(|&i| {
-                    let column: Arc<dyn PhysicalExpr> = Arc::new(Column::new(schema.field(i).name(), i));
-                    PhysicalSortExpr::new(column, SortOptions { descending: false, nulls_first: false })
-                })
-                .collect();
-            eq = EquivalenceProperties::new_with_orderings(Arc::clone(&schema), [sort]);
-        }
-        let partitions = self.estimate.partitions.len().max(1);
-        Ok(PlanProperties::new(
-            eq,
-            Partitioning::UnknownPartitioning(partitions),
-            EmissionType::Incremental,
-            Boundedness::Bounded,
-        ))
-    }
-
-    /// The positions of the projected columns in a scan batch (time, every
-    /// tag, then the decoded fields in order).
-    fn batch_projection(&self) -> Vec<usize> {
-        let tag_count = self.table_schema.fields().iter().filter(|f| f.data_type() != &DataType::Float64).count() - 1;
-        let mut next_field = 1 + tag_count;
-        self.projection
+        let estimate = if pushdown.never { ScanEstimate::default() } else { db.scan(&request)?.estimate() };
+        let schema = Arc::new(table_schema.project(&projection).map_err(|e| crate::Error::Query(e.into()))?);
+        let properties = plan_properties(schema, &projection, tag_count, estimate.partitions.len());
+        // A scan batch holds time, every tag, then the decoded fields in projection order.
+        let mut next_field = tag_count;
+        let batch_projection = projection
             .iter()
             .map(|&i| {
                 if i <= tag_count {
                     i
                 } else {
                     next_field += 1;
-                    next_field - 1
+                    next_field
                 }
             })
-            .collect()
+            .collect();
+        let partition_ns = db.partition_duration_ns()?;
+        Ok(Self {
+            db,
+            request,
+            never: pushdown.never,
+            batch_projection,
+            estimate,
+            partition_ns,
+            properties: Arc::new(properties),
+        })
     }
+}
+
+/// Partitioning (one per time partition) and the ordering within each:
+/// (tags..., time) when every tag and `time` are among the output columns.
+fn plan_properties(schema: SchemaRef, projection: &[usize], tag_count: usize, partitions: usize) -> PlanProperties {
+    let wanted = (1..=tag_count).chain([0]);
+    let positions: Option<Vec<usize>> = wanted.map(|w| projection.iter().position(|&p| p == w)).collect();
+    let eq = match positions {
+        Some(positions) => {
+            let sort = positions.into_iter().map(|i| {
+                let column: Arc<dyn PhysicalExpr> = Arc::new(Column::new(schema.field(i).name(), i));
+                PhysicalSortExpr::new(column, SortOptions { descending: false, nulls_first: false })
+            });
+            EquivalenceProperties::new_with_orderings(Arc::clone(&schema), [sort.collect::<Vec<_>>()])
+        }
+        None => EquivalenceProperties::new(schema),
+    };
+    PlanProperties::new(
+        eq,
+        Partitioning::UnknownPartitioning(partitions.max(1)),
+        EmissionType::Incremental,
+        Boundedness::Bounded,
+    )
 }
 
 impl DisplayAs for ChronicleScanExec {
     fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let p = &self.pushdown;
+        let p = &self.request;
         let time = match (p.start, p.end) {
             (i64::MIN, i64::MAX) => "all".to_string(),
             (s, e) => format!("[{s}, {e}]"),
@@ -166,18 +134,18 @@ impl DisplayAs for ChronicleScanExec {
         let ranges: Vec<String> =
             p.field_ranges.iter().map(|r| format!("{} in {:?}..{:?}", r.field, r.lower, r.upper)).collect();
         if t == DisplayFormatType::TreeRender {
-            return write!(f, "measurement={}", self.measurement);
+            return write!(f, "measurement={}", p.measurement);
         }
         write!(
             f,
             "ChronicleScanExec: measurement={}, time={time}, tags=[{}], field_ranges=[{}], fields=[{}], partitions={}, limit={:?}{}",
-            self.measurement,
+            p.measurement,
             matchers.join(", "),
             ranges.join(", "),
-            self.fields.join(", "),
+            p.fields.as_deref().unwrap_or_default().join(", "),
             self.estimate.partitions.len(),
-            self.limit,
-            if p.never { ", never" } else { "" }
+            p.limit,
+            if self.never { ", never" } else { "" }
         )
     }
 }
@@ -207,17 +175,18 @@ impl ExecutionPlan for ChronicleScanExec {
     }
 
     fn execute(&self, partition: usize, _context: Arc<TaskContext>) -> DfResult<SendableRecordBatchStream> {
-        let schema = self.output_schema()?;
+        let schema = self.schema();
         let Some(&p) = self.estimate.partitions.get(partition) else {
             return Ok(Box::pin(RecordBatchStreamAdapter::new(schema, futures::stream::empty())));
         };
         // This partition's slice of the time range.
         let ns = i128::from(self.partition_ns);
         let clamp = |t: i128| t.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
-        let start = self.pushdown.start.max(clamp(i128::from(p) * ns));
-        let end = self.pushdown.end.min(clamp((i128::from(p) + 1) * ns - 1));
-        let scan = self.db.scan(&self.request(start, end)).map_err(to_df_error)?;
-        let projection = self.batch_projection();
+        let mut request = self.request.clone();
+        request.start = request.start.max(clamp(i128::from(p) * ns));
+        request.end = request.end.min(clamp((i128::from(p) + 1) * ns - 1));
+        let scan = self.db.scan(&request).map_err(to_df_error)?;
+        let projection = self.batch_projection.clone();
         let batches = scan.map(move |b| -> DfResult<RecordBatch> {
             let b = b.map_err(to_df_error)?;
             Ok(b.project(&projection)?)
@@ -226,9 +195,11 @@ impl ExecutionPlan for ChronicleScanExec {
     }
 
     fn statistics_from_inputs(&self, _inputs: &[Arc<Statistics>], _args: &StatisticsArgs) -> DfResult<Arc<Statistics>> {
-        let schema = self.output_schema()?;
+        let schema = self.schema();
         let mut stats = Statistics::new_unknown(&schema).with_num_rows(Precision::Inexact(self.estimate.rows));
-        if let (Some((lo, hi)), Some(i)) = (self.estimate.time_bounds, self.projection.iter().position(|&p| p == 0)) {
+        if let (Some((lo, hi)), Some(i)) =
+            (self.estimate.time_bounds, self.batch_projection.iter().position(|&p| p == 0))
+        {
             let ts = |t: i64| ScalarValue::TimestampNanosecond(Some(t), Some("UTC".into()));
             stats.column_statistics[i] = ColumnStatistics::new_unknown()
                 .with_min_value(Precision::Inexact(ts(lo)))

@@ -36,7 +36,7 @@ pub struct ChronicleTable {
 impl ChronicleTable {
     /// The table of `measurement`, with the tags and fields it has now.
     pub fn try_new(db: &Db, measurement: &str) -> Result<Self> {
-        if !db.measurements()?.iter().any(|m| m == measurement) {
+        if !db.has_measurement(measurement)? {
             return Err(Error::InvalidArgument(format!("no measurement named {measurement:?}")));
         }
         let tags = db.tag_keys(Some(measurement))?;
