@@ -1,7 +1,19 @@
 #!/usr/bin/env bash
 # Installs what the tests talk to, if missing: DuckDB for Python (reads the
-# Parquet files Chronicle exports). Idempotent and quick when all is there.
+# Parquet files Chronicle exports) and InfluxDB 1.x's `influxd` (the reference
+# the InfluxQL-like dialect is compared against, tests/influx_reference.rs).
+# Idempotent and quick when all is there.
 set -euo pipefail
 if ! python3 -c "import duckdb" 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore duckdb
+fi
+if ! command -v influxd >/dev/null 2>&1; then
+  # Debian's `influxdb` package (1.6.x). The tests start their own influxd on
+  # loopback; the packaged service is neither needed nor started here.
+  sudo=""
+  if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then sudo="sudo"; fi
+  if ! apt-cache show influxdb >/dev/null 2>&1; then
+    $sudo apt-get update -qq >/dev/null
+  fi
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends influxdb >/dev/null
 fi
