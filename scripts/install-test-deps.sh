@@ -9,11 +9,14 @@ if ! python3 -c "import duckdb" 2>/dev/null; then
 fi
 if ! command -v influxd >/dev/null 2>&1; then
   # Debian's `influxdb` package (1.6.x). The tests start their own influxd on
-  # loopback; the packaged service is neither needed nor started here.
+  # loopback with a config of their own; the packaged service is not needed.
   sudo=""
   if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then sudo="sudo"; fi
   if ! apt-cache show influxdb >/dev/null 2>&1; then
     $sudo apt-get update -qq >/dev/null
   fi
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends influxdb >/dev/null
+  # Where the package's service did start (no policy-rc.d), stop it: nothing
+  # should listen on :8086 because a test needed the binary.
+  if [ -x /etc/init.d/influxdb ]; then $sudo /etc/init.d/influxdb stop >/dev/null 2>&1 || true; fi
 fi
