@@ -5,14 +5,48 @@
 //! - [`percentile`]: the exact nearest-rank percentile of InfluxQL,
 //!   `percentile(value, N)` with `0 < N <= 100`, returning a sample.
 //!
-//! [`register_all`] adds every function to a `SessionContext`.
+//! Counter aggregates over `(time, value)` points, independent of the input order
+//! (module `counter`), NULL for fewer than 2 points:
+//! - [`increase`]: the increase of a counter, a drop counted as a reset to 0;
+//! - [`rate`]: the increase per second between the first and last point;
+//! - [`delta`]: the last value minus the first, for gauges.
+//!
+//! InfluxQL transformations, window functions over a partition the caller orders by
+//! time, e.g. `derivative(v, time, 1000000000) OVER (PARTITION BY host ORDER BY time)`.
+//! Rows with a NULL input are skipped, and a NULL output is a row InfluxDB would not
+//! emit:
+//! - [`derivative`], [`non_negative_derivative`]: change per unit of time from the
+//!   previous point, `(value, time[, unit_ns])`, unit 1s by default;
+//! - [`difference`], [`non_negative_difference`]: change from the previous value;
+//! - [`moving_average`]: mean of the last `n` values, `(value, n)`;
+//! - [`cumulative_sum`]: running sum of the values.
+//!
+//! Gap filling window functions, over the same ordered partitions:
+//! - [`locf`]: the last non-null value carried forward;
+//! - [`interpolate`]: `(time, value)`, a NULL between two points linearly interpolated
+//!   by time.
+//!
+//! Time arguments are timestamps or integer nanoseconds; values are any numeric type,
+//! computed as `Float64`. [`register_all`] adds every function to a `SessionContext`.
 
+mod constant;
+mod counter;
+mod cumulative_sum;
+mod derivative;
+mod gap_fill;
+mod moving_average;
 mod percentile;
+mod points;
 mod spread;
 
-use datafusion::logical_expr::AggregateUDF;
+use datafusion::logical_expr::{AggregateUDF, WindowUDF};
 use datafusion::prelude::SessionContext;
 
+pub use counter::{Counter, CounterKind};
+pub use cumulative_sum::CumulativeSum;
+pub use derivative::{Derivative, DerivativeKind};
+pub use gap_fill::{GapFill, GapFillKind};
+pub use moving_average::MovingAverage;
 pub use percentile::Percentile;
 pub use spread::Spread;
 
@@ -26,8 +60,77 @@ pub fn percentile() -> AggregateUDF {
     AggregateUDF::new_from_impl(Percentile::default())
 }
 
+/// The `increase(time, value)` aggregate.
+pub fn increase() -> AggregateUDF {
+    AggregateUDF::new_from_impl(Counter::new(CounterKind::Increase))
+}
+
+/// The `rate(time, value)` aggregate.
+pub fn rate() -> AggregateUDF {
+    AggregateUDF::new_from_impl(Counter::new(CounterKind::Rate))
+}
+
+/// The `delta(time, value)` aggregate.
+pub fn delta() -> AggregateUDF {
+    AggregateUDF::new_from_impl(Counter::new(CounterKind::Delta))
+}
+
+/// The `derivative(value, time[, unit_ns])` window function.
+pub fn derivative() -> WindowUDF {
+    WindowUDF::new_from_impl(Derivative::new(DerivativeKind::Derivative))
+}
+
+/// The `non_negative_derivative(value, time[, unit_ns])` window function.
+pub fn non_negative_derivative() -> WindowUDF {
+    WindowUDF::new_from_impl(Derivative::new(DerivativeKind::NonNegativeDerivative))
+}
+
+/// The `difference(value)` window function.
+pub fn difference() -> WindowUDF {
+    WindowUDF::new_from_impl(Derivative::new(DerivativeKind::Difference))
+}
+
+/// The `non_negative_difference(value)` window function.
+pub fn non_negative_difference() -> WindowUDF {
+    WindowUDF::new_from_impl(Derivative::new(DerivativeKind::NonNegativeDifference))
+}
+
+/// The `moving_average(value, n)` window function.
+pub fn moving_average() -> WindowUDF {
+    WindowUDF::new_from_impl(MovingAverage::default())
+}
+
+/// The `cumulative_sum(value)` window function.
+pub fn cumulative_sum() -> WindowUDF {
+    WindowUDF::new_from_impl(CumulativeSum::default())
+}
+
+/// The `locf(value)` window function.
+pub fn locf() -> WindowUDF {
+    WindowUDF::new_from_impl(GapFill::new(GapFillKind::Locf))
+}
+
+/// The `interpolate(time, value)` window function.
+pub fn interpolate() -> WindowUDF {
+    WindowUDF::new_from_impl(GapFill::new(GapFillKind::Interpolate))
+}
+
 /// Registers every function of this crate in `ctx`.
 pub fn register_all(ctx: &SessionContext) {
-    ctx.register_udaf(spread());
-    ctx.register_udaf(percentile());
+    for udaf in [spread(), percentile(), increase(), rate(), delta()] {
+        ctx.register_udaf(udaf);
+    }
+    let window = [
+        derivative(),
+        non_negative_derivative(),
+        difference(),
+        non_negative_difference(),
+        moving_average(),
+        cumulative_sum(),
+        locf(),
+        interpolate(),
+    ];
+    for udwf in window {
+        ctx.register_udwf(udwf);
+    }
 }

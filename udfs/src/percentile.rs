@@ -13,7 +13,8 @@ use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type};
 use datafusion::common::{Result, ScalarValue, plan_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature, Volatility};
-use datafusion::physical_expr::expressions::Literal;
+
+use crate::constant::literal;
 
 /// The `percentile` aggregate.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -46,8 +47,7 @@ impl AggregateUDFImpl for Percentile {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        let n = args.exprs.get(1).and_then(|e| e.downcast_ref::<Literal>()).map(|l| l.value().clone());
-        let n = match n.map(|v| v.cast_to(&DataType::Float64)) {
+        let n = match literal(args.exprs, 1).map(|v| v.cast_to(&DataType::Float64)) {
             Some(Ok(ScalarValue::Float64(Some(n)))) if n > 0.0 && n <= 100.0 => n,
             _ => return plan_err!("percentile(value, N) needs a literal N with 0 < N <= 100"),
         };

@@ -2,15 +2,14 @@
 //! grouped (merged partial states) and empty inputs.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on an unexpected error")]
 
+mod common;
+
+use common::{floats, session};
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::Float64Type;
-use datafusion::prelude::SessionContext;
 
 async fn run(sql: String) -> Vec<Option<f64>> {
-    let ctx = SessionContext::new();
-    chronicle_udfs::register_all(&ctx);
-    let batches = ctx.sql(&sql).await.expect(&sql).collect().await.expect(&sql);
-    batches.iter().flat_map(|b| b.column(0).as_primitive::<Float64Type>().iter().collect::<Vec<_>>()).collect()
+    floats(&sql).await
 }
 
 const DATA: &str = "(VALUES ('a', 1.0), ('a', 5.0), ('a', 3.0), ('b', 10.0), ('b', 'NaN'), ('a', NULL)) t(g, x)";
@@ -30,8 +29,7 @@ async fn percentile_is_influxql_nearest_rank() {
     assert_eq!(p("100").await, [Some(5.0)]);
     assert_eq!(p("10").await, [None], "rank -1: no value");
     assert_eq!(p("34").await, [Some(1.0)]);
-    let ctx = SessionContext::new();
-    chronicle_udfs::register_all(&ctx);
+    let ctx = session(1);
     let bad = ctx.sql(&format!("SELECT percentile(x, 0) FROM {DATA}")).await.unwrap().collect().await;
     assert!(bad.is_err(), "N must be in (0, 100]");
 }
@@ -46,8 +44,7 @@ async fn partial_states_merge() {
         values.join(",")
     );
     assert_eq!(run(sql).await.len(), 2);
-    let ctx = SessionContext::new_with_config(datafusion::prelude::SessionConfig::new().with_target_partitions(4));
-    chronicle_udfs::register_all(&ctx);
+    let ctx = session(4);
     ctx.sql(&format!("CREATE TABLE t AS VALUES {}", values.join(","))).await.unwrap().collect().await.unwrap();
     let out = ctx.sql("SELECT spread(column1), percentile(column1, 95) FROM t").await.unwrap().collect().await.unwrap();
     let col = |c: usize| out[0].column(c).as_primitive::<Float64Type>().value(0);
