@@ -7,9 +7,12 @@
 //!   from 0 and counted `v_i` since;
 //! - `rate(time, value)` is `increase / ((t_k - t_0) in seconds)`, NULL when
 //!   `t_k == t_0`;
-//! - `delta(time, value)` is `v_k - v_0`, for gauges (no reset handling).
+//! - `delta(time, value)` is `v_k - v_0`, for gauges (no reset handling);
+//! - `integral(time, value[, unit_ns])` is InfluxQL's area under the series by
+//!   trapezoids, `sum((v_i + v_{i-1}) / 2 * (t_i - t_{i-1}) / unit)`, unit 1 s by
+//!   default: 0 for a single point.
 //!
-//! Each is NULL for fewer than 2 points. Rows with a NULL time or value are not
+//! Each other is NULL for fewer than 2 points. Rows with a NULL time or value are not
 //! points. The result does not depend on the input order: points are buffered and
 //! sorted by `(time, value)` at evaluation, the value breaking ties between equal
 //! times. The state is the list of times and the list of values, so partial states
@@ -25,7 +28,11 @@ use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature, Volatility};
 
-use crate::points::{coerce_time, coerce_value, elapsed_nanos, time_at, times, value_at, values};
+use crate::constant::positive_integer;
+use crate::points::{coerce_integer, coerce_time, coerce_value, elapsed_nanos, time_at, times, value_at, values};
+
+/// One second in nanoseconds, the default unit of an integral.
+const SECOND_NANOS: i64 = 1_000_000_000;
 
 /// Which change a [`Counter`] aggregate computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -36,6 +43,8 @@ pub enum CounterKind {
     Rate,
     /// `delta(time, value)`: last value minus first value.
     Delta,
+    /// `integral(time, value[, unit_ns])`: the area under the series per unit.
+    Integral,
 }
 
 impl CounterKind {
@@ -44,12 +53,19 @@ impl CounterKind {
             Self::Increase => "increase",
             Self::Rate => "rate",
             Self::Delta => "delta",
+            Self::Integral => "integral",
         }
     }
 
-    /// The result over `points` sorted by `(time, value)`.
-    fn evaluate(self, points: &[(i64, f64)]) -> Option<f64> {
+    /// The result over `points` sorted by `(time, value)`; `unit` is the integral's.
+    fn evaluate(self, points: &[(i64, f64)], unit: i64) -> Option<f64> {
         let (&(t0, v0), &(tk, vk)) = (points.first()?, points.last()?);
+        if self == Self::Integral {
+            let steps = points.iter().zip(points.iter().skip(1));
+            return Some(
+                steps.map(|(&(ta, va), &(tb, vb))| (va + vb) / 2.0 * elapsed_nanos(ta, tb) / unit as f64).sum(),
+            );
+        }
         if points.len() < 2 {
             return None;
         }
@@ -60,6 +76,7 @@ impl CounterKind {
                 (seconds != 0.0).then(|| increase(points) / seconds)
             }
             Self::Delta => Some(vk - v0),
+            Self::Integral => None,
         }
     }
 }
@@ -96,6 +113,9 @@ impl AggregateUDFImpl for Counter {
         let name = self.kind.name();
         match arg_types {
             [time, value] => Ok(vec![coerce_time(name, time)?, coerce_value(name, value)?]),
+            [time, value, unit] if self.kind == CounterKind::Integral => {
+                Ok(vec![coerce_time(name, time)?, coerce_value(name, value)?, coerce_integer(name, "unit", unit)?])
+            }
             _ => plan_err!("{name}(time, value) takes 2 arguments, got {}", arg_types.len()),
         }
     }
@@ -112,14 +132,20 @@ impl AggregateUDFImpl for Counter {
         ])
     }
 
-    fn accumulator(&self, _: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(CounterAccumulator { kind: self.kind, points: Vec::new() }))
+    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        let unit = match args.exprs.len() {
+            3 => positive_integer(args.exprs, 2, "integral(time, value, unit_ns): unit_ns")?,
+            _ => SECOND_NANOS,
+        };
+        Ok(Box::new(CounterAccumulator { kind: self.kind, unit, points: Vec::new() }))
     }
 }
 
 #[derive(Debug)]
 struct CounterAccumulator {
     kind: CounterKind,
+    /// The integral's unit in nanoseconds.
+    unit: i64,
     /// The `(time, value)` points seen, in input order until `evaluate` sorts them.
     points: Vec<(i64, f64)>,
 }
@@ -136,7 +162,7 @@ impl CounterAccumulator {
 
 impl Accumulator for CounterAccumulator {
     fn update_batch(&mut self, args: &[ArrayRef]) -> Result<()> {
-        let [times_column, values_column] = args else {
+        let [times_column, values_column, ..] = args else {
             return exec_err!("{}: expected 2 arguments, got {}", self.kind.name(), args.len());
         };
         self.add(times_column, values_column)
@@ -169,7 +195,7 @@ impl Accumulator for CounterAccumulator {
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
         self.points.sort_unstable_by(|(t1, v1), (t2, v2)| t1.cmp(t2).then(v1.total_cmp(v2)));
-        Ok(ScalarValue::Float64(self.kind.evaluate(&self.points)))
+        Ok(ScalarValue::Float64(self.kind.evaluate(&self.points, self.unit)))
     }
 
     fn size(&self) -> usize {

@@ -9,7 +9,11 @@
 //! (module `counter`), NULL for fewer than 2 points:
 //! - [`increase`]: the increase of a counter, a drop counted as a reset to 0;
 //! - [`rate`]: the increase per second between the first and last point;
-//! - [`delta`]: the last value minus the first, for gauges.
+//! - [`delta`]: the last value minus the first, for gauges;
+//! - [`integral`]: InfluxQL's area under the series (trapezoids), per second by
+//!   default, `(time, value[, unit_ns])`.
+//!
+//! [`mode`]: InfluxQL's most frequent value, the smallest on a tie.
 //!
 //! InfluxQL transformations, window functions over a partition the caller orders by
 //! time, e.g. `derivative(v, time, 1000000000) OVER (PARTITION BY host ORDER BY time)`.
@@ -34,6 +38,7 @@ mod counter;
 mod cumulative_sum;
 mod derivative;
 mod gap_fill;
+mod mode;
 mod moving_average;
 mod percentile;
 mod points;
@@ -46,6 +51,7 @@ pub use counter::{Counter, CounterKind};
 pub use cumulative_sum::CumulativeSum;
 pub use derivative::{Derivative, DerivativeKind};
 pub use gap_fill::{GapFill, GapFillKind};
+pub use mode::Mode;
 pub use moving_average::MovingAverage;
 pub use percentile::Percentile;
 pub use spread::Spread;
@@ -73,6 +79,16 @@ pub fn rate() -> AggregateUDF {
 /// The `delta(time, value)` aggregate.
 pub fn delta() -> AggregateUDF {
     AggregateUDF::new_from_impl(Counter::new(CounterKind::Delta))
+}
+
+/// The `integral(time, value[, unit_ns])` aggregate.
+pub fn integral() -> AggregateUDF {
+    AggregateUDF::new_from_impl(Counter::new(CounterKind::Integral))
+}
+
+/// The `mode(value)` aggregate.
+pub fn mode() -> AggregateUDF {
+    AggregateUDF::new_from_impl(Mode::default())
 }
 
 /// The `derivative(value, time[, unit_ns])` window function.
@@ -117,7 +133,7 @@ pub fn interpolate() -> WindowUDF {
 
 /// Registers every function of this crate in `ctx`.
 pub fn register_all(ctx: &SessionContext) {
-    for udaf in [spread(), percentile(), increase(), rate(), delta()] {
+    for udaf in [spread(), percentile(), mode(), increase(), rate(), delta(), integral()] {
         ctx.register_udaf(udaf);
     }
     let window = [

@@ -4,6 +4,9 @@
 //! `floor(n * N / 100 + 0.5) - 1`; NULL if that index is outside `0..n`
 //! (no values, or `N` too small). `N` must be a literal in `(0, 100]`.
 //! NaN values sort last (total order), as a sample they can be returned.
+//!
+//! Its accumulator, [`SampleAccumulator`], keeps every value (state: one list,
+//! merged by concatenation) and picks one sample at the end; `mode` uses it too.
 
 use std::fmt::Debug;
 
@@ -42,8 +45,7 @@ impl AggregateUDFImpl for Percentile {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        let item = Field::new_list_field(DataType::Float64, true);
-        Ok(vec![Field::new(format!("{}[values]", args.name), DataType::List(item.into()), true).into()])
+        Ok(sample_state(&args))
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
@@ -51,17 +53,61 @@ impl AggregateUDFImpl for Percentile {
             Some(Ok(ScalarValue::Float64(Some(n)))) if n > 0.0 && n <= 100.0 => n,
             _ => return plan_err!("percentile(value, N) needs a literal N with 0 < N <= 100"),
         };
-        Ok(Box::new(PercentileAccumulator { n, values: Vec::new() }))
+        Ok(Box::new(SampleAccumulator::new(Sample::Percentile(n))))
     }
 }
 
+/// The state of a [`SampleAccumulator`]: the list of values.
+pub(crate) fn sample_state(args: &StateFieldsArgs) -> Vec<FieldRef> {
+    let item = Field::new_list_field(DataType::Float64, true);
+    vec![Field::new(format!("{}[values]", args.name), DataType::List(item.into()), true).into()]
+}
+
+/// Which value a [`SampleAccumulator`] returns.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Sample {
+    /// The nearest-rank percentile N.
+    Percentile(f64),
+    /// The most frequent value, the smallest among equally frequent ones.
+    Mode,
+}
+
+/// Keeps every non-null value and returns one of them.
 #[derive(Debug)]
-struct PercentileAccumulator {
-    n: f64,
+pub(crate) struct SampleAccumulator {
+    pick: Sample,
     values: Vec<f64>,
 }
 
-impl Accumulator for PercentileAccumulator {
+impl SampleAccumulator {
+    /// An empty accumulator returning `pick`.
+    pub(crate) fn new(pick: Sample) -> Self {
+        Self { pick, values: Vec::new() }
+    }
+
+    fn percentile(&mut self, n: f64) -> Option<f64> {
+        let len = self.values.len();
+        let rank = (len as f64 * n / 100.0 + 0.5).floor() as i64 - 1;
+        if rank < 0 || rank as usize >= len {
+            return None;
+        }
+        let (_, v, _) = self.values.select_nth_unstable_by(rank as usize, f64::total_cmp);
+        Some(*v)
+    }
+
+    fn mode(&mut self) -> Option<f64> {
+        self.values.sort_unstable_by(f64::total_cmp);
+        let mut best: Option<(f64, usize)> = None;
+        for run in self.values.chunk_by(|a, b| a.total_cmp(b).is_eq()) {
+            if best.is_none_or(|(_, count)| run.len() > count) {
+                best = Some((run[0], run.len()));
+            }
+        }
+        best.map(|(v, _)| v)
+    }
+}
+
+impl Accumulator for SampleAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
         if let Some(values) = values.first() {
             self.values.extend(values.as_primitive::<Float64Type>().iter().flatten());
@@ -87,13 +133,11 @@ impl Accumulator for PercentileAccumulator {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        let n = self.values.len();
-        let rank = (n as f64 * self.n / 100.0 + 0.5).floor() as i64 - 1;
-        if rank < 0 || rank as usize >= n {
-            return Ok(ScalarValue::Float64(None));
-        }
-        let (_, v, _) = self.values.select_nth_unstable_by(rank as usize, f64::total_cmp);
-        Ok(ScalarValue::Float64(Some(*v)))
+        let v = match self.pick {
+            Sample::Percentile(n) => self.percentile(n),
+            Sample::Mode => self.mode(),
+        };
+        Ok(ScalarValue::Float64(v))
     }
 
     fn size(&self) -> usize {

@@ -50,3 +50,10 @@ async fn partial_states_merge() {
     let col = |c: usize| out[0].column(c).as_primitive::<Float64Type>().value(0);
     assert_eq!((col(0), col(1)), (999.0, 950.0));
 }
+
+#[tokio::test]
+async fn mode_is_the_most_frequent_value_the_smallest_on_a_tie() {
+    let data = "(VALUES ('a', 2.0), ('a', 7.0), ('a', 7.0), ('a', 2.0), ('a', 1.0), ('b', 3.0), ('b', NULL), ('b', 4.0), ('b', 4.0)) t(g, x)";
+    assert_eq!(run(format!("SELECT mode(x) FROM {data} GROUP BY g ORDER BY g")).await, [Some(2.0), Some(4.0)]);
+    assert_eq!(run(format!("SELECT mode(x) FROM {data} WHERE g = 'z'")).await, [None]);
+}

@@ -1,4 +1,4 @@
-//! `increase`, `rate` and `delta` through SQL: counter resets, unordered input,
+//! `increase`, `rate`, `delta` and `integral` through SQL: counter resets, unordered input,
 //! NULLs, too few points, equal times, timestamp and integer times, and partial
 //! states merged from several input partitions.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on an unexpected error")]
@@ -34,6 +34,16 @@ async fn increase_counts_a_reset_from_zero() {
 #[tokio::test]
 async fn rate_is_increase_per_second_of_span() {
     assert_eq!(per_series("rate").await, [Some(13.0 / 30.0), None, None], "c spans 0 s");
+}
+
+#[tokio::test]
+async fn integral_sums_trapezoids_per_unit() {
+    // a: (10 + 15) / 2 * 10 + (15 + 3) / 2 * 10 + (3 + 8) / 2 * 10 = 270 value-seconds.
+    assert_eq!(per_series("integral").await, [Some(270.0), Some(0.0), Some(0.0)], "one point or no span: 0");
+    let per_minute =
+        floats(&format!("SELECT integral(s * 1000000000, v, 60000000000) FROM {DATA} WHERE g = 'a'")).await;
+    assert_eq!(per_minute, [Some(4.5)]);
+    assert!(error(&format!("SELECT integral(s, v, 0) FROM {DATA}")).await.contains("positive integer"));
 }
 
 #[tokio::test]
