@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Installs what the tests talk to, if missing: DuckDB for Python (reads the
-# Parquet files Chronicle exports) and InfluxDB 1.x's `influxd` (the reference
-# the InfluxQL-like dialect is compared against, tests/influx_reference.rs).
+# Parquet files Chronicle exports), moto (an S3-compatible server the s3://
+# export is tested against, tests/parquet_export_s3.rs; it brings boto3) and
+# InfluxDB 1.x's `influxd` (the reference the InfluxQL-like dialect is
+# compared against, tests/influx_reference.rs).
 # Idempotent and quick when all is there.
 set -euo pipefail
 if ! python3 -c "import duckdb" 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore duckdb
+fi
+if ! python3 -c "import moto.server, boto3" 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore 'moto[server]'
 fi
 if ! command -v influxd >/dev/null 2>&1; then
   # Debian's `influxdb` package (1.6.x). The tests start their own influxd on

@@ -78,7 +78,7 @@ pub mod wal;
 pub use db::{Config, Db, PartitionInfo, RecoveryReport};
 pub use error::{Error, Result};
 pub use model::{Point, Row, SeriesKey};
-pub use query::{ChronicleScanExec, ChronicleSchema, ChronicleTable, ExportSource};
+pub use query::{ChronicleScanExec, ChronicleSchema, ChronicleTable, ExportOptions, ExportSource};
 pub use storage::matcher::{MatchOp, TagMatcher};
 pub use storage::scan::{Scan, ScanRequest};
 pub use wal::SyncPolicy;

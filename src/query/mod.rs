@@ -13,6 +13,7 @@
 
 mod catalog;
 mod export;
+mod export_destination;
 mod filter;
 mod scan_exec;
 mod session;
@@ -20,7 +21,7 @@ mod system;
 mod table;
 
 pub use catalog::ChronicleSchema;
-pub use export::ExportSource;
+pub use export::{ExportOptions, ExportSource};
 pub use filter::Pushdown;
 pub use scan_exec::ChronicleScanExec;
 pub use system::SystemSchema;

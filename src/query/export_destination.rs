@@ -1,0 +1,112 @@
+//! Where a Parquet export writes: a local path, a `file://` URL or an
+//! `s3://bucket/key` URL.
+//!
+//! An S3 destination gets an `object_store` S3 client configured from the
+//! `AWS_*` environment first and the caller's [`ExportOptions`] second (an
+//! explicit option wins), with the bucket always the URL's. The client is
+//! registered in the export's session under `s3://bucket`, so DataFusion's
+//! Parquet writer reaches it exactly as it reaches local files: every
+//! destination goes through that one writer. Any other scheme is refused
+//! before anything is read or written.
+
+use std::sync::Arc;
+
+use datafusion::datasource::listing::ListingTableUrl;
+use datafusion::prelude::SessionContext;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+
+use super::export::ExportOptions;
+use crate::error::{Error, Result};
+
+/// What a refused destination's error lists as accepted.
+const SUPPORTED: &str = "a local path, file:// or s3://bucket/key";
+
+/// Makes `destination` writable from `ctx`: registers the object store its
+/// URL needs (none for local files). Refuses unsupported schemes, S3 URLs
+/// without a bucket and unknown S3 options.
+pub(super) fn register_destination(ctx: &SessionContext, destination: &str, options: &ExportOptions) -> Result<()> {
+    let url = ListingTableUrl::parse(destination)
+        .map_err(|e| Error::InvalidArgument(format!("export destination `{destination}`: {e}")))?;
+    match url.scheme() {
+        "file" => Ok(()),
+        "s3" => {
+            let bucket = url.get_url().host_str().filter(|b| !b.is_empty()).ok_or_else(|| {
+                Error::InvalidArgument(format!("export destination `{destination}` names no bucket (s3://bucket/key)"))
+            })?;
+            let store = s3_store(bucket, options)
+                .map_err(|e| Error::InvalidArgument(format!("export destination `{destination}`: {e}")))?;
+            ctx.register_object_store(url.object_store().as_ref(), Arc::new(store));
+            Ok(())
+        }
+        other => Err(Error::InvalidArgument(format!(
+            "export destination `{destination}`: unsupported URL scheme `{other}://`; supported are {SUPPORTED}"
+        ))),
+    }
+}
+
+/// The S3 client for `bucket`: the environment, then `options` over it,
+/// then the bucket over both (a store registered for `s3://a` must not
+/// write to bucket `b`).
+fn s3_store(bucket: &str, options: &ExportOptions) -> Result<object_store::aws::AmazonS3, String> {
+    let mut builder = AmazonS3Builder::from_env();
+    for (key, value) in options.storage_options() {
+        // Keys are accepted as the environment spells them, too (AWS_ENDPOINT).
+        let parsed: AmazonS3ConfigKey =
+            key.to_ascii_lowercase().parse().map_err(|_| format!("unknown S3 option `{key}`"))?;
+        // The environment's AWS_ENDPOINT_URL_S3 outranks any `aws_endpoint`
+        // in object_store; an endpoint given here must outrank both.
+        if matches!(parsed, AmazonS3ConfigKey::Endpoint) {
+            builder = builder.with_config(AmazonS3ConfigKey::S3Endpoint, value);
+        }
+        builder = builder.with_config(parsed, value);
+    }
+    builder.with_bucket_name(bucket).build().map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "a test fails loudly on an unexpected error")]
+
+    use super::*;
+
+    fn refusal(destination: &str, options: &ExportOptions) -> String {
+        match register_destination(&SessionContext::new(), destination, options) {
+            Err(Error::InvalidArgument(message)) => message,
+            other => panic!("{destination}: expected InvalidArgument, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn local_paths_and_file_urls_need_no_store() {
+        let none = ExportOptions::new();
+        for destination in ["/tmp/x.parquet", "x.parquet", "out/x.parquet", "file:///tmp/x.parquet"] {
+            register_destination(&SessionContext::new(), destination, &none).unwrap();
+        }
+    }
+
+    #[test]
+    fn an_s3_url_registers_a_store_for_its_bucket() {
+        let ctx = SessionContext::new();
+        let options = ExportOptions::new()
+            .with_storage_option("AWS_ENDPOINT", "http://127.0.0.1:1")
+            .with_storage_option("aws_allow_http", "true")
+            .with_storage_option("aws_access_key_id", "k")
+            .with_storage_option("aws_secret_access_key", "s");
+        register_destination(&ctx, "s3://exports/cpu.parquet", &options).unwrap();
+        let url = ListingTableUrl::parse("s3://exports/").unwrap().object_store();
+        let store = ctx.runtime_env().object_store(url).unwrap();
+        assert!(store.to_string().contains("exports"), "{store}");
+    }
+
+    #[test]
+    fn other_schemes_missing_buckets_and_unknown_options_are_refused() {
+        let none = ExportOptions::new();
+        let gcs = refusal("gs://bucket/cpu.parquet", &none);
+        assert!(gcs.contains("`gs://`") && gcs.contains("file://") && gcs.contains("s3://"), "{gcs}");
+        let http = refusal("https://example.com/cpu.parquet", &none);
+        assert!(http.contains("`https://`"), "{http}");
+        assert!(refusal("s3:///cpu.parquet", &none).contains("names no bucket"));
+        let typo = ExportOptions::new().with_storage_option("aws_endpointt", "http://x");
+        assert!(refusal("s3://b/cpu.parquet", &typo).contains("unknown S3 option `aws_endpointt`"));
+    }
+}
