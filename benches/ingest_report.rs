@@ -14,8 +14,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use chronicle::testing::{CPU_FIELDS, TsbsCpu};
-use chronicle::{Config, Db, Row, ScanRequest, SyncPolicy};
+use chronicle::testing::{CPU_FIELDS, TsbsCpu, cpu_row_batches};
+use chronicle::{Config, Db, ScanRequest, SyncPolicy};
 
 const HOSTS: usize = 100;
 const STEPS: usize = 8_640;
@@ -50,26 +50,12 @@ fn main() {
     let config = Config::default().with_sync(SyncPolicy::Interval(Duration::from_secs(1)));
     let db = Db::open(&path, config.clone()).expect("opens");
 
-    let tags: Vec<Vec<(String, String)>> =
-        hosts.iter().map(|h| h.tags.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()).collect();
-    let mut spent = Duration::ZERO;
-    let mut batch = Vec::with_capacity(BATCH_ROWS);
     let total_rows = HOSTS * STEPS;
-    for row in 0..total_rows {
-        let (step, h) = (row / HOSTS, row % HOSTS);
-        let host = &hosts[h];
-        batch.push(Row {
-            measurement: "cpu".into(),
-            tags: tags[h].clone(),
-            fields: CPU_FIELDS.iter().zip(&host.fields).map(|(f, col)| (f.to_string(), col[step])).collect(),
-            timestamp: host.timestamps[step],
-        });
-        if batch.len() == BATCH_ROWS || row + 1 == total_rows {
-            let started = Instant::now();
-            db.write_rows(&batch).expect("writes");
-            spent += started.elapsed();
-            batch.clear();
-        }
+    let mut spent = Duration::ZERO;
+    for batch in cpu_row_batches(&hosts, BATCH_ROWS) {
+        let started = Instant::now();
+        db.write_rows(&batch).expect("writes");
+        spent += started.elapsed();
     }
     let started = Instant::now();
     db.close().expect("closes");

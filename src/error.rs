@@ -60,6 +60,17 @@ pub enum Error {
     /// The database was closed.
     #[error("database is closed")]
     Closed,
+    /// A dialect query was refused: `message` says why, at `line` and `column`
+    /// (both from 1, columns counted in characters).
+    #[error("query error at line {line}, column {column}: {message}")]
+    Dialect {
+        /// The line of the offending token.
+        line: usize,
+        /// The column of the offending token.
+        column: usize,
+        /// What was wrong.
+        message: String,
+    },
     /// A query failed to plan or run.
     #[error("query failed: {0}")]
     Query(#[from] datafusion::error::DataFusionError),

@@ -219,17 +219,6 @@ fn prune(part: &mut ScanPart, ranges: &[(FieldId, &FieldRange)]) {
             c.fields.iter().position(|x| x == f).is_some_and(|k| !r.admits(c.stats[k].min, c.stats[k].max))
         })
     };
-    let spans: Vec<(i64, i64)> = part
-        .chunks
-        .iter()
-        .map(|c| (c.min_time, c.max_time))
-        .chain(part.head.iter().filter_map(|(_, s)| Some((*s.times.first()?, *s.times.last()?))))
-        .collect();
-    let mut i = 0;
-    part.chunks.retain(|c| {
-        let me = i;
-        i += 1;
-        let overlapped = spans.iter().enumerate().any(|(j, &(lo, hi))| j != me && lo <= c.max_time && hi >= c.min_time);
-        overlapped || !ruled_out(c)
-    });
+    let mut isolated = part.isolated_chunks().into_iter();
+    part.chunks.retain(|c| !(isolated.next().unwrap_or(false) && ruled_out(c)));
 }

@@ -12,18 +12,27 @@
 //! register [`crate::Db::table`] itself.
 
 mod catalog;
+pub mod dialect;
 mod export;
 mod export_destination;
 mod filter;
+mod gap_fill;
 mod scan_exec;
 mod session;
+mod stats_exec;
+mod stats_rule;
+mod structured;
 mod system;
 mod table;
 
 pub use catalog::ChronicleSchema;
 pub use export::{ExportOptions, ExportSource};
 pub use filter::Pushdown;
+pub use gap_fill::{Buckets, ColumnFill, GapFill, GapFillExec, GapFillPlanner};
 pub use scan_exec::ChronicleScanExec;
+pub use stats_exec::ChronicleStatsExec;
+pub use stats_rule::ChronicleStatsRule;
+pub use structured::{Aggregation, Query};
 pub use system::SystemSchema;
 pub use table::ChronicleTable;
 

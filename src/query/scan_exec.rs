@@ -30,10 +30,10 @@ use super::filter::Pushdown;
 use super::to_df_error;
 use crate::db::Db;
 use crate::error::Result;
-use crate::storage::scan::{ScanEstimate, ScanRequest};
+use crate::storage::scan::{Scan, ScanEstimate, ScanRequest};
 
 /// Scans one measurement; see the module docs.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ChronicleScanExec {
     db: Db,
     /// The whole scan: pushed conditions, projected fields, limit.
@@ -100,6 +100,52 @@ impl ChronicleScanExec {
     }
 }
 
+impl ChronicleScanExec {
+    /// The whole scan: pushed conditions, projected fields, limit.
+    pub(crate) fn request(&self) -> &ScanRequest {
+        &self.request
+    }
+
+    /// Plans the scan of output partition `partition`: the request restricted
+    /// to its time partition, planned now; `None` if it holds nothing.
+    pub(crate) fn partition_scan(&self, partition: usize) -> Result<Option<Scan>> {
+        let Some(&p) = self.estimate.partitions.get(partition) else { return Ok(None) };
+        let ns = i128::from(self.partition_ns);
+        let clamp = |t: i128| t.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
+        let mut request = self.request.clone();
+        request.start = request.start.max(clamp(i128::from(p) * ns));
+        request.end = request.end.min(clamp((i128::from(p) + 1) * ns - 1));
+        self.db.scan(&request).map(Some)
+    }
+
+    /// Every parameter of the scan, as `EXPLAIN` shows them.
+    pub(crate) fn parameters(&self) -> String {
+        let p = &self.request;
+        let time = match (p.start, p.end) {
+            (i64::MIN, i64::MAX) => "all".to_string(),
+            (s, e) => format!("[{s}, {e}]"),
+        };
+        let matchers: Vec<String> = p.matchers.iter().map(|m| format!("{} {:?} {:?}", m.key, m.op, m.value)).collect();
+        let ranges: Vec<String> =
+            p.field_ranges.iter().map(|r| format!("{} in {:?}..{:?}", r.field, r.lower, r.upper)).collect();
+        format!(
+            "measurement={}, time={time}, tags=[{}], field_ranges=[{}], fields=[{}], partitions={}, limit={:?}{}",
+            p.measurement,
+            matchers.join(", "),
+            ranges.join(", "),
+            p.fields.as_deref().unwrap_or_default().join(", "),
+            self.estimate.partitions.len(),
+            p.limit,
+            if self.never { ", never" } else { "" }
+        )
+    }
+
+    /// A batch of [`Self::partition_scan`] as this plan's output.
+    pub(crate) fn project(&self, batch: &RecordBatch) -> DfResult<RecordBatch> {
+        Ok(batch.project(&self.batch_projection)?)
+    }
+}
+
 /// Partitioning (one per time partition) and the ordering within each:
 /// (tags..., time) when every tag and `time` are among the output columns.
 fn plan_properties(schema: SchemaRef, projection: &[usize], tag_count: usize, partitions: usize) -> PlanProperties {
@@ -125,28 +171,10 @@ fn plan_properties(schema: SchemaRef, projection: &[usize], tag_count: usize, pa
 
 impl DisplayAs for ChronicleScanExec {
     fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let p = &self.request;
-        let time = match (p.start, p.end) {
-            (i64::MIN, i64::MAX) => "all".to_string(),
-            (s, e) => format!("[{s}, {e}]"),
-        };
-        let matchers: Vec<String> = p.matchers.iter().map(|m| format!("{} {:?} {:?}", m.key, m.op, m.value)).collect();
-        let ranges: Vec<String> =
-            p.field_ranges.iter().map(|r| format!("{} in {:?}..{:?}", r.field, r.lower, r.upper)).collect();
         if t == DisplayFormatType::TreeRender {
-            return write!(f, "measurement={}", p.measurement);
+            return write!(f, "measurement={}", self.request.measurement);
         }
-        write!(
-            f,
-            "ChronicleScanExec: measurement={}, time={time}, tags=[{}], field_ranges=[{}], fields=[{}], partitions={}, limit={:?}{}",
-            p.measurement,
-            matchers.join(", "),
-            ranges.join(", "),
-            p.fields.as_deref().unwrap_or_default().join(", "),
-            self.estimate.partitions.len(),
-            p.limit,
-            if self.never { ", never" } else { "" }
-        )
+        write!(f, "ChronicleScanExec: {}", self.parameters())
     }
 }
 
@@ -176,16 +204,9 @@ impl ExecutionPlan for ChronicleScanExec {
 
     fn execute(&self, partition: usize, _context: Arc<TaskContext>) -> DfResult<SendableRecordBatchStream> {
         let schema = self.schema();
-        let Some(&p) = self.estimate.partitions.get(partition) else {
+        let Some(scan) = self.partition_scan(partition).map_err(to_df_error)? else {
             return Ok(Box::pin(RecordBatchStreamAdapter::new(schema, futures::stream::empty())));
         };
-        // This partition's slice of the time range.
-        let ns = i128::from(self.partition_ns);
-        let clamp = |t: i128| t.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
-        let mut request = self.request.clone();
-        request.start = request.start.max(clamp(i128::from(p) * ns));
-        request.end = request.end.min(clamp((i128::from(p) + 1) * ns - 1));
-        let scan = self.db.scan(&request).map_err(to_df_error)?;
         let projection = self.batch_projection.clone();
         let batches = scan.map(move |b| -> DfResult<RecordBatch> {
             let b = b.map_err(to_df_error)?;

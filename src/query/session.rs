@@ -3,9 +3,12 @@
 use std::sync::Arc;
 
 use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use super::catalog::ChronicleSchema;
+use super::gap_fill::ChronicleQueryPlanner;
+use super::stats_rule::ChronicleStatsRule;
 use super::system::SystemSchema;
 use super::table::ChronicleTable;
 use crate::db::Db;
@@ -22,10 +25,19 @@ impl Db {
     /// schema (new measurements appear without re-registering), the system
     /// tables `chronicle.measurements`, `chronicle.series` and
     /// `chronicle.partitions`, `information_schema` enabled, and the
-    /// time-series functions of `chronicle-udfs` registered.
+    /// time-series functions of `chronicle-udfs` registered, and the
+    /// operators of the dialect (gap filling) planned. Simple aggregates
+    /// over whole chunks are answered from chunk statistics
+    /// ([`super::ChronicleStatsRule`]).
     pub fn session_context(&self) -> SessionContext {
         let config = SessionConfig::new().with_information_schema(true);
-        let ctx = SessionContext::new_with_config(config);
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_default_features()
+            .with_query_planner(Arc::new(ChronicleQueryPlanner))
+            .with_physical_optimizer_rule(Arc::new(ChronicleStatsRule))
+            .build();
+        let ctx = SessionContext::new_with_state(state);
         chronicle_udfs::register_all(&ctx);
         if let Some(catalog) = ctx.catalog(CATALOG) {
             // Registering schemas cannot fail for the in-memory catalog.

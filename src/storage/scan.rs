@@ -135,6 +135,25 @@ pub(crate) struct ScanPart {
     pub head: Vec<(FieldId, FieldSeries)>,
 }
 
+impl ScanPart {
+    /// Per chunk: whether no other source of the part (another chunk, or the
+    /// head points) overlaps it in time. Only then are the chunk's points
+    /// exactly the part's rows in its span: nothing newer overwrites them and
+    /// nothing older shows through.
+    pub(crate) fn isolated_chunks(&self) -> Vec<bool> {
+        let spans: Vec<(i64, i64)> = self
+            .chunks
+            .iter()
+            .map(|c| (c.min_time, c.max_time))
+            .chain(self.head.iter().filter_map(|(_, s)| Some((*s.times.first()?, *s.times.last()?))))
+            .collect();
+        let overlapped = |me: usize, (lo, hi): (i64, i64)| {
+            spans.iter().enumerate().any(|(j, &(a, b))| j != me && a <= hi && b >= lo)
+        };
+        (0..self.chunks.len()).map(|i| !overlapped(i, spans[i])).collect()
+    }
+}
+
 /// A running scan: an iterator of record batches.
 #[derive(Debug)]
 pub struct Scan {
@@ -214,7 +233,8 @@ impl Scan {
         Ok(sources.into_iter().map(FieldSeries::merge).collect())
     }
 
-    fn batch(&self, part: &ScanPart) -> Result<Option<RecordBatch>> {
+    /// The rows of one part, sorted by time; `None` if it has none.
+    pub(super) fn batch(&self, part: &ScanPart) -> Result<Option<RecordBatch>> {
         let fields = self.decode_part(part)?;
         let first = fields.iter().find(|f| !f.is_empty());
         let Some(first) = first else { return Ok(None) };

@@ -12,7 +12,7 @@ mod tsbs;
 pub use faulty_fs::{FaultyFs, Op};
 
 pub use series::{Series, constant, counter, gauge_1dp, irregular_ts, random_f64};
-pub use tsbs::{CPU_FIELDS, HostSeries, TsbsCpu};
+pub use tsbs::{CPU_FIELDS, HostSeries, TsbsCpu, cpu_row_batches};
 
 /// 2026-01-01T00:00:00Z in nanoseconds.
 pub const START_NS: i64 = 1_767_225_600_000_000_000;

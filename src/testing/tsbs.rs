@@ -9,6 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 
 use super::{SECOND_NS, START_NS};
+use crate::Row;
 
 /// The ten fields of measurement `cpu`, in TSBS order.
 pub const CPU_FIELDS: [&str; 10] = [
@@ -106,6 +107,31 @@ impl TsbsCpu {
     }
 }
 
+/// The rows of measurement `cpu` for `hosts` in the order TSBS emits them
+/// (every host at the first step, then every host at the next, ...), in
+/// batches of `batch_rows` (the last may be shorter), built lazily so a
+/// caller can time the writes alone.
+pub fn cpu_row_batches(hosts: &[HostSeries], batch_rows: usize) -> impl Iterator<Item = Vec<Row>> + '_ {
+    assert!(batch_rows > 0, "batches hold at least one row");
+    let tags: Vec<Vec<(String, String)>> =
+        hosts.iter().map(|h| h.tags.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()).collect();
+    let steps = hosts.iter().map(|h| h.timestamps.len()).min().unwrap_or(0);
+    let mut rows = (0..hosts.len() * steps).map(move |row| {
+        let (step, h) = (row / hosts.len(), row % hosts.len());
+        let host = &hosts[h];
+        Row {
+            measurement: "cpu".into(),
+            tags: tags[h].clone(),
+            fields: CPU_FIELDS.iter().zip(&host.fields).map(|(f, col)| (f.to_string(), col[step])).collect(),
+            timestamp: host.timestamps[step],
+        }
+    });
+    std::iter::from_fn(move || {
+        let batch: Vec<Row> = rows.by_ref().take(batch_rows).collect();
+        (!batch.is_empty()).then_some(batch)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,5 +148,17 @@ mod tests {
             assert!((0.0..=100.0).contains(v) && v.fract() == 0.0, "{v}");
         }
         assert_ne!(a[0].fields[0], a[1].fields[0]);
+    }
+
+    #[test]
+    fn row_batches_go_step_by_step() {
+        let hosts = TsbsCpu::new(3, 7).generate(5);
+        let batches: Vec<Vec<Row>> = cpu_row_batches(&hosts, 4).collect();
+        assert_eq!(batches.iter().map(Vec::len).collect::<Vec<_>>(), [4, 4, 4, 3]);
+        let second = &batches[0][1];
+        assert_eq!(second.tags[0], ("hostname".to_string(), "host_1".to_string()));
+        assert_eq!(second.timestamp, hosts[1].timestamps[0]);
+        assert_eq!(second.fields[2], ("usage_idle".to_string(), hosts[1].fields[2][0]));
+        assert_eq!(batches[1][0].timestamp, hosts[1].timestamps[1]);
     }
 }

@@ -8,6 +8,8 @@
 #![allow(dead_code, reason = "each test binary uses part of the shared helpers")]
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers: failing loudly is the point")]
 
+pub mod influxd;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;

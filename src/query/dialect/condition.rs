@@ -1,0 +1,308 @@
+//! WHERE: the time bounds, and every other condition as a DataFusion predicate.
+//!
+//! Time conditions must be ANDed at the top level (`time >= '2026-01-01T00:00:00Z'`,
+//! `time < now() - 1h`, integer nanoseconds); they become one inclusive range.
+//! Tags compare with `=`, `!=`/`<>`, `=~ /re/` and `!~ /re/` (unanchored), with
+//! InfluxQL's rule that a series lacking the tag holds the empty string: where
+//! the condition holds for `''`, the predicate also admits a null tag. Fields
+//! compare with numbers. An identifier that is neither a tag nor a field is a
+//! tag no series has.
+
+use datafusion::arrow::compute::kernels::cast_utils::string_to_timestamp_nanos;
+use datafusion::logical_expr::{BinaryExpr, Operator, lit};
+use datafusion::prelude::{Expr as DfExpr, ident};
+use regex::Regex;
+
+use super::ast::{CmpOp, Cond, Operand};
+use super::error::{Result, SyntaxError};
+
+/// An inclusive time range; `None` is unbounded.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TimeRange {
+    /// The first nanosecond.
+    pub start: Option<i64>,
+    /// The last nanosecond.
+    pub end: Option<i64>,
+}
+
+/// What the names of a condition refer to.
+pub trait Names {
+    /// `name` is a tag key of the measurement.
+    fn is_tag(&self, name: &str) -> bool;
+    /// `name` is a field of the measurement.
+    fn is_field(&self, name: &str) -> bool;
+}
+
+/// Splits `cond` into its time range and the remaining predicate, evaluating `now()` as `now`.
+pub fn translate(cond: &Cond, names: &impl Names, now: i64) -> Result<(TimeRange, Option<DfExpr>)> {
+    let mut conjuncts = Vec::new();
+    flatten_and(cond, &mut conjuncts);
+    let mut range = TimeRange::default();
+    let mut rest: Option<DfExpr> = None;
+    for c in conjuncts {
+        if let Some(bound) = time_bound(c, now)? {
+            bound.apply(&mut range);
+        } else {
+            let p = predicate(c, names)?;
+            rest = Some(match rest {
+                Some(r) => r.and(p),
+                None => p,
+            });
+        }
+    }
+    Ok((range, rest))
+}
+
+/// The field names `cond` compares.
+pub fn fields_in(cond: &Cond, names: &impl Names, out: &mut Vec<String>) {
+    match cond {
+        Cond::And(a, b) | Cond::Or(a, b) => {
+            fields_in(a, names, out);
+            fields_in(b, names, out);
+        }
+        Cond::Cmp { lhs, rhs, .. } => {
+            for side in [lhs, rhs] {
+                if let Operand::Ident(n) = side
+                    && names.is_field(n)
+                {
+                    out.push(n.clone());
+                }
+            }
+        }
+    }
+}
+
+fn flatten_and<'a>(cond: &'a Cond, out: &mut Vec<&'a Cond>) {
+    match cond {
+        Cond::And(a, b) => {
+            flatten_and(a, out);
+            flatten_and(b, out);
+        }
+        other => out.push(other),
+    }
+}
+
+fn is_time(o: &Operand) -> bool {
+    matches!(o, Operand::Ident(n) if n.eq_ignore_ascii_case("time"))
+}
+
+fn mentions_time(cond: &Cond) -> Option<usize> {
+    match cond {
+        Cond::And(a, b) | Cond::Or(a, b) => mentions_time(a).or_else(|| mentions_time(b)),
+        Cond::Cmp { lhs, rhs, at, .. } => (is_time(lhs) || is_time(rhs)).then_some(*at),
+    }
+}
+
+/// One bound on time: `op` against `value`.
+struct Bound {
+    op: CmpOp,
+    value: i64,
+}
+
+impl Bound {
+    fn apply(&self, range: &mut TimeRange) {
+        let (lo, hi) = match self.op {
+            CmpOp::Gt => (self.value.checked_add(1), None),
+            CmpOp::GtEq => (Some(self.value), None),
+            CmpOp::Lt => (None, self.value.checked_sub(1)),
+            CmpOp::LtEq => (None, Some(self.value)),
+            _ => (Some(self.value), Some(self.value)),
+        };
+        if let Some(lo) = lo {
+            range.start = Some(range.start.map_or(lo, |s| s.max(lo)));
+        }
+        if let Some(hi) = hi {
+            range.end = Some(range.end.map_or(hi, |e| e.min(hi)));
+        }
+    }
+}
+
+fn time_bound(cond: &Cond, now: i64) -> Result<Option<Bound>> {
+    let Cond::Cmp { lhs, op, rhs, at } = cond else {
+        return match mentions_time(cond) {
+            Some(at) => {
+                Err(SyntaxError::new(at, "time conditions must be ANDed with the rest of the condition, not inside OR"))
+            }
+            None => Ok(None),
+        };
+    };
+    let (other, op) = match (is_time(lhs), is_time(rhs)) {
+        (true, false) => (rhs, *op),
+        (false, true) => (lhs, op.flipped()),
+        (false, false) => return Ok(None),
+        (true, true) => return Err(SyntaxError::new(*at, "compare time with a time value")),
+    };
+    if matches!(op, CmpOp::NotEq | CmpOp::Match | CmpOp::NotMatch) {
+        return Err(SyntaxError::new(*at, "time takes =, <, <=, > or >="));
+    }
+    let value = time_value(other, now).map_err(|m| SyntaxError::new(*at, m))?;
+    Ok(Some(Bound { op, value }))
+}
+
+/// A time operand in nanoseconds.
+fn time_value(o: &Operand, now: i64) -> std::result::Result<i64, String> {
+    match o {
+        Operand::Str(s) => string_to_timestamp_nanos(s)
+            .map_err(|_| format!("'{s}' is not an RFC 3339 time such as '2026-01-01T00:00:00Z'")),
+        Operand::Int(n) => Ok(*n),
+        Operand::Number(f) if f.is_finite() => Ok(*f as i64),
+        Operand::Duration(d) => Ok(*d),
+        Operand::Now => Ok(now),
+        Operand::Arith { lhs, plus, rhs } => {
+            let (a, b) = (time_value(lhs, now)?, time_value(rhs, now)?);
+            let v = if *plus { a.checked_add(b) } else { a.checked_sub(b) };
+            v.ok_or_else(|| "time arithmetic overflows".to_string())
+        }
+        Operand::Number(_) | Operand::Ident(_) | Operand::Regex(_) => {
+            Err("time compares with a time: an RFC 3339 string, integer nanoseconds or now() - 1h".into())
+        }
+    }
+}
+
+fn predicate(cond: &Cond, names: &impl Names) -> Result<DfExpr> {
+    match cond {
+        Cond::And(a, b) => Ok(predicate(a, names)?.and(predicate(b, names)?)),
+        Cond::Or(a, b) => Ok(predicate(a, names)?.or(predicate(b, names)?)),
+        Cond::Cmp { lhs, op, rhs, at } => {
+            if mentions_time(cond).is_some() {
+                return Err(SyntaxError::new(
+                    *at,
+                    "time conditions must be ANDed with the rest of the condition, not inside OR",
+                ));
+            }
+            let (name, op, value) = match (lhs, rhs) {
+                (Operand::Ident(n), Operand::Ident(_)) => {
+                    return Err(SyntaxError::new(*at, format!("compare {n} with a value, not with another column")));
+                }
+                (Operand::Ident(n), v) => (n, *op, v),
+                (v, Operand::Ident(n)) => (n, op.flipped(), v),
+                _ => return Err(SyntaxError::new(*at, "a comparison needs a field or a tag on one side")),
+            };
+            comparison(name, op, value, names).map_err(|m| SyntaxError::new(*at, m))
+        }
+    }
+}
+
+fn comparison(name: &str, op: CmpOp, value: &Operand, names: &impl Names) -> std::result::Result<DfExpr, String> {
+    if names.is_field(name) {
+        let v = match value {
+            Operand::Number(f) => *f,
+            Operand::Int(i) => *i as f64,
+            _ => return Err(format!("field {name} holds numbers: compare it with a number")),
+        };
+        let df_op = match op {
+            CmpOp::Eq => Operator::Eq,
+            CmpOp::NotEq => Operator::NotEq,
+            CmpOp::Lt => Operator::Lt,
+            CmpOp::LtEq => Operator::LtEq,
+            CmpOp::Gt => Operator::Gt,
+            CmpOp::GtEq => Operator::GtEq,
+            CmpOp::Match | CmpOp::NotMatch => {
+                return Err(format!("field {name} holds numbers: =~ and !~ apply to tags"));
+            }
+        };
+        return Ok(binary(ident(name), df_op, lit(v)));
+    }
+    let (df_op, holds_on_empty, value) = match (op, value) {
+        (CmpOp::Eq, Operand::Str(s)) => (Operator::Eq, s.is_empty(), s.clone()),
+        (CmpOp::NotEq, Operand::Str(s)) => (Operator::NotEq, !s.is_empty(), s.clone()),
+        (CmpOp::Match | CmpOp::NotMatch, Operand::Regex(r)) => {
+            let re = Regex::new(r).map_err(|e| format!("bad regex /{r}/: {e}"))?;
+            let matches_empty = re.is_match("");
+            if op == CmpOp::Match {
+                (Operator::RegexMatch, matches_empty, r.clone())
+            } else {
+                (Operator::RegexNotMatch, !matches_empty, r.clone())
+            }
+        }
+        (CmpOp::Match | CmpOp::NotMatch, _) => {
+            return Err(format!("=~ and !~ take a regex such as /^web-/, for {name}"));
+        }
+        (CmpOp::Eq | CmpOp::NotEq, Operand::Int(_) | Operand::Number(_)) => {
+            return Err(format!("tag {name} holds strings: quote the value"));
+        }
+        (CmpOp::Eq | CmpOp::NotEq, _) => return Err(format!("compare tag {name} with a quoted string")),
+        _ => return Err(format!("tag {name} takes =, !=, <>, =~ or !~")),
+    };
+    if !names.is_tag(name) {
+        // No series has this tag: every series holds '' for it.
+        return Ok(lit(holds_on_empty));
+    }
+    let column = ident(name);
+    Ok(match (df_op, value.is_empty()) {
+        (Operator::Eq, true) => column.is_null(),
+        (Operator::NotEq, true) => column.is_not_null(),
+        _ => {
+            let base = binary(column.clone(), df_op, lit(value));
+            if holds_on_empty { base.or(column.is_null()) } else { base }
+        }
+    })
+}
+
+fn binary(l: DfExpr, op: Operator, r: DfExpr) -> DfExpr {
+    DfExpr::BinaryExpr(BinaryExpr::new(Box::new(l), op, Box::new(r)))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+    use crate::query::dialect::parser::parse;
+
+    struct Cpu;
+    impl Names for Cpu {
+        fn is_tag(&self, n: &str) -> bool {
+            n == "host"
+        }
+        fn is_field(&self, n: &str) -> bool {
+            n == "usage"
+        }
+    }
+
+    fn where_(cond: &str) -> Result<(TimeRange, Option<DfExpr>)> {
+        let q = parse(&format!("SELECT usage FROM cpu WHERE {cond}")).unwrap();
+        translate(&q.condition.unwrap(), &Cpu, 1_000_000_000_000)
+    }
+
+    #[test]
+    fn time_bounds_become_one_inclusive_range() {
+        let (r, rest) = where_("time > 10 AND time <= '1970-01-01T00:00:01Z' AND time >= 5").unwrap();
+        assert_eq!(r, TimeRange { start: Some(11), end: Some(1_000_000_000) });
+        assert!(rest.is_none());
+        let (r, _) = where_("time >= now() - 1s AND time < now()").unwrap();
+        assert_eq!(r, TimeRange { start: Some(999_000_000_000), end: Some(999_999_999_999) });
+        let (r, _) = where_("20 > time").unwrap();
+        assert_eq!(r.end, Some(19));
+    }
+
+    #[test]
+    fn tags_follow_influxql_missing_tag_semantics() {
+        let (_, p) = where_("host='a'").unwrap();
+        assert_eq!(p.unwrap().to_string(), "host = Utf8(\"a\")");
+        let (_, p) = where_("host <> 'a'").unwrap();
+        assert_eq!(p.unwrap().to_string(), "host != Utf8(\"a\") OR host IS NULL");
+        let (_, p) = where_("host = ''").unwrap();
+        assert_eq!(p.unwrap().to_string(), "host IS NULL");
+        let (_, p) = where_("host =~ /.*/ AND usage > 1").unwrap();
+        assert_eq!(p.unwrap().to_string(), "(host ~ Utf8(\".*\") OR host IS NULL) AND usage > Float64(1)");
+        let (_, p) = where_("nosuchtag = ''").unwrap();
+        assert_eq!(p.unwrap().to_string(), "Boolean(true)");
+    }
+
+    #[test]
+    fn bad_conditions_are_refused_with_their_position() {
+        for (cond, needle) in [
+            ("host = 1", "quote"),
+            ("usage = 'x'", "number"),
+            ("host > 'a'", "takes"),
+            ("host =~ /(/", "bad regex"),
+            ("time > 1 OR host = 'a'", "not inside OR"),
+            ("time != 5", "time takes"),
+            ("time > 'yesterday'", "RFC 3339"),
+        ] {
+            let e = where_(cond).unwrap_err();
+            assert!(e.message.contains(needle), "{cond}: {}", e.message);
+            assert!(e.at >= 30, "{cond}: points into the condition, got {}", e.at);
+        }
+    }
+}
