@@ -250,11 +250,11 @@ impl Transform {
         }
     }
 
-    /// How many buckets before the first one it needs to give that one a value.
+    /// How many buckets before the first one InfluxDB reads for it: one for
+    /// every transformation but `cumulative_sum`, whatever a moving average's n.
     pub fn lookback(&self) -> i64 {
         match *self {
-            Transform::Derivative { .. } | Transform::Difference { .. } => 1,
-            Transform::MovingAverage(n) => n - 1,
+            Transform::Derivative { .. } | Transform::Difference { .. } | Transform::MovingAverage(_) => 1,
             Transform::CumulativeSum => 0,
         }
     }
