@@ -5,7 +5,7 @@
 //!
 //! Run: `cargo bench --bench tsbs_queries`. Prints TSV under the header
 //! `query chronicle_ms memtable_ms ratio`: the median wall time of each
-//! query type (planning and execution to the last batch) over `ITERATIONS`
+//! query type (planning and execution to the last batch) over 20
 //! runs per engine, after one untimed warm-up, and chronicle / memtable.
 //!
 //! Each iteration draws new parameters as TSBS's generator does (random
@@ -25,7 +25,8 @@
 //! `TSBS_QUERIES=lastpoint,high-cpu-all` runs only those query types,
 //! `TSBS_ENGINES=chronicle` (or `memtable`) times only that engine (answers
 //! are then not checked), `TSBS_EXPLAIN=1` prints `EXPLAIN ANALYZE` of the
-//! first statement of each query type on each engine to stderr.
+//! first statement of each query type on each engine to stderr,
+//! `TSBS_ITERATIONS=200` runs each query type longer (under `perf record`).
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark binary: failing loudly is right")]
 
 use std::fmt::Write as _;
@@ -50,7 +51,8 @@ const HOSTS: usize = 100;
 const STEPS: usize = 8_640;
 const BATCH_ROWS: usize = 1_000;
 const SEED: u64 = 42;
-/// Timed runs per query type and engine, each with new parameters.
+/// Timed runs per query type and engine, each with new parameters
+/// (`TSBS_ITERATIONS` overrides it, for profiling).
 const ITERATIONS: usize = 20;
 const DAY_NS: i64 = 24 * HOUR_NS;
 /// Window lengths of TSBS's devops use case (`uses/devops/common.go`).
@@ -311,6 +313,8 @@ async fn main() {
         std::env::var("TSBS_QUERIES").ok().map(|v| v.split(',').map(|s| s.trim().to_string()).collect());
     let explaining = std::env::var("TSBS_EXPLAIN").is_ok_and(|v| v == "1");
     let (time_chronicle, time_memtable) = engines();
+    let iterations: usize =
+        std::env::var("TSBS_ITERATIONS").ok().map_or(ITERATIONS, |v| v.parse().expect("TSBS_ITERATIONS is a number"));
 
     let dir = std::env::temp_dir().join(format!("chronicle-tsbs-queries-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -342,7 +346,7 @@ async fn main() {
             continue;
         }
         let mut rng = ChaCha8Rng::seed_from_u64(SEED ^ (n as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        let statements: Vec<String> = (0..=ITERATIONS).map(|_| shape.sql(&mut rng)).collect();
+        let statements: Vec<String> = (0..=iterations).map(|_| shape.sql(&mut rng)).collect();
         if explaining {
             explain("chronicle", &chronicle, &statements[0]).await;
             explain("memtable", &memtable, &statements[0]).await;

@@ -57,7 +57,7 @@ mod tests {
         let other = FieldSeries { times: vec![3], values: vec![2.0] };
         add_series(&mut b, &mut enc, 7, &[(0, same.clone()), (1, other), (2, same)]).expect("encodes");
         let block = b.finish(&mut Vec::new(), 0).expect("finishes");
-        let shapes: Vec<(Vec<FieldId>, u32)> = block.entries.iter().map(|e| (e.fields.clone(), e.count)).collect();
+        let shapes: Vec<(Vec<FieldId>, u32)> = block.entries.iter().map(|e| (e.fields.to_vec(), e.count)).collect();
         assert_eq!(shapes, vec![(vec![0, 2], MAX_POINTS_PER_CHUNK as u32), (vec![0, 2], 5), (vec![1], 1)]);
     }
 }

@@ -7,7 +7,7 @@
 use std::collections::{BTreeSet, HashSet, VecDeque};
 
 use crate::error::Result;
-use crate::storage::scan::{self, FieldRange, Scan, ScanPart, ScanRequest};
+use crate::storage::scan::{self, FieldRange, Scan, ScanPart, ScanRequest, TagDictionary};
 use crate::storage::series_index::{FieldId, SeriesId};
 
 use super::PartitionInfo;
@@ -106,16 +106,25 @@ impl State {
                 }
             }
         }
+        let (mut start, mut end) = (req.start, req.end);
+        if let Some(top) = &req.top_buckets {
+            (start, end) = top.cut(parts.iter().flat_map(|p| p.known_times(start, end)), start, end);
+            parts.retain_mut(|p| p.restrict(start, end));
+        }
+        let tag_dictionaries = TagDictionary::for_series(&series_tags, tags.len())?;
         Ok(Scan {
             schema: scan::schema(&tags, &out_names),
             reader: self.store.reader(),
-            start: req.start,
-            end: req.end,
+            start,
+            end,
             series_tags,
             row_fields,
             out_fields,
             parts,
+            tag_dictionaries,
             remaining: req.limit,
+            batch_rows: 1,
+            latest: req.latest,
         })
     }
 

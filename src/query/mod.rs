@@ -17,24 +17,31 @@ mod export;
 mod export_destination;
 mod filter;
 mod gap_fill;
+mod latest_exec;
+mod latest_rule;
 mod scan_exec;
+mod scan_input;
 mod session;
 mod stats_exec;
 mod stats_rule;
 mod structured;
 mod system;
 mod table;
+mod top_buckets_rule;
 
 pub use catalog::ChronicleSchema;
 pub use export::{ExportOptions, ExportSource};
 pub use filter::Pushdown;
 pub use gap_fill::{Buckets, ColumnFill, GapFill, GapFillExec, GapFillPlanner};
+pub use latest_exec::ChronicleLatestExec;
+pub use latest_rule::ChronicleLatestRule;
 pub use scan_exec::ChronicleScanExec;
 pub use stats_exec::ChronicleStatsExec;
 pub use stats_rule::ChronicleStatsRule;
 pub use structured::{Aggregation, Query};
 pub use system::SystemSchema;
 pub use table::ChronicleTable;
+pub use top_buckets_rule::ChronicleTopBucketsRule;
 
 use datafusion::error::DataFusionError;
 

@@ -6,7 +6,9 @@
 //! at a time). Only the projected fields are decoded; the pushed conditions
 //! (time range, tag matchers, field ranges) and the limit are applied inside.
 //! Each partition's output is sorted by (tags..., time); the plan declares
-//! that ordering when every tag column and `time` are projected.
+//! that ordering when every tag column and `time` are projected. In latest
+//! mode ([`ChronicleScanExec::latest`]) one partition returns the latest
+//! row of each series.
 
 use std::fmt;
 use std::sync::Arc;
@@ -30,7 +32,7 @@ use super::filter::Pushdown;
 use super::to_df_error;
 use crate::db::Db;
 use crate::error::Result;
-use crate::storage::scan::{Scan, ScanEstimate, ScanRequest};
+use crate::storage::scan::{Scan, ScanEstimate, ScanRequest, TopBuckets};
 
 /// Scans one measurement; see the module docs.
 #[derive(Debug, Clone)]
@@ -40,6 +42,8 @@ pub struct ChronicleScanExec {
     request: ScanRequest,
     /// A pushed condition no row can meet.
     never: bool,
+    /// The buckets the time range was cut to, for EXPLAIN.
+    top_buckets: Option<TopBuckets>,
     /// Positions of the output columns in a scan batch.
     batch_projection: Vec<usize>,
     estimate: ScanEstimate,
@@ -70,6 +74,8 @@ impl ChronicleScanExec {
             end: pushdown.end,
             field_ranges: pushdown.field_ranges,
             limit,
+            latest: false,
+            top_buckets: None,
         };
         let estimate = if pushdown.never { ScanEstimate::default() } else { db.scan(&request)?.estimate() };
         let schema = Arc::new(table_schema.project(&projection).map_err(|e| crate::Error::Query(e.into()))?);
@@ -92,6 +98,7 @@ impl ChronicleScanExec {
             db,
             request,
             never: pushdown.never,
+            top_buckets: None,
             batch_projection,
             estimate,
             partition_ns,
@@ -106,9 +113,37 @@ impl ChronicleScanExec {
         &self.request
     }
 
+    /// This scan reading only the rows `top` needs: its time range cut
+    /// where the data is now (see [`TopBuckets`]), its partitions re-planned.
+    pub(crate) fn with_top_buckets(&self, top: TopBuckets) -> Result<Self> {
+        let mut request = self.request.clone();
+        request.top_buckets = Some(top);
+        let planned = self.db.scan(&request)?;
+        (request.start, request.end, request.top_buckets) = (planned.start, planned.end, None);
+        let estimate = planned.estimate();
+        let partitions = Partitioning::UnknownPartitioning(estimate.partitions.len().max(1));
+        let properties = self.properties.as_ref().clone().with_partitioning(partitions);
+        Ok(Self { request, estimate, properties: Arc::new(properties), top_buckets: Some(top), ..self.clone() })
+    }
+
+    /// This scan returning only the latest row of each series, as one
+    /// output partition (the latest row may be in any time partition).
+    pub(crate) fn latest(&self) -> Self {
+        let mut scan = self.clone();
+        scan.request.latest = true;
+        let properties = self.properties.as_ref().clone().with_partitioning(Partitioning::UnknownPartitioning(1));
+        scan.properties = Arc::new(properties);
+        scan
+    }
+
     /// Plans the scan of output partition `partition`: the request restricted
-    /// to its time partition, planned now; `None` if it holds nothing.
+    /// to its time partition (the whole request in latest mode), planned now;
+    /// `None` if it holds nothing.
     pub(crate) fn partition_scan(&self, partition: usize) -> Result<Option<Scan>> {
+        if self.request.latest {
+            let any = partition == 0 && !self.estimate.partitions.is_empty();
+            return if any { self.db.scan(&self.request).map(Some) } else { Ok(None) };
+        }
         let Some(&p) = self.estimate.partitions.get(partition) else { return Ok(None) };
         let ns = i128::from(self.partition_ns);
         let clamp = |t: i128| t.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
@@ -129,13 +164,22 @@ impl ChronicleScanExec {
         let ranges: Vec<String> =
             p.field_ranges.iter().map(|r| format!("{} in {:?}..{:?}", r.field, r.lower, r.upper)).collect();
         format!(
-            "measurement={}, time={time}, tags=[{}], field_ranges=[{}], fields=[{}], partitions={}, limit={:?}{}",
+            "measurement={}, time={time}, tags=[{}], field_ranges=[{}], fields=[{}], partitions={}, limit={:?}{}{}{}",
             p.measurement,
             matchers.join(", "),
             ranges.join(", "),
             p.fields.as_deref().unwrap_or_default().join(", "),
             self.estimate.partitions.len(),
             p.limit,
+            if p.latest { ", latest row per series".to_string() } else { String::new() },
+            self.top_buckets
+                .map(|t| format!(
+                    ", cut to the {} {} {}",
+                    if t.newest { "newest" } else { "oldest" },
+                    t.count,
+                    t.bucket
+                ))
+                .unwrap_or_default(),
             if self.never { ", never" } else { "" }
         )
     }
@@ -202,11 +246,12 @@ impl ExecutionPlan for ChronicleScanExec {
         Ok(self)
     }
 
-    fn execute(&self, partition: usize, _context: Arc<TaskContext>) -> DfResult<SendableRecordBatchStream> {
+    fn execute(&self, partition: usize, context: Arc<TaskContext>) -> DfResult<SendableRecordBatchStream> {
         let schema = self.schema();
         let Some(scan) = self.partition_scan(partition).map_err(to_df_error)? else {
             return Ok(Box::pin(RecordBatchStreamAdapter::new(schema, futures::stream::empty())));
         };
+        let scan = scan.with_batch_rows(context.session_config().batch_size());
         let projection = self.batch_projection.clone();
         let batches = scan.map(move |b| -> DfResult<RecordBatch> {
             let b = b.map_err(to_df_error)?;

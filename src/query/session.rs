@@ -8,9 +8,11 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 
 use super::catalog::ChronicleSchema;
 use super::gap_fill::ChronicleQueryPlanner;
+use super::latest_rule::ChronicleLatestRule;
 use super::stats_rule::ChronicleStatsRule;
 use super::system::SystemSchema;
 use super::table::ChronicleTable;
+use super::top_buckets_rule::ChronicleTopBucketsRule;
 use crate::db::Db;
 use crate::error::{Error, Result};
 
@@ -28,14 +30,19 @@ impl Db {
     /// time-series functions of `chronicle-udfs` registered, and the
     /// operators of the dialect (gap filling) planned. Simple aggregates
     /// over whole chunks are answered from chunk statistics
-    /// ([`super::ChronicleStatsRule`]).
+    /// ([`super::ChronicleStatsRule`]), and latest-row aggregates from the
+    /// latest row of each series ([`super::ChronicleLatestRule`]), and
+    /// `ORDER BY` a time bucket with `LIMIT` reads only the buckets it needs
+    /// ([`super::ChronicleTopBucketsRule`]).
     pub fn session_context(&self) -> SessionContext {
         let config = SessionConfig::new().with_information_schema(true);
         let state = SessionStateBuilder::new()
             .with_config(config)
             .with_default_features()
             .with_query_planner(Arc::new(ChronicleQueryPlanner))
+            .with_physical_optimizer_rule(Arc::new(ChronicleTopBucketsRule))
             .with_physical_optimizer_rule(Arc::new(ChronicleStatsRule))
+            .with_physical_optimizer_rule(Arc::new(ChronicleLatestRule))
             .build();
         let ctx = SessionContext::new_with_state(state);
         chronicle_udfs::register_all(&ctx);

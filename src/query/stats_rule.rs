@@ -22,29 +22,19 @@
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Schema};
+use datafusion::common::Result as DfResult;
 use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::common::{Result as DfResult, ScalarValue};
-use datafusion::functions::datetime::date_bin::DateBinFunc;
 use datafusion::functions_aggregate::average::Avg;
 use datafusion::functions_aggregate::count::Count;
 use datafusion::functions_aggregate::min_max::{Max, Min};
 use datafusion::functions_aggregate::sum::Sum;
-use datafusion::physical_expr::ScalarFunctionExpr;
 use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
-use datafusion::physical_expr::expressions::{Column, Literal};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
-use datafusion::physical_plan::coop::CooperativeExec;
-use datafusion::physical_plan::projection::ProjectionExec;
-use datafusion::physical_plan::repartition::RepartitionExec;
-use datafusion::physical_plan::{ExecutionPlan, Partitioning, PhysicalExpr};
 
-use super::scan_exec::ChronicleScanExec;
-use super::stats_exec::{AggregateParts, ChronicleStatsExec, StatsAggregate, StatsFunction, StatsGroup, TimeBucket};
-
-/// Nanoseconds in a day, for day intervals.
-const DAY_NS: i64 = 86_400_000_000_000;
+use super::scan_input::{Input, Source, rewrite_up};
+use super::stats_exec::{AggregateParts, ChronicleStatsExec, StatsAggregate, StatsFunction, StatsGroup};
 
 /// Replaces simple aggregates over a Chronicle scan by [`ChronicleStatsExec`].
 #[derive(Debug, Default, Clone, Copy)]
@@ -59,13 +49,7 @@ impl ChronicleStatsRule {
 
 impl PhysicalOptimizerRule for ChronicleStatsRule {
     fn optimize(&self, plan: Arc<dyn ExecutionPlan>, _config: &ConfigOptions) -> DfResult<Arc<dyn ExecutionPlan>> {
-        plan.transform_up(|node| {
-            Ok(match stats_exec_for(&node)? {
-                Some(exec) => Transformed::yes(exec),
-                None => Transformed::no(node),
-            })
-        })
-        .map(|t| t.data)
+        rewrite_up(plan, stats_exec_for)
     }
 
     fn name(&self) -> &str {
@@ -74,85 +58,6 @@ impl PhysicalOptimizerRule for ChronicleStatsRule {
 
     fn schema_check(&self) -> bool {
         true
-    }
-}
-
-/// What an expression over the aggregate's input is, in scan terms.
-#[derive(Debug, Clone, PartialEq)]
-enum Source {
-    Time,
-    Tag(String),
-    Field(String),
-    Bucket(TimeBucket),
-}
-
-/// The scan under the aggregate and the projection between them, if any.
-struct Input<'a> {
-    scan: &'a Arc<dyn ExecutionPlan>,
-    projection: Option<&'a ProjectionExec>,
-}
-
-impl Input<'_> {
-    /// What `expr`, over the aggregate's input, computes.
-    fn resolve(&self, expr: &Arc<dyn PhysicalExpr>) -> Option<Source> {
-        match self.projection {
-            Some(p) => resolve(expr, &|i| p.expr().get(i).and_then(|e| resolve(&e.expr, &|i| self.column(i)))),
-            None => resolve(expr, &|i| self.column(i)),
-        }
-    }
-
-    /// What scan column `i` is: `time`, a tag or a field, told by its type.
-    fn column(&self, i: usize) -> Option<Source> {
-        let schema = self.scan.schema();
-        let field = schema.fields().get(i)?;
-        match field.data_type() {
-            DataType::Timestamp(_, _) if field.name() == "time" => Some(Source::Time),
-            DataType::Dictionary(_, _) => Some(Source::Tag(field.name().clone())),
-            DataType::Float64 => Some(Source::Field(field.name().clone())),
-            _ => None,
-        }
-    }
-}
-
-/// `expr` in terms of `column` (what each input column is): a column, or a
-/// `date_bin` of `time` with literal stride and origin.
-fn resolve(expr: &Arc<dyn PhysicalExpr>, column: &dyn Fn(usize) -> Option<Source>) -> Option<Source> {
-    if let Some(c) = expr.downcast_ref::<Column>() {
-        return column(c.index());
-    }
-    let date_bin = ScalarFunctionExpr::try_downcast_func::<DateBinFunc>(expr.as_ref())?;
-    let (stride, time, origin) = match date_bin.args() {
-        [stride, time] => (stride, time, None),
-        [stride, time, origin] => (stride, time, Some(origin)),
-        _ => return None,
-    };
-    if resolve(time, column)? != Source::Time {
-        return None;
-    }
-    let stride = stride_ns(literal(stride)?).filter(|&s| s > 0)?;
-    let origin = match origin.map(literal) {
-        None => 0,
-        Some(Some(ScalarValue::TimestampNanosecond(Some(t), _))) => *t,
-        Some(_) => return None,
-    };
-    Some(Source::Bucket(TimeBucket { stride, origin }))
-}
-
-fn literal(expr: &Arc<dyn PhysicalExpr>) -> Option<&ScalarValue> {
-    expr.downcast_ref::<Literal>().map(Literal::value)
-}
-
-/// A fixed interval in nanoseconds, as `date_bin` converts it; `None` for
-/// intervals with months (variable length) or out of range.
-fn stride_ns(v: &ScalarValue) -> Option<i64> {
-    match v {
-        ScalarValue::IntervalMonthDayNano(Some(i)) if i.months == 0 => {
-            i64::from(i.days).checked_mul(DAY_NS)?.checked_add(i.nanoseconds)
-        }
-        ScalarValue::IntervalDayTime(Some(i)) => {
-            i64::from(i.days).checked_mul(DAY_NS)?.checked_add(i64::from(i.milliseconds) * 1_000_000)
-        }
-        _ => None,
     }
 }
 
@@ -196,32 +101,13 @@ fn stats_exec_for(node: &Arc<dyn ExecutionPlan>) -> DfResult<Option<Arc<dyn Exec
     {
         return Ok(None);
     }
-    // Peel what may sit between the aggregate and the scan.
-    let (mut below, mut projection) = (aggregate.input(), None);
-    loop {
-        if let Some(r) = below.downcast_ref::<RepartitionExec>()
-            && !final_values
-            && matches!(r.partitioning(), Partitioning::RoundRobinBatch(_))
-        {
-            below = r.input();
-        } else if let Some(c) = below.downcast_ref::<CooperativeExec>() {
-            below = c.input();
-        } else if let Some(p) = below.downcast_ref::<ProjectionExec>()
-            && projection.is_none()
-        {
-            projection = Some(p);
-            below = p.input();
-        } else {
-            break;
-        }
-    }
-    let Some(scan) = below.downcast_ref::<ChronicleScanExec>() else { return Ok(None) };
+    let Some(input) = Input::under(aggregate) else { return Ok(None) };
+    let scan = input.scan();
     let request = scan.request();
     let partitions = scan.properties().partitioning.partition_count();
     if !request.field_ranges.is_empty() || request.limit.is_some() || (final_values && partitions != 1) {
         return Ok(None);
     }
-    let input = Input { scan: below, projection };
     let mut groups = Vec::new();
     for (expr, _) in group_by.expr() {
         match input.resolve(expr) {
@@ -254,6 +140,6 @@ fn stats_exec_for(node: &Arc<dyn ExecutionPlan>) -> DfResult<Option<Arc<dyn Exec
         mode,
         properties: Arc::clone(aggregate.properties()),
     };
-    let projection = projection.map(|p| (p.expr().iter().map(|e| Arc::clone(&e.expr)).collect(), p.schema()));
+    let projection = input.projection.map(|p| (p.expr().iter().map(|e| Arc::clone(&e.expr)).collect(), p.schema()));
     Ok(Some(Arc::new(ChronicleStatsExec::new(Arc::new(scan.clone()), projection, parts))))
 }

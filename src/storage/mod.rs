@@ -9,3 +9,4 @@ pub mod merge;
 pub mod scan;
 pub mod series_index;
 pub(crate) mod stats_scan;
+pub mod time_bucket;

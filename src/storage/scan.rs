@@ -10,24 +10,30 @@
 //! Batches come one per (series, partition), ordered by the series' tag
 //! values (tag columns in schema order, a missing tag last), then time; so
 //! within one partition the output is sorted by (tags..., time).
+//! [`Scan::with_batch_rows`] gathers consecutive parts into larger batches,
+//! in the same order. Every batch of a scan shares one dictionary per tag
+//! column.
 //! The scan works on a snapshot taken when it starts: later writes are not
 //! seen, and a compaction does not disturb it.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use arrow_array::types::Int32Type;
 use arrow_array::{
-    ArrayRef, DictionaryArray, Float64Array, Int32Array, RecordBatch, StringArray, TimestampNanosecondArray,
+    Array, ArrayRef, DictionaryArray, Float64Array, Int32Array, RecordBatch, StringArray, TimestampNanosecondArray,
 };
+use arrow_buffer::NullBuffer;
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow_select::concat::concat;
 
 use super::file::partition_block::ChunkEntry;
 use super::file::store::FileReader;
 use super::matcher::TagMatcher;
 use super::merge::FieldSeries;
 use super::series_index::FieldId;
-use crate::encoding::Chunk;
+use super::time_bucket::TimeBucket;
+use crate::encoding::{Chunk, DecodedChunk};
 use crate::error::{Error, Result};
 
 /// What to read.
@@ -48,6 +54,43 @@ pub struct ScanRequest {
     pub field_ranges: Vec<FieldRange>,
     /// Stop after this many rows.
     pub limit: Option<usize>,
+    /// Return only the latest row of each series (the limit counts those).
+    pub latest: bool,
+    /// Only rows of these time buckets are needed: the scan may drop rows
+    /// of later (or earlier) buckets; see [`TopBuckets`].
+    pub top_buckets: Option<TopBuckets>,
+}
+
+/// The first `count` non-empty time buckets, newest or oldest first: what
+/// `GROUP BY date_bin(..) ORDER BY .. DESC LIMIT count` reads. Chunk time
+/// bounds and head points are times known to hold rows; when they cover
+/// `count` buckets, rows beyond the `count`-th of those cannot be among the
+/// first `count` buckets, and the scan's range is cut there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TopBuckets {
+    /// The buckets.
+    pub bucket: TimeBucket,
+    /// How many buckets are read.
+    pub count: usize,
+    /// Newest first (else oldest first).
+    pub newest: bool,
+}
+
+impl TopBuckets {
+    /// The range `start..=end` cut to the first `count` buckets among
+    /// those of `known` (times known to hold rows, all within the range).
+    pub(crate) fn cut(&self, known: impl IntoIterator<Item = i64>, start: i64, end: i64) -> (i64, i64) {
+        let buckets: BTreeSet<i64> = known.into_iter().filter_map(|t| self.bucket.of(t)).collect();
+        let nth = match self.newest {
+            true => buckets.iter().rev().nth(self.count.saturating_sub(1)),
+            false => buckets.iter().nth(self.count.saturating_sub(1)),
+        };
+        match (nth, self.newest) {
+            (None, _) => (start, end),
+            (Some(&b), true) => (start.max(b), end),
+            (Some(&b), false) => (start, end.min(b.saturating_add(self.bucket.stride - 1))),
+        }
+    }
 }
 
 /// A range of values of one field, each bound with whether it is inclusive.
@@ -82,6 +125,8 @@ impl ScanRequest {
             end: i64::MAX,
             field_ranges: Vec::new(),
             limit: None,
+            latest: false,
+            top_buckets: None,
         }
     }
 
@@ -136,6 +181,24 @@ pub(crate) struct ScanPart {
 }
 
 impl ScanPart {
+    /// Times known to hold rows within `start..=end`: chunk bounds and the
+    /// ends of the head points (which are already in the scan's range).
+    pub(crate) fn known_times(&self, start: i64, end: i64) -> impl Iterator<Item = i64> + '_ {
+        let chunks = self.chunks.iter().flat_map(|c| [c.min_time, c.max_time]);
+        let head = self.head.iter().flat_map(|(_, s)| s.times.first().into_iter().chain(s.times.last()).copied());
+        chunks.filter(move |t| (start..=end).contains(t)).chain(head)
+    }
+
+    /// Keeps what overlaps `start..=end`; false if nothing is left.
+    pub(crate) fn restrict(&mut self, start: i64, end: i64) -> bool {
+        self.chunks.retain(|c| c.min_time <= end && c.max_time >= start);
+        for (_, points) in &mut self.head {
+            points.restrict(start, end);
+        }
+        self.head.retain(|(_, points)| !points.is_empty());
+        !self.chunks.is_empty() || !self.head.is_empty()
+    }
+
     /// Per chunk: whether no other source of the part (another chunk, or the
     /// head points) overlaps it in time. Only then are the chunk's points
     /// exactly the part's rows in its span: nothing newer overwrites them and
@@ -168,8 +231,14 @@ pub struct Scan {
     /// Per output field column: its position in `row_fields`, or `None` (unknown field).
     pub(crate) out_fields: Vec<Option<usize>>,
     pub(crate) parts: VecDeque<ScanPart>,
+    /// Per tag column: the dictionary every batch shares.
+    pub(crate) tag_dictionaries: Vec<TagDictionary>,
     /// Rows still to return, if limited.
     pub(crate) remaining: Option<usize>,
+    /// Parts are gathered into batches of at least this many rows (1: one batch per part).
+    pub(crate) batch_rows: usize,
+    /// Only the latest row of each series is returned.
+    pub(crate) latest: bool,
 }
 
 /// What a scan will read, known before it runs.
@@ -223,53 +292,244 @@ impl Scan {
         self.collect()
     }
 
-    fn decode_part(&self, part: &ScanPart) -> Result<Vec<FieldSeries>> {
+    /// Returns batches of about `rows` rows (the parts of several series, in
+    /// order) instead of one per (series, partition).
+    pub fn with_batch_rows(mut self, rows: usize) -> Self {
+        self.batch_rows = rows.max(1);
+        self
+    }
+
+    /// The rows of one part; `None` if it has none.
+    fn part_rows(&self, part: &ScanPart) -> Result<Option<PartRows>> {
+        if let ([entry], true) = (part.chunks.as_slice(), part.head.is_empty()) {
+            // One chunk and nothing else: its points are the rows.
+            let columns: Vec<Option<usize>> =
+                self.row_fields.iter().map(|f| entry.fields.iter().position(|c| c == f)).collect();
+            let held: Vec<usize> = columns.iter().flatten().copied().collect();
+            let decoded = decode_entry(&self.reader, entry, &held, self.start, self.end)?;
+            let n = decoded.timestamps.len();
+            if n == 0 {
+                return Ok(None);
+            }
+            let mut values = decoded.values.into_iter();
+            let fields = columns
+                .iter()
+                .map(|c| c.and_then(|_| values.next()).unwrap_or_else(|| Float64Array::new_null(n)))
+                .collect();
+            return Ok(Some(PartRows { times: decoded.timestamps, fields }));
+        }
         let mut sources = read_chunks(&self.reader, &part.chunks, &self.row_fields, self.start, self.end)?;
         for (field, points) in &part.head {
             if let Some(slot) = self.row_fields.iter().position(|r| r == field) {
                 sources[slot].push(points.clone());
             }
         }
-        Ok(sources.into_iter().map(FieldSeries::merge).collect())
-    }
-
-    /// The rows of one part, sorted by time; `None` if it has none.
-    pub(super) fn batch(&self, part: &ScanPart) -> Result<Option<RecordBatch>> {
-        let fields = self.decode_part(part)?;
-        let first = fields.iter().find(|f| !f.is_empty());
-        let Some(first) = first else { return Ok(None) };
-        let shared = fields.iter().all(|f| f.is_empty() || f.times == first.times);
-        let times: Vec<i64> = if shared && fields.iter().all(|f| !f.is_empty()) {
+        let merged: Vec<FieldSeries> = sources.into_iter().map(FieldSeries::merge).collect();
+        let Some(first) = merged.iter().find(|f| !f.is_empty()) else { return Ok(None) };
+        let times: Vec<i64> = if merged.iter().all(|f| f.times == first.times) {
             first.times.clone()
         } else {
-            let mut all: Vec<i64> = fields.iter().flat_map(|f| f.times.iter().copied()).collect();
+            let mut all: Vec<i64> = merged.iter().flat_map(|f| f.times.iter().copied()).collect();
             all.sort_unstable();
             all.dedup();
             all
         };
-        let n = times.len();
+        let fields = merged
+            .into_iter()
+            .map(|f| if f.times.len() == times.len() { Float64Array::from(f.values) } else { spread(&f, &times) })
+            .collect();
+        Ok(Some(PartRows { times: TimestampNanosecondArray::from(times).with_timezone("UTC"), fields }))
+    }
+
+    /// The latest row of `part` from the stats of its newest chunk, when
+    /// that chunk alone reaches the part's latest time (so no other source
+    /// adds to or overwrites that row) and the time is in the scan's range.
+    fn latest_from_stats(&self, part: &ScanPart) -> Option<PartRows> {
+        let newest = part.chunks.iter().max_by_key(|c| c.max_time)?;
+        let t = newest.max_time;
+        let alone = part.chunks.iter().filter(|c| c.max_time >= t).count() == 1
+            && part.head.iter().all(|(_, s)| s.times.last().is_none_or(|&h| h < t));
+        if !alone || t < self.start || t > self.end {
+            return None;
+        }
+        let last = |f: &FieldId| {
+            let column = newest.fields.iter().position(|c| c == f)?;
+            newest.stats.get(column).map(|s| s.last)
+        };
+        let fields = self.row_fields.iter().map(|f| Float64Array::from(vec![last(f)])).collect();
+        Some(PartRows { times: TimestampNanosecondArray::from(vec![t]).with_timezone("UTC"), fields })
+    }
+
+    /// The rows of one part, sorted by time; `None` if it has none.
+    pub(super) fn batch(&self, part: &ScanPart) -> Result<Option<RecordBatch>> {
+        match self.part_rows(part)? {
+            Some(rows) => self.assemble(&[(part.series, rows)]).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// One batch of the scan's schema holding `parts` (series, rows) in order.
+    fn assemble(&self, parts: &[(usize, PartRows)]) -> Result<RecordBatch> {
+        let arrow = |e: arrow_schema::ArrowError| Error::InvalidArgument(e.to_string());
+        let joined = |arrays: Vec<&dyn Array>| -> Result<ArrayRef> {
+            match arrays.as_slice() {
+                [one] => Ok(one.slice(0, one.len())),
+                _ => concat(&arrays).map_err(arrow),
+            }
+        };
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());
-        columns.push(Arc::new(TimestampNanosecondArray::from(times.clone()).with_timezone("UTC")));
-        for value in &self.series_tags[part.series] {
-            let keys = match value {
-                Some(_) => Int32Array::from(vec![0; n]),
-                None => Int32Array::new_null(n),
-            };
-            let values = StringArray::from(value.iter().map(String::as_str).collect::<Vec<_>>());
-            let dict = DictionaryArray::<Int32Type>::try_new(keys, Arc::new(values))
-                .map_err(|e| Error::InvalidArgument(e.to_string()))?;
-            columns.push(Arc::new(dict));
+        columns.push(joined(parts.iter().map(|(_, p)| &p.times as &dyn Array).collect())?);
+        for dictionary in &self.tag_dictionaries {
+            columns.push(dictionary.column(parts.iter().map(|(series, p)| (*series, p.times.len())))?);
         }
         for slot in &self.out_fields {
-            let array = match slot.map(|s| &fields[s]) {
-                Some(f) if f.times.len() == n => Float64Array::from(f.values.clone()),
-                Some(f) => spread(f, &times),
-                None => Float64Array::new_null(n),
+            let column = match slot {
+                Some(s) => {
+                    joined(parts.iter().filter_map(|(_, p)| p.fields.get(*s).map(|f| f as &dyn Array)).collect())?
+                }
+                None => Arc::new(Float64Array::new_null(parts.iter().map(|(_, p)| p.times.len()).sum())),
             };
-            columns.push(Arc::new(array));
+            columns.push(column);
         }
-        RecordBatch::try_new(self.schema(), columns).map(Some).map_err(|e| Error::InvalidArgument(e.to_string()))
+        RecordBatch::try_new(self.schema(), columns).map_err(arrow)
     }
+
+    /// The next part's rows (in latest mode: the next series' latest row),
+    /// cut to the limit, with its series.
+    fn next_part_rows(&mut self) -> Option<Result<(usize, PartRows)>> {
+        if self.remaining == Some(0) {
+            return None;
+        }
+        let next = if self.latest { self.next_latest_row() } else { self.next_rows() };
+        let (series, rows) = match next? {
+            Ok(next) => next,
+            Err(e) => return Some(Err(e)),
+        };
+        let Some(left) = self.remaining else { return Some(Ok((series, rows))) };
+        let rows = if rows.times.len() > left { rows.slice(0, left) } else { rows };
+        self.remaining = Some(left - rows.times.len());
+        Some(Ok((series, rows)))
+    }
+
+    /// The rows of the next part that has any.
+    fn next_rows(&mut self) -> Option<Result<(usize, PartRows)>> {
+        while let Some(part) = self.parts.pop_front() {
+            match self.part_rows(&part) {
+                Ok(Some(rows)) => return Some(Ok((part.series, rows))),
+                Ok(None) => {}
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        None
+    }
+
+    /// The latest row of the next series that has any: its parts are
+    /// consecutive, oldest partition first, so the newest part with rows
+    /// holds it and older parts are not read. Chunk stats give it where
+    /// they can; otherwise the part is decoded.
+    fn next_latest_row(&mut self) -> Option<Result<(usize, PartRows)>> {
+        while let Some(series) = self.parts.front().map(|p| p.series) {
+            let count = self.parts.iter().take_while(|p| p.series == series).count();
+            let parts: Vec<ScanPart> = self.parts.drain(..count).collect();
+            for part in parts.iter().rev() {
+                if let Some(row) = self.latest_from_stats(part) {
+                    return Some(Ok((series, row)));
+                }
+                match self.part_rows(part) {
+                    Ok(Some(rows)) => return Some(Ok((series, rows.slice(rows.times.len() - 1, 1)))),
+                    Ok(None) => {}
+                    Err(e) => return Some(Err(e)),
+                }
+            }
+        }
+        None
+    }
+}
+
+/// The rows of one part: their times, ascending, and per row field its
+/// values (null where it has none).
+struct PartRows {
+    times: TimestampNanosecondArray,
+    fields: Vec<Float64Array>,
+}
+
+impl PartRows {
+    fn slice(&self, offset: usize, len: usize) -> Self {
+        Self {
+            times: self.times.slice(offset, len),
+            fields: self.fields.iter().map(|f| f.slice(offset, len)).collect(),
+        }
+    }
+}
+
+/// One tag column's dictionary, shared by every batch of a scan: the
+/// distinct values among the scan's series, sorted, and each series' key.
+/// Sharing it lets batches of several series concatenate without merging
+/// dictionaries.
+#[derive(Debug)]
+pub(crate) struct TagDictionary {
+    values: ArrayRef,
+    /// Per series: the key of its value, `None` where it lacks the tag.
+    keys: Vec<Option<i32>>,
+}
+
+impl TagDictionary {
+    /// One per tag column, from the tag values of each series (one per column).
+    pub(crate) fn for_series(series_tags: &[Vec<Option<String>>], columns: usize) -> Result<Vec<TagDictionary>> {
+        (0..columns)
+            .map(|c| {
+                fn value(tags: &[Option<String>], c: usize) -> Option<&str> {
+                    tags.get(c).and_then(Option::as_deref)
+                }
+                let distinct: BTreeSet<&str> = series_tags.iter().filter_map(|t| value(t, c)).collect();
+                let keys_by_value: BTreeMap<&str, i32> = distinct
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &v)| i32::try_from(k).map(|k| (v, k)))
+                    .collect::<std::result::Result<_, _>>()
+                    .map_err(|_| Error::InvalidArgument("more than 2^31 values of one tag in a scan".into()))?;
+                let keys =
+                    series_tags.iter().map(|t| value(t, c).and_then(|v| keys_by_value.get(v).copied())).collect();
+                let values: ArrayRef = Arc::new(StringArray::from_iter_values(distinct));
+                Ok(TagDictionary { values, keys })
+            })
+            .collect()
+    }
+
+    /// The column of runs of (series, rows): each series' value, `rows` times.
+    fn column(&self, runs: impl Iterator<Item = (usize, usize)>) -> Result<ArrayRef> {
+        let mut keys: Vec<i32> = Vec::new();
+        let mut valid: Vec<bool> = Vec::new();
+        for (series, n) in runs {
+            let key = self.keys.get(series).copied().flatten();
+            if key.is_none() && valid.is_empty() {
+                valid.resize(keys.len(), true);
+            }
+            if !valid.is_empty() || key.is_none() {
+                valid.extend(std::iter::repeat_n(key.is_some(), n));
+            }
+            keys.extend(std::iter::repeat_n(key.unwrap_or(0), n));
+        }
+        let nulls = (!valid.is_empty()).then(|| NullBuffer::from(valid));
+        let keys = Int32Array::new(keys.into(), nulls);
+        let dictionary = DictionaryArray::<Int32Type>::try_new(keys, Arc::clone(&self.values))
+            .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        Ok(Arc::new(dictionary))
+    }
+}
+
+/// Reads, verifies and decodes the points of `entry` in `start..=end`, of
+/// its value columns `columns`.
+fn decode_entry(
+    reader: &FileReader,
+    entry: &ChunkEntry,
+    columns: &[usize],
+    start: i64,
+    end: i64,
+) -> Result<DecodedChunk> {
+    let bytes = reader.read(entry.offset, entry.len as usize)?;
+    let corrupt = |e| Error::corrupt_at(reader.path(), entry.offset, e);
+    Chunk::parse(&bytes).map_err(corrupt)?.decode_range(start, end, columns).map_err(corrupt)
 }
 
 /// Decodes `chunks` (one series, in file order) and returns, for each of
@@ -293,11 +553,8 @@ pub(crate) fn read_chunks<'a>(
         if wanted.is_empty() || entry.max_time < start || entry.min_time > end {
             continue;
         }
-        let bytes = reader.read(entry.offset, entry.len as usize)?;
-        let corrupt = |e| Error::corrupt_at(reader.path(), entry.offset, e);
-        let chunk = Chunk::parse(&bytes).map_err(corrupt)?;
         let columns: Vec<usize> = wanted.iter().map(|w| w.0).collect();
-        let decoded = chunk.decode_range(start, end, &columns).map_err(corrupt)?;
+        let decoded = decode_entry(reader, entry, &columns, start, end)?;
         let times = decoded.timestamps.values().to_vec();
         for ((_, slot), values) in wanted.iter().zip(decoded.values) {
             sources[*slot].push(FieldSeries { times: times.clone(), values: values.values().to_vec() });
@@ -326,21 +583,18 @@ impl Iterator for Scan {
     type Item = Result<RecordBatch>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.remaining == Some(0) {
-            return None;
-        }
-        while let Some(part) = self.parts.pop_front() {
-            match self.batch(&part) {
-                Ok(Some(batch)) => {
-                    let Some(left) = self.remaining else { return Some(Ok(batch)) };
-                    let batch = if batch.num_rows() > left { batch.slice(0, left) } else { batch };
-                    self.remaining = Some(left - batch.num_rows());
-                    return Some(Ok(batch));
+        let mut parts = Vec::new();
+        let mut rows = 0;
+        while rows < self.batch_rows {
+            match self.next_part_rows() {
+                Some(Ok(part)) => {
+                    rows += part.1.times.len();
+                    parts.push(part);
                 }
-                Ok(None) => {}
-                Err(e) => return Some(Err(e)),
+                Some(Err(e)) => return Some(Err(e)),
+                None => break,
             }
         }
-        None
+        (!parts.is_empty()).then(|| self.assemble(&parts))
     }
 }

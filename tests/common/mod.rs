@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers: failing loudly is the point")]
 
 pub mod influxd;
+pub mod mixed_cpu;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -17,6 +17,8 @@
 //! them; the stats repeat the chunk's so scans can prune and aggregate
 //! without reading the chunk.
 
+use std::sync::Arc;
+
 use crate::encoding::stats::ColumnStats;
 use crate::encoding::varint::{ByteReader, put_varint, zigzag};
 use crate::encoding::{ChunkEncoder, Error, Result};
@@ -34,8 +36,8 @@ pub const DIRECTORY_VERSION: u8 = 1;
 pub struct ChunkEntry {
     /// The series.
     pub series: SeriesId,
-    /// The fields, in column order.
-    pub fields: Vec<FieldId>,
+    /// The fields, in column order (shared: scans copy entries).
+    pub fields: Arc<[FieldId]>,
     /// Points per field.
     pub count: u32,
     /// Earliest timestamp.
@@ -46,8 +48,8 @@ pub struct ChunkEntry {
     pub offset: u64,
     /// Chunk length in bytes.
     pub len: u32,
-    /// Stats per field, in column order.
-    pub stats: Vec<ColumnStats>,
+    /// Stats per field, in column order (shared: scans copy entries).
+    pub stats: Arc<[ColumnStats]>,
 }
 
 /// The directory of one partition block.
@@ -118,16 +120,16 @@ impl PartitionBlockBuilder {
         encoder.encode(times, columns, &mut self.chunks)?;
         let len =
             u32::try_from(self.chunks.len() - start).map_err(|_| Error::Unencodable("a chunk exceeds 4 GiB".into()))?;
-        let stats = columns.iter().filter_map(|c| ColumnStats::of(c)).collect();
+        let stats: Vec<ColumnStats> = columns.iter().filter_map(|c| ColumnStats::of(c)).collect();
         self.entries.push(ChunkEntry {
             series,
-            fields: fields.to_vec(),
+            fields: fields.into(),
             count: times.len() as u32,
             min_time,
             max_time,
             offset: start as u64,
             len,
-            stats,
+            stats: stats.into(),
         });
         Ok(())
     }
@@ -245,13 +247,13 @@ pub fn parse_directory(
         }
         entries.push(ChunkEntry {
             series: series as SeriesId,
-            fields,
+            fields: fields.into(),
             count: count as u32,
             min_time,
             max_time,
             offset: block_offset + next,
             len: len as u32,
-            stats,
+            stats: stats.into(),
         });
         next += len;
     }
