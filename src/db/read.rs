@@ -7,7 +7,7 @@
 use std::collections::{BTreeSet, HashSet, VecDeque};
 
 use crate::error::Result;
-use crate::storage::scan::{self, FieldRange, Scan, ScanPart, ScanRequest, TagDictionary};
+use crate::storage::scan::{self, FieldRange, Scan, ScanPart, ScanRequest, TagDictionary, TopBuckets};
 use crate::storage::series_index::{FieldId, SeriesId};
 
 use super::PartitionInfo;
@@ -108,7 +108,7 @@ impl State {
         }
         let (mut start, mut end) = (req.start, req.end);
         if let Some(top) = &req.top_buckets {
-            (start, end) = top.cut(parts.iter().flat_map(|p| p.known_times(start, end)), start, end);
+            (start, end) = self.cut_to_buckets(top, &parts, start, end)?;
             parts.retain_mut(|p| p.restrict(start, end));
         }
         let tag_dictionaries = TagDictionary::for_series(&series_tags, tags.len())?;
@@ -126,6 +126,36 @@ impl State {
             batch_rows: 1,
             latest: req.latest,
         })
+    }
+
+    /// `start..=end` cut to the buckets `top` reads ([`TopBuckets`]). Chunk
+    /// bounds and head points show some buckets for free; then the
+    /// timestamps of the partitions on the cut's side are read, one
+    /// partition at a time, until the cut excludes every partition left.
+    fn cut_to_buckets(&self, top: &TopBuckets, parts: &VecDeque<ScanPart>, start: i64, end: i64) -> Result<(i64, i64)> {
+        let mut known: Vec<i64> = parts.iter().flat_map(|p| p.known_times(start, end)).collect();
+        let (mut lo, mut hi) = top.cut(known.iter().copied(), start, end);
+        let mut partitions: Vec<i64> = parts.iter().map(|p| p.partition).collect();
+        partitions.sort_unstable();
+        partitions.dedup();
+        if top.newest {
+            partitions.reverse();
+        }
+        let reader = self.store.reader();
+        let ns = i128::from(self.partition_ns);
+        for p in partitions {
+            let (p_start, p_end) = (i128::from(p) * ns, (i128::from(p) + 1) * ns - 1);
+            let excluded = if top.newest { p_end < i128::from(lo) } else { p_start > i128::from(hi) };
+            if excluded {
+                break;
+            }
+            for chunk in parts.iter().filter(|x| x.partition == p).flat_map(|x| &x.chunks) {
+                let times = scan::chunk_times(&reader, chunk)?;
+                known.extend(times.into_iter().filter(|t| (lo..=hi).contains(t)));
+            }
+            (lo, hi) = top.cut(known.iter().copied(), start, end);
+        }
+        Ok((lo, hi))
     }
 
     fn part(&self, id: SeriesId, p: i64, slot: usize, fields: &[FieldId], start: i64, end: i64) -> ScanPart {

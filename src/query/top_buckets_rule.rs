@@ -6,8 +6,9 @@
 //! that aggregate's (Partial) input a Chronicle scan applying every filter
 //! itself (no field ranges, no limit; the same conditions as
 //! [`super::ChronicleStatsRule`]). Then the scan's time range is cut with
-//! [`TopBuckets`]: chunk bounds and head points show buckets that hold rows;
-//! rows beyond the k-th of those are not read. Every group of the first k
+//! [`TopBuckets`]: chunk bounds, head points and the timestamps of the
+//! partitions at the cut's side show buckets that hold rows; rows beyond the
+//! k-th of those are not read. Every group of the first k
 //! buckets is still complete, so the TopK picks the same rows. The cut uses
 //! the data present when the query is planned.
 

@@ -17,7 +17,7 @@
 //! seen, and a compaction does not disturb it.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use arrow_array::types::Int32Type;
 use arrow_array::{
@@ -63,9 +63,10 @@ pub struct ScanRequest {
 
 /// The first `count` non-empty time buckets, newest or oldest first: what
 /// `GROUP BY date_bin(..) ORDER BY .. DESC LIMIT count` reads. Chunk time
-/// bounds and head points are times known to hold rows; when they cover
-/// `count` buckets, rows beyond the `count`-th of those cannot be among the
-/// first `count` buckets, and the scan's range is cut there.
+/// bounds, head points and (read when planning, from the partitions at the
+/// cut's side inward) chunk timestamps are times known to hold rows; when
+/// they cover `count` buckets, rows beyond the `count`-th of those cannot be
+/// among the first `count` buckets, and the scan's range is cut there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TopBuckets {
     /// The buckets.
@@ -471,6 +472,9 @@ pub(crate) struct TagDictionary {
     values: ArrayRef,
     /// Per series: the key of its value, `None` where it lacks the tag.
     keys: Vec<Option<i32>>,
+    /// Per series: the longest column of its value built so far, sliced
+    /// for the batches of that series alone.
+    built: Mutex<Vec<Option<ArrayRef>>>,
 }
 
 impl TagDictionary {
@@ -491,13 +495,29 @@ impl TagDictionary {
                 let keys =
                     series_tags.iter().map(|t| value(t, c).and_then(|v| keys_by_value.get(v).copied())).collect();
                 let values: ArrayRef = Arc::new(StringArray::from_iter_values(distinct));
-                Ok(TagDictionary { values, keys })
+                let built = Mutex::new(vec![None; series_tags.len()]);
+                Ok(TagDictionary { values, keys, built })
             })
             .collect()
     }
 
     /// The column of runs of (series, rows): each series' value, `rows` times.
     fn column(&self, runs: impl Iterator<Item = (usize, usize)>) -> Result<ArrayRef> {
+        let runs: Vec<(usize, usize)> = runs.collect();
+        let [(series, n)] = runs[..] else { return self.build(runs.into_iter()) };
+        // The cache holds finished arrays only, so a poisoned lock still holds valid ones.
+        let mut built = self.built.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(column) = built.get(series).and_then(Option::as_ref).filter(|c| c.len() >= n) {
+            return Ok(column.slice(0, n));
+        }
+        let column = self.build(runs.into_iter())?;
+        if let Some(slot) = built.get_mut(series) {
+            *slot = Some(Arc::clone(&column));
+        }
+        Ok(column)
+    }
+
+    fn build(&self, runs: impl Iterator<Item = (usize, usize)>) -> Result<ArrayRef> {
         let mut keys: Vec<i32> = Vec::new();
         let mut valid: Vec<bool> = Vec::new();
         for (series, n) in runs {
@@ -516,6 +536,16 @@ impl TagDictionary {
             .map_err(|e| Error::InvalidArgument(e.to_string()))?;
         Ok(Arc::new(dictionary))
     }
+}
+
+/// Reads, verifies and decodes the timestamps of `entry`.
+pub(crate) fn chunk_times(reader: &FileReader, entry: &ChunkEntry) -> Result<Vec<i64>> {
+    let bytes = reader.read(entry.offset, entry.len as usize)?;
+    let corrupt = |e| Error::corrupt_at(reader.path(), entry.offset, e);
+    let chunk = Chunk::parse(&bytes).map_err(corrupt)?;
+    let mut times = Vec::with_capacity(chunk.count());
+    chunk.decode_timestamps(chunk.count(), &mut times).map_err(corrupt)?;
+    Ok(times)
 }
 
 /// Reads, verifies and decodes the points of `entry` in `start..=end`, of
