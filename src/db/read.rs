@@ -112,6 +112,8 @@ impl State {
             parts.retain_mut(|p| p.restrict(start, end));
         }
         let tag_dictionaries = TagDictionary::for_series(&series_tags, tags.len())?;
+        let row_ranges =
+            ranges.iter().filter_map(|(f, r)| Some((row_fields.iter().position(|x| x == f)?, (*r).clone()))).collect();
         Ok(Scan {
             schema: scan::schema(&tags, &out_names),
             reader: self.store.reader(),
@@ -125,6 +127,7 @@ impl State {
             remaining: req.limit,
             batch_rows: 1,
             latest: req.latest,
+            row_ranges,
         })
     }
 
@@ -255,7 +258,10 @@ fn prune(part: &mut ScanPart, ranges: &[(FieldId, &FieldRange)]) {
     }
     let ruled_out = |c: &crate::storage::file::partition_block::ChunkEntry| {
         ranges.iter().any(|(f, r)| {
-            c.fields.iter().position(|x| x == f).is_some_and(|k| !r.admits(c.stats[k].min, c.stats[k].max))
+            c.fields.iter().position(|x| x == f).is_some_and(|k| {
+                let stats = &c.stats[k];
+                !r.admits(stats.min, stats.max, stats.sum.is_nan())
+            })
         })
     };
     let mut isolated = part.isolated_chunks().into_iter();

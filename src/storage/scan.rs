@@ -19,13 +19,17 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use arrow_array::BooleanArray;
+use arrow_array::cast::AsArray;
 use arrow_array::types::Int32Type;
+use arrow_array::types::{Float64Type, TimestampNanosecondType};
 use arrow_array::{
     Array, ArrayRef, DictionaryArray, Float64Array, Int32Array, RecordBatch, StringArray, TimestampNanosecondArray,
 };
 use arrow_buffer::NullBuffer;
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow_select::concat::concat;
+use arrow_select::filter::FilterBuilder;
 
 use super::file::partition_block::ChunkEntry;
 use super::file::store::FileReader;
@@ -49,8 +53,10 @@ pub struct ScanRequest {
     pub start: i64,
     /// Latest timestamp, inclusive.
     pub end: i64,
-    /// Value ranges a row must meet: chunks whose stats rule them out may be
-    /// skipped (rows from other chunks are not filtered; the caller filters).
+    /// Value ranges a row must meet: chunks whose stats rule them out are
+    /// not read, and rows without a value of the field or clearly outside a
+    /// range are dropped. NaN and zeros are kept: SQL engines order them
+    /// differently, so the caller filters the rows exactly.
     pub field_ranges: Vec<FieldRange>,
     /// Stop after this many rows.
     pub limit: Option<usize>,
@@ -107,11 +113,26 @@ pub struct FieldRange {
 
 impl FieldRange {
     /// Whether a chunk column with these min/max stats may hold a value in
-    /// range. NaN bounds (a column of NaN only) rule nothing out.
-    pub fn admits(&self, min: f64, max: f64) -> bool {
-        let above = |(x, inclusive): (f64, bool)| !(max < x || (!inclusive && max == x));
-        let below = |(x, inclusive): (f64, bool)| !(min > x || (!inclusive && min == x));
+    /// range. A column that may hold NaN (`maybe_nan`; min/max skip NaN)
+    /// rules nothing out, whatever order a caller gives NaN, and a zero
+    /// bound stands for either zero.
+    pub fn admits(&self, min: f64, max: f64, maybe_nan: bool) -> bool {
+        if maybe_nan || min.is_nan() || max.is_nan() {
+            return true;
+        }
+        let (min, max) = (if min == 0.0 { -0.0 } else { min }, if max == 0.0 { 0.0 } else { max });
+        let above = |(x, inclusive): (f64, bool)| max.total_cmp(&x).is_gt() || (inclusive && max.total_cmp(&x).is_eq());
+        let below = |(x, inclusive): (f64, bool)| min.total_cmp(&x).is_lt() || (inclusive && min.total_cmp(&x).is_eq());
         self.lower.is_none_or(above) && self.upper.is_none_or(below)
+    }
+
+    /// Whether a row with value `v` may meet the range: in range by IEEE
+    /// comparison, or NaN or a zero (which orders differently under
+    /// totalOrder). The caller's filter decides those exactly.
+    fn may_hold(&self, v: f64) -> bool {
+        let above = |(x, inclusive): (f64, bool)| v > x || (inclusive && v == x);
+        let below = |(x, inclusive): (f64, bool)| v < x || (inclusive && v == x);
+        v.is_nan() || v == 0.0 || (self.lower.is_none_or(above) && self.upper.is_none_or(below))
     }
 }
 
@@ -240,6 +261,8 @@ pub struct Scan {
     pub(crate) batch_rows: usize,
     /// Only the latest row of each series is returned.
     pub(crate) latest: bool,
+    /// The field ranges rows must meet, by position in `row_fields`.
+    pub(crate) row_ranges: Vec<(usize, FieldRange)>,
 }
 
 /// What a scan will read, known before it runs.
@@ -300,8 +323,29 @@ impl Scan {
         self
     }
 
-    /// The rows of one part; `None` if it has none.
+    /// The rows of one part that meet the field ranges; `None` if none do.
     fn part_rows(&self, part: &ScanPart) -> Result<Option<PartRows>> {
+        let Some(rows) = self.decoded_rows(part)? else { return Ok(None) };
+        if self.row_ranges.is_empty() {
+            return Ok(Some(rows));
+        }
+        let n = rows.times.len();
+        let mut keep = vec![true; n];
+        for (slot, range) in &self.row_ranges {
+            let Some(values) = rows.fields.get(*slot) else { continue };
+            for (i, k) in keep.iter_mut().enumerate() {
+                *k = *k && values.is_valid(i) && range.may_hold(values.value(i));
+            }
+        }
+        match keep.iter().filter(|&&k| k).count() {
+            0 => Ok(None),
+            kept if kept == n => Ok(Some(rows)),
+            _ => rows.filter(&BooleanArray::from(keep)).map(Some),
+        }
+    }
+
+    /// The decoded rows of one part; `None` if it has none.
+    fn decoded_rows(&self, part: &ScanPart) -> Result<Option<PartRows>> {
         if let ([entry], true) = (part.chunks.as_slice(), part.head.is_empty()) {
             // One chunk and nothing else: its points are the rows.
             let columns: Vec<Option<usize>> =
@@ -433,7 +477,7 @@ impl Scan {
             let count = self.parts.iter().take_while(|p| p.series == series).count();
             let parts: Vec<ScanPart> = self.parts.drain(..count).collect();
             for part in parts.iter().rev() {
-                if let Some(row) = self.latest_from_stats(part) {
+                if let Some(row) = self.latest_from_stats(part).filter(|_| self.row_ranges.is_empty()) {
                     return Some(Ok((series, row)));
                 }
                 match self.part_rows(part) {
@@ -455,6 +499,19 @@ struct PartRows {
 }
 
 impl PartRows {
+    /// The rows where `keep` is true.
+    fn filter(&self, keep: &BooleanArray) -> Result<Self> {
+        let predicate = FilterBuilder::new(keep).optimize().build();
+        let times =
+            predicate.filter(&self.times).map_err(arrow_error)?.as_primitive::<TimestampNanosecondType>().clone();
+        let fields = self
+            .fields
+            .iter()
+            .map(|f| Ok(predicate.filter(f).map_err(arrow_error)?.as_primitive::<Float64Type>().clone()))
+            .collect::<Result<_>>()?;
+        Ok(Self { times, fields })
+    }
+
     fn slice(&self, offset: usize, len: usize) -> Self {
         Self {
             times: self.times.slice(offset, len),
@@ -536,6 +593,11 @@ impl TagDictionary {
             .map_err(|e| Error::InvalidArgument(e.to_string()))?;
         Ok(Arc::new(dictionary))
     }
+}
+
+/// An Arrow error as this crate's.
+fn arrow_error(e: arrow_schema::ArrowError) -> Error {
+    Error::InvalidArgument(e.to_string())
 }
 
 /// Reads, verifies and decodes the timestamps of `entry`.
