@@ -88,10 +88,8 @@ impl TopBuckets {
     /// those of `known` (times known to hold rows, all within the range).
     pub(crate) fn cut(&self, known: impl IntoIterator<Item = i64>, start: i64, end: i64) -> (i64, i64) {
         let buckets: BTreeSet<i64> = known.into_iter().filter_map(|t| self.bucket.of(t)).collect();
-        let nth = match self.newest {
-            true => buckets.iter().rev().nth(self.count.saturating_sub(1)),
-            false => buckets.iter().nth(self.count.saturating_sub(1)),
-        };
+        let k = self.count.saturating_sub(1);
+        let nth = if self.newest { buckets.iter().rev().nth(k) } else { buckets.iter().nth(k) };
         match (nth, self.newest) {
             (None, _) => (start, end),
             (Some(&b), true) => (start.max(b), end),
@@ -415,11 +413,10 @@ impl Scan {
 
     /// One batch of the scan's schema holding `parts` (series, rows) in order.
     fn assemble(&self, parts: &[(usize, PartRows)]) -> Result<RecordBatch> {
-        let arrow = |e: arrow_schema::ArrowError| Error::InvalidArgument(e.to_string());
         let joined = |arrays: Vec<&dyn Array>| -> Result<ArrayRef> {
             match arrays.as_slice() {
                 [one] => Ok(one.slice(0, one.len())),
-                _ => concat(&arrays).map_err(arrow),
+                _ => concat(&arrays).map_err(arrow_error),
             }
         };
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());
@@ -436,7 +433,7 @@ impl Scan {
             };
             columns.push(column);
         }
-        RecordBatch::try_new(self.schema(), columns).map_err(arrow)
+        RecordBatch::try_new(self.schema(), columns).map_err(arrow_error)
     }
 
     /// The next part's rows (in latest mode: the next series' latest row),
@@ -477,7 +474,8 @@ impl Scan {
             let count = self.parts.iter().take_while(|p| p.series == series).count();
             let parts: Vec<ScanPart> = self.parts.drain(..count).collect();
             for part in parts.iter().rev() {
-                if let Some(row) = self.latest_from_stats(part).filter(|_| self.row_ranges.is_empty()) {
+                // Stats say nothing of which rows meet field ranges.
+                if let Some(row) = self.row_ranges.is_empty().then(|| self.latest_from_stats(part)).flatten() {
                     return Some(Ok((series, row)));
                 }
                 match self.part_rows(part) {
@@ -589,8 +587,7 @@ impl TagDictionary {
         }
         let nulls = (!valid.is_empty()).then(|| NullBuffer::from(valid));
         let keys = Int32Array::new(keys.into(), nulls);
-        let dictionary = DictionaryArray::<Int32Type>::try_new(keys, Arc::clone(&self.values))
-            .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        let dictionary = DictionaryArray::<Int32Type>::try_new(keys, Arc::clone(&self.values)).map_err(arrow_error)?;
         Ok(Arc::new(dictionary))
     }
 }
