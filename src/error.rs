@@ -71,6 +71,10 @@ pub enum Error {
         /// What was wrong.
         message: String,
     },
+    /// A bug in Chronicle: an internal step failed that no input can make
+    /// fail (an encoder or Arrow refusing what Chronicle built).
+    #[error("internal error (a bug in Chronicle): {0}")]
+    Internal(String),
     /// A query failed to plan or run.
     #[error("query failed: {0}")]
     Query(#[from] datafusion::error::DataFusionError),

@@ -331,16 +331,25 @@ fn multi_field_rows_with_fields_at_different_times() {
         ];
         assert_eq!(scan(db, &all), expect, "{when}: a row wherever any field has a value");
 
+        // Asking for fewer fields never changes which rows exist.
         let only_a = all.clone().with_fields(["a"]);
         assert_eq!(columns(db, &only_a), ["time", "host", "a"], "{when}");
-        let expect_a = [line(S, &[h], &[v(1.0)]), line(2 * S, &[h], &[v(2.0)]), line(4 * S, &[h], &[v(4.0)])];
-        assert_eq!(scan(db, &only_a), expect_a, "{when}: only rows where a has a value");
+        let expect_a: Vec<Line> = expect.iter().map(|l| Line { values: vec![l.values[0]], ..l.clone() }).collect();
+        assert_eq!(scan(db, &only_a), expect_a, "{when}: every row, a null where a has no value");
+        let present_a = only_a.clone().with_present(["a"]);
+        let with_a: Vec<Line> = expect_a.iter().filter(|l| l.values[0].is_some()).cloned().collect();
+        assert_eq!(with_a.len(), 3);
+        assert_eq!(scan(db, &present_a), with_a, "{when}: only rows where a has a value");
+        let present_both = all.clone().with_present(["a"]).with_present(["b"]);
+        assert_eq!(scan(db, &present_both), [expect[0].clone(), expect[3].clone()], "{when}: both conditions");
+        let present_either = all.clone().with_fields(["a"]).with_present(["a", "b"]);
+        assert_eq!(scan(db, &present_either), expect_a, "{when}: either field");
 
         let b_then_a = all.clone().with_fields(["b", "a"]);
         assert_eq!(columns(db, &b_then_a), ["time", "host", "b", "a"], "{when}");
         assert_eq!(scan(db, &b_then_a)[1], line(2 * S, &[h], &[None, v(2.0)]), "{when}: the asked order");
 
-        // An unknown field is a null column; it creates no rows.
+        // An unknown field is a null column; it changes no row.
         let with_unknown = all.clone().with_fields(["a", "nope"]);
         assert_eq!(columns(db, &with_unknown), ["time", "host", "a", "nope"], "{when}");
         let expect_unknown: Vec<Line> =
@@ -348,9 +357,10 @@ fn multi_field_rows_with_fields_at_different_times() {
         assert_eq!(scan(db, &with_unknown), expect_unknown, "{when}");
         let unknown_only = all.clone().with_fields(["nope"]);
         assert_eq!(columns(db, &unknown_only), ["time", "host", "nope"], "{when}");
-        assert_eq!(scan(db, &unknown_only), [], "{when}: no asked field has a value anywhere");
+        assert_eq!(scan(db, &unknown_only).len(), 4, "{when}: the rows exist, the column is null");
+        assert_eq!(scan(db, &all.clone().with_present(["nope"])), [], "{when}: no row has a value of nope");
         // `value` is a field of another measurement, not of this one.
-        assert_eq!(scan(db, &all.with_fields(["value"])), [], "{when}");
+        assert!(scan(db, &all.with_fields(["value"])).iter().all(|l| l.values == [None]), "{when}");
         assert_eq!(scan(db, &ScanRequest::new("absent")), [], "{when}: unknown measurement");
     });
 }

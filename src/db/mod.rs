@@ -27,7 +27,7 @@ use crate::fs::FileLock;
 use crate::model::{Point, Row, SeriesKey, WriteRow};
 use crate::storage::file::store::{FileDamage, FileStore};
 use crate::storage::head::Head;
-use crate::storage::scan::{Scan, ScanRequest};
+use crate::storage::scan::{Scan, ScanOptions, ScanRequest};
 use crate::wal::{self, Wal, WalOptions};
 use state::{Blocks, State};
 
@@ -247,7 +247,12 @@ impl Db {
 
     /// Starts a scan; see [`ScanRequest`] and [`Scan`].
     pub fn scan(&self, req: &ScanRequest) -> Result<Scan> {
-        self.read()?.plan_scan(req)
+        self.scan_with(req, &ScanOptions::default())
+    }
+
+    /// Starts a scan with what only the SQL planner asks of it.
+    pub(crate) fn scan_with(&self, req: &ScanRequest, options: &ScanOptions) -> Result<Scan> {
+        self.read()?.plan_scan(req, options)
     }
 
     /// Every measurement, sorted.

@@ -7,8 +7,10 @@
 use std::collections::{BTreeSet, HashSet, VecDeque};
 
 use crate::error::Result;
-use crate::storage::scan::{self, FieldRange, Scan, ScanPart, ScanRequest, TagDictionary, TopBuckets};
-use crate::storage::series_index::{FieldId, SeriesId};
+use crate::storage::scan::{
+    self, FieldRange, RowFields, Scan, ScanOptions, ScanPart, ScanRequest, TagDictionary, TopBuckets,
+};
+use crate::storage::series_index::SeriesId;
 
 use super::PartitionInfo;
 use super::state::State;
@@ -44,10 +46,13 @@ impl State {
     }
 
     /// Plans a scan.
-    pub fn plan_scan(&self, req: &ScanRequest) -> Result<Scan> {
+    pub fn plan_scan(&self, req: &ScanRequest, options: &ScanOptions) -> Result<Scan> {
         let ns = self.partition_ns;
         let measurement = self.index.measurement(&req.measurement);
-        let tags: Vec<String> = measurement.map(|m| m.postings.keys().cloned().collect()).unwrap_or_default();
+        let tags: Vec<String> = match &req.tags {
+            Some(tags) => tags.clone(),
+            None => measurement.map(|m| m.postings.keys().cloned().collect()).unwrap_or_default(),
+        };
         let mut all_fields: Vec<&str> = measurement
             .map(|m| m.fields.iter().filter_map(|&f| self.index.field_name(f)).collect())
             .unwrap_or_default();
@@ -57,16 +62,21 @@ impl State {
             None => all_fields.iter().map(|f| f.to_string()).collect(),
         };
         let known = |name: &str| all_fields.contains(&name).then(|| self.index.find_field(name)).flatten();
-        let mut row_fields: Vec<FieldId> = Vec::new();
-        for id in out_names.iter().filter_map(|n| known(n)) {
-            if !row_fields.contains(&id) {
-                row_fields.push(id);
-            }
+        let mut fields = RowFields::default();
+        let out_fields: Vec<Option<usize>> = out_names.iter().map(|n| known(n).map(|id| fields.slot(id))).collect();
+        // A condition or range on a field the measurement lacks holds nowhere.
+        let mut never = options.never;
+        for clause in &req.present {
+            let slots: Vec<usize> = clause.iter().filter_map(|n| known(n)).map(|id| fields.slot(id)).collect();
+            never |= slots.is_empty();
+            fields.present.push(slots);
         }
-        let out_fields: Vec<Option<usize>> =
-            out_names.iter().map(|n| known(n).and_then(|id| row_fields.iter().position(|&r| r == id))).collect();
-        if out_names.is_empty() {
-            row_fields = all_fields.iter().filter_map(|f| self.index.find_field(f)).collect();
+        let mut row_ranges = Vec::new();
+        for range in &req.field_ranges {
+            match known(&range.field) {
+                Some(id) => row_ranges.push((fields.slot(id), range.clone())),
+                None => never = true,
+            }
         }
         let mut series = self.index.select(&req.measurement, &req.matchers);
         let tags_of = |id: SeriesId| -> Vec<Option<String>> {
@@ -85,48 +95,44 @@ impl State {
         });
         series = keyed.iter().map(|(_, id)| *id).collect();
         let series_tags: Vec<Vec<Option<String>>> = keyed.into_iter().map(|(t, _)| t).collect();
-        let ranges: Vec<(FieldId, &FieldRange)> =
-            req.field_ranges.iter().filter_map(|r| self.index.find_field(&r.field).map(|f| (f, r))).collect();
         let mut partitions = BTreeSet::new();
         // An inverted range selects nothing (and `BTreeMap::range` would panic on it).
-        if req.start <= req.end {
+        let reads = !never && req.start <= req.end;
+        if reads {
             let (lo, hi) = (req.start.div_euclid(ns), req.end.div_euclid(ns));
             partitions.extend(self.blocks.range(lo..=hi).map(|(&p, _)| p));
             partitions.extend(self.head.partitions().range(lo..=hi).map(|(&p, _)| p));
         }
         let mut parts = VecDeque::new();
-        if req.start <= req.end && !row_fields.is_empty() {
-            for (slot, &id) in series.iter().enumerate() {
-                for &p in &partitions {
-                    let mut part = self.part(id, p, slot, &row_fields, req.start, req.end);
-                    prune(&mut part, &ranges);
-                    if !part.chunks.is_empty() || !part.head.is_empty() {
-                        parts.push_back(part);
-                    }
+        for (slot, &id) in series.iter().enumerate().filter(|_| reads) {
+            for &p in &partitions {
+                let mut part = self.part(id, p, slot, &fields, req.start, req.end);
+                prune(&mut part, &row_ranges, &fields);
+                if !part.chunks.is_empty() || !part.head.is_empty() {
+                    parts.push_back(part);
                 }
             }
         }
         let (mut start, mut end) = (req.start, req.end);
-        if let Some(top) = &req.top_buckets {
-            (start, end) = self.cut_to_buckets(top, &parts, start, end)?;
+        if let Some(top) = &options.top_buckets {
+            (start, end) = self.cut_to_buckets(top, &parts, &fields, start, end)?;
             parts.retain_mut(|p| p.restrict(start, end));
         }
         let tag_dictionaries = TagDictionary::for_series(&series_tags, tags.len())?;
-        let row_ranges =
-            ranges.iter().filter_map(|(f, r)| Some((row_fields.iter().position(|x| x == f)?, (*r).clone()))).collect();
         Ok(Scan {
             schema: scan::schema(&tags, &out_names),
             reader: self.store.reader(),
             start,
             end,
             series_tags,
-            row_fields,
+            fields,
             out_fields,
             parts,
             tag_dictionaries,
             remaining: req.limit,
             batch_rows: 1,
-            latest: req.latest,
+            latest: options.latest,
+            sorted: options.sorted,
             row_ranges,
         })
     }
@@ -135,8 +141,15 @@ impl State {
     /// bounds and head points show some buckets for free; then the
     /// timestamps of the partitions on the cut's side are read, one
     /// partition at a time, until the cut excludes every partition left.
-    fn cut_to_buckets(&self, top: &TopBuckets, parts: &VecDeque<ScanPart>, start: i64, end: i64) -> Result<(i64, i64)> {
-        let mut known: Vec<i64> = parts.iter().flat_map(|p| p.known_times(start, end)).collect();
+    fn cut_to_buckets(
+        &self,
+        top: &TopBuckets,
+        parts: &VecDeque<ScanPart>,
+        fields: &RowFields,
+        start: i64,
+        end: i64,
+    ) -> Result<(i64, i64)> {
+        let mut known: Vec<i64> = parts.iter().flat_map(|p| p.known_times(fields, start, end)).collect();
         let (mut lo, mut hi) = top.cut(known.iter().copied(), start, end);
         let mut partitions: Vec<i64> = parts.iter().map(|p| p.partition).collect();
         partitions.sort_unstable();
@@ -152,7 +165,8 @@ impl State {
             if excluded {
                 break;
             }
-            for chunk in parts.iter().filter(|x| x.partition == p).flat_map(|x| &x.chunks) {
+            let chunks = parts.iter().filter(|x| x.partition == p).flat_map(|x| &x.chunks);
+            for chunk in chunks.filter(|c| fields.all_rows(&c.fields)) {
                 let times = scan::chunk_times(&reader, chunk)?;
                 known.extend(times.into_iter().filter(|t| (lo..=hi).contains(t)));
             }
@@ -161,7 +175,10 @@ impl State {
         Ok((lo, hi))
     }
 
-    fn part(&self, id: SeriesId, p: i64, slot: usize, fields: &[FieldId], start: i64, end: i64) -> ScanPart {
+    /// The sources of series `id` in partition `p` that can add rows or
+    /// values within `start..=end`: every overlapping chunk and head column
+    /// (their times are rows), or with conditions, those holding a decoded field.
+    fn part(&self, id: SeriesId, p: i64, slot: usize, fields: &RowFields, start: i64, end: i64) -> ScanPart {
         let overlaps = |min: i64, max: i64| min <= end && max >= start;
         let chunks = self
             .blocks
@@ -169,14 +186,14 @@ impl State {
             .into_iter()
             .flatten()
             .flat_map(|b| b.series_entries(id))
-            .filter(|e| overlaps(e.min_time, e.max_time) && e.fields.iter().any(|f| fields.contains(f)))
+            .filter(|e| overlaps(e.min_time, e.max_time) && fields.reads(&e.fields))
             .cloned()
             .collect();
         let columns = self.head.partitions().get(&p).and_then(|hp| hp.series.get(&id));
         let head = columns
             .into_iter()
             .flatten()
-            .filter(|c| fields.contains(&c.field))
+            .filter(|c| fields.reads(&[c.field]))
             .filter_map(|c| {
                 let mut points = c.resolved();
                 points.restrict(start, end);
@@ -247,23 +264,24 @@ impl State {
     }
 }
 
-/// Drops the chunks of `part` whose stats rule out a field range, when no
-/// other source of the part overlaps them in time: then the rows they hold
-/// exist nowhere else, and each fails the range (its value there is out of
-/// range), so the filter above would drop them anyway. An overlapped chunk
-/// stays: dropping it could let an older value it overwrote show through.
-fn prune(part: &mut ScanPart, ranges: &[(FieldId, &FieldRange)]) {
+/// Drops the chunks of `part` whose rows all fail a field range, when no
+/// other source of the part overlapping them in time holds a ranged field:
+/// then each row at their times fails the range (its value there is out of
+/// range by the stats, or absent), so the filter above would drop it anyway.
+/// A chunk overlapped by a source of a ranged field stays: dropping it could
+/// let an older value it overwrote show through, or leave a row that passes
+/// without the chunk's other values.
+fn prune(part: &mut ScanPart, ranges: &[(usize, FieldRange)], fields: &RowFields) {
     if ranges.is_empty() {
         return;
     }
     let ruled_out = |c: &crate::storage::file::partition_block::ChunkEntry| {
-        ranges.iter().any(|(f, r)| {
-            c.fields.iter().position(|x| x == f).is_some_and(|k| {
-                let stats = &c.stats[k];
-                !r.admits(stats.min, stats.max, stats.sum.is_nan())
-            })
+        ranges.iter().any(|(slot, r)| {
+            let column = fields.values.get(*slot).and_then(|f| c.fields.iter().position(|x| x == f));
+            column.is_none_or(|k| c.stats.get(k).is_some_and(|s| !r.admits(s.min, s.max, s.sum.is_nan())))
         })
     };
-    let mut isolated = part.isolated_chunks().into_iter();
-    part.chunks.retain(|c| !(isolated.next().unwrap_or(false) && ruled_out(c)));
+    let ranged: Vec<_> = ranges.iter().filter_map(|(slot, _)| fields.values.get(*slot)).collect();
+    let mut apart = part.chunks_apart(|_, other| other.iter().any(|f| ranged.contains(&f))).into_iter();
+    part.chunks.retain(|c| !(apart.next().unwrap_or(false) && ruled_out(c)));
 }

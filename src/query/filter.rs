@@ -3,9 +3,15 @@
 //! A filter is **Exact** when the scan applies it completely, so DataFusion
 //! drops it: comparisons of `time` with a timestamp (and `BETWEEN`), tag
 //! `=`, `!=`, `IN`, `NOT IN`, regex match and not-match (`~`, `~*`, `!~`,
-//! `!~*`), `IS [NOT] NULL`, and `AND` of these. It is **Inexact** when the
-//! scan only uses it to skip chunks by their min/max stats: comparisons of a
-//! field with a number. Anything else is **Unsupported**.
+//! `!~*`), tag `IS [NOT] NULL`, field `IS NOT NULL` and `OR`s of those (the
+//! scan's `present` conditions), and `AND` of these. It is **Inexact** when
+//! the scan only uses it to skip chunks by their min/max stats: comparisons
+//! of a field with a number. Anything else is **Unsupported**.
+//!
+//! A column is seen through a cast only when the cast keeps every value
+//! (`time` to a nanosecond timestamp of any zone, a tag to any string type,
+//! a field to `Float64`): `CAST(usage AS BIGINT) = 5` is not a range on
+//! `usage`, since 5.4 meets it.
 //!
 //! SQL semantics are kept exactly: a row whose tag is NULL (the series lacks
 //! it) fails `tag = x`, `tag != x`, `tag ~ re` and `tag NOT IN (..)` alike, so
@@ -13,6 +19,7 @@
 //! nothing (empty tag values are never stored). SQL regex matches are
 //! unanchored, so a pattern `p` becomes the anchored matcher `(?s).*(?:p).*`.
 
+use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{Between, BinaryExpr, Expr, Operator, TableProviderFilterPushDown};
 
@@ -38,13 +45,22 @@ pub struct Pushdown {
     pub matchers: Vec<TagMatcher>,
     /// Field ranges used to skip chunks (the filters stay above the scan).
     pub field_ranges: Vec<FieldRange>,
+    /// Conditions "one of these fields has a value", all of which hold.
+    pub present: Vec<Vec<String>>,
     /// A condition no row can meet was found.
     pub never: bool,
 }
 
 impl Default for Pushdown {
     fn default() -> Self {
-        Self { start: i64::MIN, end: i64::MAX, matchers: Vec::new(), field_ranges: Vec::new(), never: false }
+        Self {
+            start: i64::MIN,
+            end: i64::MAX,
+            matchers: Vec::new(),
+            field_ranges: Vec::new(),
+            present: Vec::new(),
+            never: false,
+        }
     }
 }
 
@@ -77,13 +93,31 @@ pub(crate) fn support(filter: &Expr, columns: &dyn Columns) -> TableProviderFilt
     }
 }
 
-/// The column an expression names, looking through casts.
-fn column(e: &Expr) -> Option<&str> {
-    match e {
-        Expr::Column(c) => Some(c.name.as_str()),
-        Expr::Cast(c) => column(&c.expr),
-        Expr::TryCast(c) => column(&c.expr),
-        _ => None,
+/// The column an expression names, looking through casts that keep every
+/// value of the column (see the module docs).
+fn column<'a>(e: &'a Expr, columns: &dyn Columns) -> Option<&'a str> {
+    let (inner, to) = match e {
+        Expr::Column(c) => return Some(c.name.as_str()),
+        Expr::Cast(c) => (&c.expr, c.field.data_type()),
+        Expr::TryCast(c) => (&c.expr, c.field.data_type()),
+        _ => return None,
+    };
+    let name = column(inner, columns)?;
+    let keeps = if name == "time" {
+        matches!(to, DataType::Timestamp(TimeUnit::Nanosecond, _))
+    } else if columns.is_tag(name) {
+        is_string(to)
+    } else {
+        columns.is_field(name) && to == &DataType::Float64
+    };
+    keeps.then_some(name)
+}
+
+fn is_string(t: &DataType) -> bool {
+    match t {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
+        DataType::Dictionary(_, values) => is_string(values),
+        _ => false,
     }
 }
 
@@ -114,16 +148,18 @@ fn string(v: &ScalarValue) -> Option<&str> {
     }
 }
 
-/// A numeric literal as f64.
+/// A numeric literal as f64, when the conversion is exact.
 fn number(v: &ScalarValue) -> Option<f64> {
+    /// Integers beyond 2^53 may not be floats: comparing as f64 would round.
+    const EXACT: u64 = 1 << 53;
     match v {
         ScalarValue::Float64(Some(x)) => Some(*x),
         ScalarValue::Float32(Some(x)) => Some(f64::from(*x)),
-        ScalarValue::Int64(Some(x)) => Some(*x as f64),
+        ScalarValue::Int64(Some(x)) => (x.unsigned_abs() <= EXACT).then_some(*x as f64),
         ScalarValue::Int32(Some(x)) => Some(f64::from(*x)),
         ScalarValue::Int16(Some(x)) => Some(f64::from(*x)),
         ScalarValue::Int8(Some(x)) => Some(f64::from(*x)),
-        ScalarValue::UInt64(Some(x)) => Some(*x as f64),
+        ScalarValue::UInt64(Some(x)) => (*x <= EXACT).then_some(*x as f64),
         ScalarValue::UInt32(Some(x)) => Some(f64::from(*x)),
         ScalarValue::UInt16(Some(x)) => Some(f64::from(*x)),
         ScalarValue::UInt8(Some(x)) => Some(f64::from(*x)),
@@ -132,11 +168,11 @@ fn number(v: &ScalarValue) -> Option<f64> {
 }
 
 /// `(column, op, literal)` with the column on the left.
-fn comparison(b: &BinaryExpr) -> Option<(&str, Operator, &ScalarValue)> {
-    if let (Some(c), Some(v)) = (column(&b.left), literal(&b.right)) {
+fn comparison<'a>(b: &'a BinaryExpr, columns: &dyn Columns) -> Option<(&'a str, Operator, &'a ScalarValue)> {
+    if let (Some(c), Some(v)) = (column(&b.left, columns), literal(&b.right)) {
         return Some((c, b.op, v));
     }
-    let (c, v) = (column(&b.right)?, literal(&b.left)?);
+    let (c, v) = (column(&b.right, columns)?, literal(&b.left)?);
     Some((c, b.op.swap()?, v))
 }
 
@@ -204,19 +240,26 @@ fn add_exact(e: &Expr, columns: &dyn Columns, out: &mut Pushdown) -> bool {
         Expr::BinaryExpr(b) if b.op == Operator::And => {
             add_exact(&b.left, columns, out) && add_exact(&b.right, columns, out)
         }
-        Expr::BinaryExpr(b) => match comparison(b) {
+        Expr::BinaryExpr(b) if b.op == Operator::Or => match any_present(e, columns) {
+            Some(fields) => {
+                out.present.push(fields);
+                true
+            }
+            None => false,
+        },
+        Expr::BinaryExpr(b) => match comparison(b, columns) {
             Some(("time", op, v)) => timestamp_ns(v).is_some_and(|t| narrow_time(out, op, t)),
             Some((tag, op, v)) if columns.is_tag(tag) => string(v).is_some_and(|s| tag_condition(out, tag, op, s)),
             _ => false,
         },
-        Expr::Between(Between { expr, negated: false, low, high }) if column(expr) == Some("time") => {
+        Expr::Between(Between { expr, negated: false, low, high }) if column(expr, columns) == Some("time") => {
             match (literal(low).and_then(timestamp_ns), literal(high).and_then(timestamp_ns)) {
                 (Some(lo), Some(hi)) => narrow_time(out, Operator::GtEq, lo) && narrow_time(out, Operator::LtEq, hi),
                 _ => false,
             }
         }
         Expr::InList(list) => {
-            let Some(tag) = column(&list.expr).filter(|c| columns.is_tag(c)) else { return false };
+            let Some(tag) = column(&list.expr, columns).filter(|c| columns.is_tag(c)) else { return false };
             let Some(values) = list.list.iter().map(|v| literal(v).and_then(string)).collect::<Option<Vec<_>>>() else {
                 return false;
             };
@@ -240,22 +283,39 @@ fn add_exact(e: &Expr, columns: &dyn Columns, out: &mut Pushdown) -> bool {
                 Err(_) => false,
             }
         }
-        Expr::IsNull(inner) => match column(inner) {
+        Expr::IsNull(inner) => match column(inner, columns) {
             Some(tag) if columns.is_tag(tag) => {
                 out.matchers.push(TagMatcher::eq(tag, ""));
                 true
             }
             _ => false,
         },
-        Expr::IsNotNull(inner) => match column(inner) {
+        Expr::IsNotNull(inner) => match column(inner, columns) {
             Some("time") => true,
             Some(tag) if columns.is_tag(tag) => {
                 out.matchers.push(present(tag));
                 true
             }
+            Some(field) if columns.is_field(field) => {
+                out.present.push(vec![field.to_string()]);
+                true
+            }
             _ => false,
         },
         _ => false,
+    }
+}
+
+/// The fields of `e` when it is `f IS NOT NULL`, or an `OR` of such.
+fn any_present(e: &Expr, columns: &dyn Columns) -> Option<Vec<String>> {
+    match e {
+        Expr::BinaryExpr(b) if b.op == Operator::Or => {
+            let mut fields = any_present(&b.left, columns)?;
+            fields.extend(any_present(&b.right, columns)?);
+            Some(fields)
+        }
+        Expr::IsNotNull(inner) => column(inner, columns).filter(|c| columns.is_field(c)).map(|c| vec![c.to_string()]),
+        _ => None,
     }
 }
 
@@ -269,7 +329,7 @@ fn add_ranges(e: &Expr, columns: &dyn Columns, out: &mut Pushdown) -> bool {
             left && right
         }
         Expr::BinaryExpr(b) => {
-            let Some((name, op, v)) = comparison(b) else { return false };
+            let Some((name, op, v)) = comparison(b, columns) else { return false };
             let Some(x) = number(v).filter(|x| !x.is_nan()) else { return false };
             if !columns.is_field(name) {
                 return false;

@@ -31,19 +31,19 @@ use datafusion::physical_plan::{
 use super::filter::Pushdown;
 use super::to_df_error;
 use crate::db::Db;
-use crate::error::Result;
-use crate::storage::scan::{Scan, ScanEstimate, ScanRequest, TopBuckets};
+use crate::error::{Error, Result};
+use crate::storage::scan::{self, Scan, ScanEstimate, ScanOptions, ScanRequest, TopBuckets};
 
 /// Scans one measurement; see the module docs.
 #[derive(Debug, Clone)]
 pub struct ChronicleScanExec {
     db: Db,
-    /// The whole scan: pushed conditions, projected fields, limit.
+    /// The whole scan: pushed conditions, the projected tags (in table
+    /// order) and fields, limit.
     request: ScanRequest,
-    /// A pushed condition no row can meet.
-    never: bool,
-    /// The buckets the time range was cut to, for EXPLAIN.
-    top_buckets: Option<TopBuckets>,
+    /// What the plan asks beyond the request (a condition no row meets,
+    /// latest rows, a cut to top buckets, sorted output).
+    options: ScanOptions,
     /// Positions of the output columns in a scan batch.
     batch_projection: Vec<usize>,
     estimate: ScanEstimate,
@@ -52,8 +52,11 @@ pub struct ChronicleScanExec {
 }
 
 impl ChronicleScanExec {
-    /// Plans the scan: which partitions hold matching rows, and the statistics.
-    pub fn try_new(
+    /// Plans the scan of the table whose schema is `table_schema`:
+    /// which partitions hold matching rows, and the statistics. The scan
+    /// asks for the projected columns by name, so its batches keep this
+    /// plan's schema whatever tags and fields are written meanwhile.
+    pub(crate) fn try_new(
         db: Db,
         measurement: String,
         table_schema: SchemaRef,
@@ -62,75 +65,63 @@ impl ChronicleScanExec {
         limit: Option<usize>,
     ) -> Result<Self> {
         let projection = projection.unwrap_or_else(|| (0..table_schema.fields().len()).collect());
-        // Table columns: time, the tags, then the fields (the Float64 ones).
-        let tag_count = table_schema.fields().iter().filter(|f| f.data_type() != &DataType::Float64).count() - 1;
+        let kind = |i: usize| table_schema.field(i).data_type();
+        let is_tag = |i: usize| matches!(kind(i), DataType::Dictionary(_, _));
+        let table_tags: Vec<usize> = (0..table_schema.fields().len()).filter(|&i| is_tag(i)).collect();
+        let name = |i: usize| table_schema.field(i).name().clone();
+        let tags: Vec<String> = table_tags.iter().filter(|i| projection.contains(i)).map(|&i| name(i)).collect();
         let fields: Vec<String> =
-            projection.iter().filter(|&&i| i > tag_count).map(|&i| table_schema.field(i).name().clone()).collect();
-        let request = ScanRequest {
-            measurement,
-            matchers: pushdown.matchers,
-            fields: Some(fields),
-            start: pushdown.start,
-            end: pushdown.end,
-            field_ranges: pushdown.field_ranges,
-            limit,
-            latest: false,
-            top_buckets: None,
-        };
-        let estimate = if pushdown.never { ScanEstimate::default() } else { db.scan(&request)?.estimate() };
-        let schema = Arc::new(table_schema.project(&projection).map_err(|e| crate::Error::Query(e.into()))?);
-        let properties = plan_properties(schema, &projection, tag_count, estimate.partitions.len());
-        // A scan batch holds time, every tag, then the decoded fields in projection order.
-        let mut next_field = tag_count;
+            projection.iter().filter(|&&i| kind(i) == &DataType::Float64).map(|&i| name(i)).collect();
+        let scan_schema = scan::schema(&tags, &fields);
         let batch_projection = projection
             .iter()
-            .map(|&i| {
-                if i <= tag_count {
-                    i
-                } else {
-                    next_field += 1;
-                    next_field
-                }
-            })
-            .collect();
+            .map(|&i| scan_schema.index_of(table_schema.field(i).name()).map_err(|e| Error::Internal(e.to_string())))
+            .collect::<Result<Vec<usize>>>()?;
+        let mut request = ScanRequest::new(measurement).with_tags(tags).with_fields(fields);
+        request.matchers = pushdown.matchers;
+        (request.start, request.end) = (pushdown.start, pushdown.end);
+        request.present = pushdown.present;
+        request.field_ranges = pushdown.field_ranges;
+        request.limit = limit;
+        let ordering = ordering_positions(&projection, &table_tags);
+        let options = ScanOptions { never: pushdown.never, sorted: ordering.is_some(), ..ScanOptions::default() };
+        let estimate = db.scan_with(&request, &options)?.estimate();
+        let schema = Arc::new(table_schema.project(&projection).map_err(|e| Error::Query(e.into()))?);
+        let properties = plan_properties(schema, ordering, estimate.partitions.len());
         let partition_ns = db.partition_duration_ns()?;
-        Ok(Self {
-            db,
-            request,
-            never: pushdown.never,
-            top_buckets: None,
-            batch_projection,
-            estimate,
-            partition_ns,
-            properties: Arc::new(properties),
-        })
+        Ok(Self { db, request, options, batch_projection, estimate, partition_ns, properties: Arc::new(properties) })
     }
-}
 
-impl ChronicleScanExec {
     /// The whole scan: pushed conditions, projected fields, limit.
     pub(crate) fn request(&self) -> &ScanRequest {
         &self.request
+    }
+
+    /// What the plan asks of the scan beyond its request.
+    pub(crate) fn options(&self) -> &ScanOptions {
+        &self.options
     }
 
     /// This scan reading only the rows `top` needs: its time range cut
     /// where the data is now (see [`TopBuckets`]), its partitions re-planned.
     pub(crate) fn with_top_buckets(&self, top: TopBuckets) -> Result<Self> {
         let mut request = self.request.clone();
-        request.top_buckets = Some(top);
-        let planned = self.db.scan(&request)?;
-        (request.start, request.end, request.top_buckets) = (planned.start, planned.end, None);
+        let options = ScanOptions { top_buckets: Some(top), ..self.options };
+        let planned = self.db.scan_with(&request, &options)?;
+        (request.start, request.end) = (planned.start, planned.end);
         let estimate = planned.estimate();
         let partitions = Partitioning::UnknownPartitioning(estimate.partitions.len().max(1));
         let properties = self.properties.as_ref().clone().with_partitioning(partitions);
-        Ok(Self { request, estimate, properties: Arc::new(properties), top_buckets: Some(top), ..self.clone() })
+        // The cut is in the request's range now; the option stays for EXPLAIN.
+        Ok(Self { request, options, estimate, properties: Arc::new(properties), ..self.clone() })
     }
 
     /// This scan returning only the latest row of each series, as one
     /// output partition (the latest row may be in any time partition).
     pub(crate) fn latest(&self) -> Self {
         let mut scan = self.clone();
-        scan.request.latest = true;
+        scan.options.latest = true;
+        scan.options.sorted = false;
         let properties = self.properties.as_ref().clone().with_partitioning(Partitioning::UnknownPartitioning(1));
         scan.properties = Arc::new(properties);
         scan
@@ -140,9 +131,11 @@ impl ChronicleScanExec {
     /// to its time partition (the whole request in latest mode), planned now;
     /// `None` if it holds nothing.
     pub(crate) fn partition_scan(&self, partition: usize) -> Result<Option<Scan>> {
-        if self.request.latest {
+        // Already cut: planning the cut again would only repeat it.
+        let options = ScanOptions { top_buckets: None, ..self.options };
+        if options.latest {
             let any = partition == 0 && !self.estimate.partitions.is_empty();
-            return if any { self.db.scan(&self.request).map(Some) } else { Ok(None) };
+            return if any { self.db.scan_with(&self.request, &options).map(Some) } else { Ok(None) };
         }
         let Some(&p) = self.estimate.partitions.get(partition) else { return Ok(None) };
         let ns = i128::from(self.partition_ns);
@@ -150,7 +143,7 @@ impl ChronicleScanExec {
         let mut request = self.request.clone();
         request.start = request.start.max(clamp(i128::from(p) * ns));
         request.end = request.end.min(clamp((i128::from(p) + 1) * ns - 1));
-        self.db.scan(&request).map(Some)
+        self.db.scan_with(&request, &options).map(Some)
     }
 
     /// Every parameter of the scan, as `EXPLAIN` shows them.
@@ -163,16 +156,25 @@ impl ChronicleScanExec {
         let matchers: Vec<String> = p.matchers.iter().map(|m| format!("{} {:?} {:?}", m.key, m.op, m.value)).collect();
         let ranges: Vec<String> =
             p.field_ranges.iter().map(|r| format!("{} in {:?}..{:?}", r.field, r.lower, r.upper)).collect();
+        let present = match p.present.as_slice() {
+            [] => String::new(),
+            clauses => {
+                let clauses: Vec<String> = clauses.iter().map(|c| format!("{} is not null", c.join(" or "))).collect();
+                format!(", present=[{}]", clauses.join(", "))
+            }
+        };
+        let o = &self.options;
         format!(
-            "measurement={}, time={time}, tags=[{}], field_ranges=[{}], fields=[{}], partitions={}, limit={:?}{}{}{}",
+            "measurement={}, time={time}, tags=[{}], field_ranges=[{}]{present}, fields=[{}], partitions={}, \
+             limit={:?}{}{}{}",
             p.measurement,
             matchers.join(", "),
             ranges.join(", "),
             p.fields.as_deref().unwrap_or_default().join(", "),
             self.estimate.partitions.len(),
             p.limit,
-            if p.latest { ", latest row per series".to_string() } else { String::new() },
-            self.top_buckets
+            if o.latest { ", latest row per series".to_string() } else { String::new() },
+            o.top_buckets
                 .map(|t| format!(
                     ", cut to the {} {} {}",
                     if t.newest { "newest" } else { "oldest" },
@@ -180,7 +182,7 @@ impl ChronicleScanExec {
                     t.bucket
                 ))
                 .unwrap_or_default(),
-            if self.never { ", never" } else { "" }
+            if o.never { ", never" } else { "" }
         )
     }
 
@@ -190,12 +192,16 @@ impl ChronicleScanExec {
     }
 }
 
+/// Where the table's tags, then `time`, are among the output columns, if
+/// all of them are: the declared ordering (tags..., time).
+fn ordering_positions(projection: &[usize], table_tags: &[usize]) -> Option<Vec<usize>> {
+    table_tags.iter().chain([&0]).map(|w| projection.iter().position(|p| p == w)).collect()
+}
+
 /// Partitioning (one per time partition) and the ordering within each:
 /// (tags..., time) when every tag and `time` are among the output columns.
-fn plan_properties(schema: SchemaRef, projection: &[usize], tag_count: usize, partitions: usize) -> PlanProperties {
-    let wanted = (1..=tag_count).chain([0]);
-    let positions: Option<Vec<usize>> = wanted.map(|w| projection.iter().position(|&p| p == w)).collect();
-    let eq = match positions {
+fn plan_properties(schema: SchemaRef, ordering: Option<Vec<usize>>, partitions: usize) -> PlanProperties {
+    let eq = match ordering {
         Some(positions) => {
             let sort = positions.into_iter().map(|i| {
                 let column: Arc<dyn PhysicalExpr> = Arc::new(Column::new(schema.field(i).name(), i));

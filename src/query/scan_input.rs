@@ -130,7 +130,7 @@ pub(crate) fn exact_scan_under(top: &AggregateExec) -> Option<(&AggregateExec, I
     }
     let input = Input::under(reading)?;
     let request = input.scan().request();
-    let exact = request.field_ranges.is_empty() && request.limit.is_none() && !request.latest;
+    let exact = request.field_ranges.is_empty() && request.limit.is_none() && !input.scan().options().latest;
     exact.then_some((reading, input))
 }
 

@@ -2,7 +2,10 @@
 //!
 //! Columns: `time` (`Timestamp(Nanosecond, "UTC")`), one
 //! `Dictionary(Int32, Utf8)` column per tag key (sorted), one nullable
-//! `Float64` column per field (sorted), fixed when the table is created.
+//! `Float64` column per field (sorted), fixed when the table is created. A
+//! row is a (series, time) at which any field has a value, whatever a query
+//! projects; series with a tag key newer than the table are read too, that
+//! tag unseen.
 //! Filters are classified by [`super::filter`]; `scan` returns a
 //! [`ChronicleScanExec`] with projection, limit and the pushed conditions.
 
@@ -41,6 +44,14 @@ impl ChronicleTable {
         }
         let tags = db.tag_keys(Some(measurement))?;
         let fields = db.fields(measurement)?;
+        // Writes refuse such names; a file from an older version may hold them.
+        let clash = tags.iter().chain(&fields).find(|n| *n == "time").or_else(|| tags.iter().find(|t| fields.contains(t)));
+        if let Some(name) = clash {
+            return Err(Error::InvalidArgument(format!(
+                "measurement {measurement:?} cannot be a SQL table: {name:?} names two of its columns \
+                 (time, a tag or a field)"
+            )));
+        }
         let schema = scan::schema(&tags, &fields);
         Ok(Self {
             db: db.clone(),

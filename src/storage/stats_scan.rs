@@ -1,18 +1,26 @@
 //! Stats scans: a [`Scan`] that hands whole chunks over as their statistics
 //! instead of decoding them, for aggregates that can fold statistics.
 //!
-//! A chunk is *whole* when it lies wholly inside the scan's time range and no
+//! A chunk is *whole* when it lies wholly inside the scan's time range,
+//! every time of it is a row ([`super::scan::RowFields::all_rows`]), and no
 //! other source of its series and partition (another chunk, head points)
-//! overlaps it ([`ScanPart::isolated_chunks`]): then its points are exactly
-//! the scan's rows of its series within its span, with nothing for
-//! last-write-wins to resolve. Whole chunks the caller accepts are handed
-//! over; everything else is decoded and merged as the scan does.
+//! that overlaps it in time holds a decoded field it holds
+//! ([`ScanPart::chunks_apart`]; with `present` conditions, no other source
+//! overlaps it at all). Then its stats are exactly the values of its fields
+//! in the scan's rows within its span, with nothing for last-write-wins to
+//! resolve, and the other sources, decoded without it, give the other
+//! fields' values at its times (its fields null there). Whole chunks the
+//! caller accepts are handed over; everything else is decoded and merged as
+//! the scan does.
 //!
-//! Invariants: every row of the scan is in exactly one item, and items come
-//! in the scan's order: parts (series, partition) as the scan orders them,
-//! and within a part by time (rows before a chunk, the chunk, rows after).
-//! So folding the items in order feeds an aggregate the scan's rows in the
-//! scan's order, with runs of them replaced by their chunk's stats.
+//! Invariants: every value of a decoded field in the scan's rows is in
+//! exactly one item, every group of rows (series, bucket) has an item, and
+//! items come in the scan's order: parts (series, partition) as the scan
+//! orders them, and within a part by time (rows before a chunk, the chunk,
+//! rows after, which may include rows of other fields within its span). So
+//! folding the items feeds an aggregate of fields the scan's values, with
+//! runs of them replaced by their chunk's stats. Items do not count rows:
+//! `count(*)` is not answered this way.
 
 use std::collections::VecDeque;
 
@@ -21,7 +29,9 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampNanosecondType;
 use arrow_schema::SchemaRef;
 
+use super::file::partition_block::ChunkEntry;
 use super::scan::{Scan, ScanPart};
+use super::series_index::FieldId;
 use crate::encoding::stats::ColumnStats;
 use crate::error::{Error, Result};
 
@@ -109,15 +119,24 @@ impl<F: FnMut(&WholeChunk) -> bool> StatsScan<F> {
     /// Removes the whole chunks of `part` that the caller accepts and returns them.
     fn take_whole(&mut self, part: &mut ScanPart) -> Vec<WholeChunk> {
         let scan = &self.scan;
-        let mut isolated = part.isolated_chunks().into_iter();
+        // With conditions, rows at a chunk's times may depend on another source.
+        let relaxed = scan.fields.present.is_empty();
+        let values = &scan.fields.values;
+        let conflicts = |c: &ChunkEntry, other: &[FieldId]| {
+            !relaxed || other.iter().any(|f| c.fields.contains(f) && values.contains(f))
+        };
+        let mut isolated = part.chunks_apart(conflicts).into_iter();
         let mut taken = Vec::new();
         part.chunks.retain(|c| {
-            let whole = isolated.next().unwrap_or(false) && scan.start <= c.min_time && c.max_time <= scan.end;
+            let whole = isolated.next().unwrap_or(false)
+                && scan.start <= c.min_time
+                && c.max_time <= scan.end
+                && scan.fields.all_rows(&c.fields);
             if !whole {
                 return true;
             }
             let stats_of = |slot: &Option<usize>| {
-                let field = scan.row_fields.get((*slot)?)?;
+                let field = scan.fields.values.get((*slot)?)?;
                 let column = c.fields.iter().position(|f| f == field)?;
                 c.stats.get(column).copied()
             };

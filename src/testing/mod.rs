@@ -6,10 +6,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "generator parameters are constants known to be valid")]
 
 mod faulty_fs;
+mod reference;
 mod series;
 mod tsbs;
 
 pub use faulty_fs::{FaultyFs, Op};
+pub use reference::Reference;
 
 pub use series::{Series, constant, counter, gauge_1dp, irregular_ts, random_f64};
 pub use tsbs::{CPU_FIELDS, HostSeries, TsbsCpu, cpu_row_batches};
