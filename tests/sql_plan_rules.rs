@@ -2,7 +2,8 @@
 //! (`ChronicleLatestExec` over one row per series) and a TopK of time
 //! buckets (the scan cut to the buckets it needs). Each query must show the
 //! rule in EXPLAIN and give exactly what the same SQL gives over a
-//! `MemTable` of `SELECT * FROM cpu`, on data with overwrites across
+//! `MemTable` of the rows written (built by `chronicle::testing::Reference`,
+//! never through Chronicle), on data with overwrites across
 //! flushes and in the head, missing fields and a missing tag. Queries the
 //! rules must not touch keep their plain plan.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on an unexpected error")]
@@ -11,23 +12,22 @@ mod common;
 
 use chronicle::{Config, Db};
 use common::TempDir;
-use common::mixed_cpu::{MINUTE, T0, decoding_path, load_mixed, run, ts};
+use common::mixed_cpu::{MINUTE, T0, load_mixed, reference_session, run, ts};
 use datafusion::prelude::SessionContext;
 
 /// Asserts `sql` plans with `marker` in EXPLAIN (or without it when
-/// `applies` is false) and answers as the decoding path does.
-async fn same_as_decoding(ctx: &SessionContext, reference: &SessionContext, sql: &str, marker: &str, applies: bool) {
+/// `applies` is false) and answers as the reference does.
+async fn same_as_reference(ctx: &SessionContext, reference: &SessionContext, sql: &str, marker: &str, applies: bool) {
     let plan = run(ctx, &format!("EXPLAIN {sql}")).await;
     assert_eq!(plan.contains(marker), applies, "{marker} in the plan of {sql}\n{plan}");
     assert_eq!(run(ctx, sql).await, run(reference, sql).await, "{sql}\n{plan}");
 }
 
 #[tokio::test]
-async fn latest_row_aggregates_match_the_decoding_path() {
+async fn latest_row_aggregates_match_the_reference() {
     let dir = TempDir::new("plan-latest");
     let db = Db::open(dir.path("db"), Config::default()).unwrap();
-    load_mixed(&db);
-    let reference = decoding_path(&db).await;
+    let reference = reference_session(&load_mixed(&db));
     let ctx = db.session_context();
     let rewritten = [
         // TSBS's lastpoint. Host c's latest point is rewritten in the head.
@@ -54,7 +54,7 @@ async fn latest_row_aggregates_match_the_decoding_path() {
         format!("SELECT first_value(usage_user ORDER BY time DESC), max(time) FROM cpu WHERE time < {}", ts(T0)),
     ];
     for sql in &rewritten {
-        same_as_decoding(&ctx, &reference, sql, "ChronicleLatestExec", true).await;
+        same_as_reference(&ctx, &reference, sql, "ChronicleLatestExec", true).await;
     }
     let untouched = [
         // Ordered by a value, not by time.
@@ -65,7 +65,7 @@ async fn latest_row_aggregates_match_the_decoding_path() {
         "SELECT host, max(time), count(usage_user) FROM cpu GROUP BY host ORDER BY host",
     ];
     for sql in untouched {
-        same_as_decoding(&ctx, &reference, sql, "ChronicleLatestExec", false).await;
+        same_as_reference(&ctx, &reference, sql, "ChronicleLatestExec", false).await;
     }
     db.close().unwrap();
 }
@@ -74,8 +74,7 @@ async fn latest_row_aggregates_match_the_decoding_path() {
 async fn a_topk_of_time_buckets_reads_only_those_buckets() {
     let dir = TempDir::new("plan-top-buckets");
     let db = Db::open(dir.path("db"), Config::default()).unwrap();
-    load_mixed(&db);
-    let reference = decoding_path(&db).await;
+    let reference = reference_session(&load_mixed(&db));
     let ctx = db.session_context();
     let cut = [
         ("SELECT date_bin(INTERVAL '1 minute', time) AS m, max(usage_user) FROM cpu GROUP BY m ORDER BY m DESC LIMIT 5"
@@ -96,7 +95,7 @@ async fn a_topk_of_time_buckets_reads_only_those_buckets() {
             .to_string(), "cut to the newest 50"),
     ];
     for (sql, marker) in &cut {
-        same_as_decoding(&ctx, &reference, sql, marker, true).await;
+        same_as_reference(&ctx, &reference, sql, marker, true).await;
     }
     // The newest five minutes are minutes 175 to 179: only they are read.
     let plan = run(&ctx, &format!("EXPLAIN {}", cut[0].0)).await;
@@ -112,7 +111,7 @@ async fn a_topk_of_time_buckets_reads_only_those_buckets() {
          ORDER BY m DESC LIMIT 5",
     ];
     for sql in untouched {
-        same_as_decoding(&ctx, &reference, sql, "cut to the", false).await;
+        same_as_reference(&ctx, &reference, sql, "cut to the", false).await;
     }
     db.close().unwrap();
 }

@@ -1,7 +1,7 @@
 //! Simple aggregates answered from chunk statistics (`ChronicleStatsExec`):
 //! each query must show the operator in EXPLAIN and give exactly what the
-//! same SQL gives over a `MemTable` of `SELECT * FROM cpu` (the decoding
-//! path), on data whose chunks are whole hours, partly covered by the time
+//! same SQL gives over a `MemTable` of the rows written (built by
+//! `chronicle::testing::Reference`, never through Chronicle), on data whose chunks are whole hours, partly covered by the time
 //! range, overwritten across flushes and by the head, holding NaN, ±Inf,
 //! zeros and missing fields. Queries the stats cannot answer keep the plain
 //! aggregate.
@@ -9,19 +9,23 @@
 
 mod common;
 
-use chronicle::testing::{CPU_FIELDS, TsbsCpu, cpu_row_batches};
+use chronicle::testing::{CPU_FIELDS, Reference, TsbsCpu, cpu_row_batches};
 use chronicle::{Config, Db};
 use common::TempDir;
-use common::mixed_cpu::{HOUR, MINUTE, T0, decoding_path, load_mixed, run, ts};
+use common::mixed_cpu::{HOUR, MINUTE, T0, load_mixed, reference_session, run, ts};
 use datafusion::prelude::SessionContext;
 
 /// Five TSBS hosts over two hours, flushed: every chunk a whole hour.
-fn load_tsbs(db: &Db) {
+/// Returns the rows kept by a reference.
+fn load_tsbs(db: &Db) -> Reference {
     let hosts = TsbsCpu::new(5, 7).generate(720);
+    let mut reference = Reference::new();
     for batch in cpu_row_batches(&hosts, 1_000) {
         db.write_rows(&batch).unwrap();
+        reference.write(&batch);
     }
     db.flush().unwrap();
+    reference
 }
 
 /// (chunks answered from stats, rows decoded) by the stats operator, from EXPLAIN ANALYZE.
@@ -36,8 +40,8 @@ async fn metrics(ctx: &SessionContext, sql: &str) -> (usize, usize) {
 }
 
 /// Asserts the stats operator plans `sql` and that it gives what the
-/// decoding path gives; returns the chunk and row counts it used.
-async fn same_as_decoding(db: &Db, reference: &SessionContext, sql: &str) -> (usize, usize) {
+/// reference gives; returns the chunk and row counts it used.
+async fn same_as_reference(db: &Db, reference: &SessionContext, sql: &str) -> (usize, usize) {
     let ctx = db.session_context();
     let plan = run(&ctx, &format!("EXPLAIN {sql}")).await;
     assert!(plan.contains("ChronicleStatsExec"), "{sql}\n{plan}");
@@ -52,12 +56,11 @@ const ALL_AGGREGATES: &str = "count(usage_user) AS n, sum(usage_user) AS s, min(
 async fn grouped_by_tags_and_hour_mixing_stats_and_decoded_chunks() {
     let dir = TempDir::new("stats-hour");
     let db = Db::open(dir.path("db"), Config::default()).unwrap();
-    load_mixed(&db);
-    let reference = decoding_path(&db).await;
+    let reference = reference_session(&load_mixed(&db));
     let sql = format!(
         "SELECT host, date_bin(INTERVAL '1 hour', time) AS hour, {ALL_AGGREGATES} FROM cpu GROUP BY host, hour ORDER BY host, hour"
     );
-    let (from_stats, decoded) = same_as_decoding(&db, &reference, &sql).await;
+    let (from_stats, decoded) = same_as_reference(&db, &reference, &sql).await;
     // Whole and clean: (a, 0), (a, 2) and (b, 0), and host b's hours 1 and 2
     // as two chunks each (usage_user, and usage_system at other times),
     // which hold different fields. Everything else is decoded.
@@ -72,17 +75,16 @@ async fn grouped_by_tags_and_hour_mixing_stats_and_decoded_chunks() {
     // groups) but no value, so they come as stats too, undecoded.
     let max_only = "SELECT host, date_bin(INTERVAL '1 hour', time) AS hour, max(usage_user) FROM cpu \
                     GROUP BY host, hour ORDER BY host, hour";
-    let (from_stats, decoded) = same_as_decoding(&db, &reference, max_only).await;
+    let (from_stats, decoded) = same_as_reference(&db, &reference, max_only).await;
     assert_eq!((from_stats, decoded), (8, 3 * 60), "decoded: a1 (two blocks), c0 (a NaN), c2 (rewritten in memory)");
     db.close().unwrap();
 }
 
 #[tokio::test]
-async fn groupings_none_tags_and_buckets_match_the_decoding_path() {
+async fn groupings_none_tags_and_buckets_match_the_reference() {
     let dir = TempDir::new("stats-groupings");
     let db = Db::open(dir.path("db"), Config::default()).unwrap();
-    load_mixed(&db);
-    let reference = decoding_path(&db).await;
+    let reference = reference_session(&load_mixed(&db));
     let queries = [
         format!("SELECT {ALL_AGGREGATES} FROM cpu"),
         format!("SELECT host, dc, {ALL_AGGREGATES} FROM cpu GROUP BY host, dc ORDER BY host, dc"),
@@ -126,7 +128,7 @@ async fn groupings_none_tags_and_buckets_match_the_decoding_path() {
     ];
     let mut from_stats = 0;
     for sql in &queries {
-        from_stats += same_as_decoding(&db, &reference, sql).await.0;
+        from_stats += same_as_reference(&db, &reference, sql).await.0;
     }
     assert!(from_stats > 0, "some chunks were answered from their stats");
     db.close().unwrap();
@@ -136,8 +138,7 @@ async fn groupings_none_tags_and_buckets_match_the_decoding_path() {
 async fn single_mode_aggregates_one_partition() {
     let dir = TempDir::new("stats-single");
     let db = Db::open(dir.path("db"), Config::default()).unwrap();
-    load_mixed(&db);
-    let reference = decoding_path(&db).await;
+    let reference = reference_session(&load_mixed(&db));
     reference.sql("SET datafusion.execution.target_partitions = 1").await.unwrap();
     let ctx = db.session_context();
     ctx.sql("SET datafusion.execution.target_partitions = 1").await.unwrap();
@@ -157,8 +158,7 @@ async fn single_mode_aggregates_one_partition() {
 async fn whole_hour_chunks_are_never_decoded() {
     let dir = TempDir::new("stats-tsbs");
     let db = Db::open(dir.path("db"), Config::default()).unwrap();
-    load_tsbs(&db);
-    let reference = decoding_path(&db).await;
+    let reference = reference_session(&load_tsbs(&db));
     let sql = "SELECT hostname, date_bin(INTERVAL '1 hour', time) AS hour, max(usage_user), count(usage_idle), \
                sum(usage_system), avg(usage_nice) FROM cpu GROUP BY hostname, hour ORDER BY hostname, hour";
     let plan = run(&db.session_context(), &format!("EXPLAIN {sql}")).await;
@@ -167,7 +167,7 @@ async fn whole_hour_chunks_are_never_decoded() {
         "{plan}"
     );
     // 5 hosts x 2 hours, all from stats.
-    assert_eq!(same_as_decoding(&db, &reference, sql).await, (10, 0));
+    assert_eq!(same_as_reference(&db, &reference, sql).await, (10, 0));
     assert_eq!(CPU_FIELDS.len(), 10);
     db.close().unwrap();
 }
@@ -176,9 +176,8 @@ async fn whole_hour_chunks_are_never_decoded() {
 async fn queries_the_stats_cannot_answer_keep_the_plain_aggregate() {
     let dir = TempDir::new("stats-not");
     let db = Db::open(dir.path("db"), Config::default()).unwrap();
-    load_mixed(&db);
+    let reference = reference_session(&load_mixed(&db));
     let ctx = db.session_context();
-    let reference = decoding_path(&db).await;
     for sql in [
         "SELECT host, median(usage_user) FROM cpu GROUP BY host ORDER BY host",
         // An inexact filter: the rows still need filtering.

@@ -1,11 +1,12 @@
-//! The mixed `cpu` data of the SQL plan tests, and a session reading it
-//! through a plain `MemTable` (the decoding path) to compare against.
+//! The mixed `cpu` data of the SQL plan tests, and a plain DataFusion
+//! session over the same rows kept by `chronicle::testing::Reference` (built
+//! from the rows written, never through Chronicle) to compare against.
 
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
+use chronicle::testing::Reference;
 use chronicle::{Db, Row};
-use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 
 /// A minute in nanoseconds.
@@ -29,7 +30,14 @@ pub fn ts(t: i64) -> String {
 /// | a | clean | overwritten by a later flush | -Inf, no usage_system |
 /// | b | clean | usage_system every other minute | same |
 /// | c | a NaN | +Inf and zeros | overwritten in the head |
-pub fn load_mixed(db: &Db) {
+///
+/// Returns the same rows kept by a [`Reference`].
+pub fn load_mixed(db: &Db) -> Reference {
+    let mut reference = Reference::new();
+    let mut write = |rows: &[Row]| {
+        db.write_rows(rows).unwrap();
+        reference.write(rows);
+    };
     let usage = |host: &str, m: i64| {
         let base = match host {
             "a" => 10.0,
@@ -67,7 +75,7 @@ pub fn load_mixed(db: &Db) {
                 rows.push(row);
             }
         }
-        db.write_rows(&rows).unwrap();
+        write(&rows);
         db.flush().unwrap();
     }
     // Host a, hour 1: a later block rewrites every tenth minute.
@@ -81,14 +89,15 @@ pub fn load_mixed(db: &Db) {
                 .with_field("usage_system", -1.0)
         })
         .collect();
-    db.write_rows(&late).unwrap();
+    write(&late);
     db.flush().unwrap();
     // Host c, hour 2: the head rewrites two points and adds one.
     let head: Vec<Row> = [(125, -7.25), (130, 1000.0), (179, 0.5)]
         .iter()
         .map(|&(m, v)| Row::new("cpu", T0 + m * MINUTE).with_tag("host", "c").with_field("usage_user", v))
         .collect();
-    db.write_rows(&head).unwrap();
+    write(&head);
+    reference
 }
 
 /// `batches` as a text table.
@@ -100,11 +109,11 @@ pub async fn run(ctx: &SessionContext, sql: &str) -> String {
     pretty(&ctx.sql(sql).await.expect(sql).collect().await.expect(sql))
 }
 
-/// A plain DataFusion session over what Chronicle's scan returns for `cpu`.
-pub async fn decoding_path(db: &Db) -> SessionContext {
-    let batches = db.session_context().sql("SELECT * FROM cpu").await.unwrap().collect().await.unwrap();
-    let schema = batches[0].schema();
+/// A plain DataFusion session over `reference`'s `cpu`, with Chronicle's
+/// functions registered.
+pub fn reference_session(reference: &Reference) -> SessionContext {
     let ctx = SessionContext::new();
-    ctx.register_table("cpu", Arc::new(MemTable::try_new(schema, vec![batches]).unwrap())).unwrap();
+    chronicle_udfs::register_all(&ctx);
+    ctx.register_table("cpu", Arc::new(reference.mem_table("cpu"))).unwrap();
     ctx
 }
