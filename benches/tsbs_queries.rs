@@ -17,9 +17,11 @@
 //! checked against the MemTable's (row count and every value; rows sorted
 //! first where the query leaves the order open): a mismatch aborts the run.
 //!
-//! The MemTable holds `SELECT * FROM cpu ORDER BY time, hostname` from
-//! Chronicle (ingest order, same schema), cut into batches of the session's
-//! batch size over as many partitions as the session's target partitions.
+//! The MemTable holds the generator's rows as `chronicle::testing::Reference`
+//! lays them out (the same schema, built from the rows written, never read
+//! back through Chronicle), in ingest order (time, hostname), cut into
+//! batches of the session's batch size over as many partitions as the
+//! session's target partitions.
 //!
 //! For profiling, environment variables narrow or explain a run:
 //! `TSBS_QUERIES=lastpoint,high-cpu-all` runs only those query types,
@@ -34,14 +36,13 @@ use std::io::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chronicle::testing::{CPU_FIELDS, HOUR_NS, START_NS, TsbsCpu, cpu_row_batches};
+use chronicle::testing::{CPU_FIELDS, HOUR_NS, Reference, START_NS, TsbsCpu, cpu_row_batches};
 use chronicle::{Config, Db};
 use datafusion::arrow::array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
-use datafusion::arrow::compute::{cast, concat_batches};
+use datafusion::arrow::compute::{SortColumn, cast, concat_batches, lexsort_to_indices, take_record_batch};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::temporal_conversions::timestamp_ns_to_datetime;
 use datafusion::arrow::util::pretty::pretty_format_batches;
-use datafusion::catalog::TableProvider;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use rand::{Rng, SeedableRng};
@@ -275,12 +276,14 @@ fn median_ms(mut times: Vec<Duration>) -> f64 {
     mid.as_secs_f64() * 1e3
 }
 
-/// A plain DataFusion session holding Chronicle's `cpu` rows in a `MemTable`.
-async fn memtable_session(db: &Db, chronicle: &SessionContext) -> SessionContext {
-    let schema = db.table("cpu").expect("cpu exists").schema();
-    let (_, batches) = run(chronicle, "SELECT * FROM cpu ORDER BY time, hostname").await;
+/// A plain DataFusion session holding `reference`'s `cpu` rows in a `MemTable`.
+fn memtable_session(reference: &Reference) -> SessionContext {
+    let (schema, batches) = reference.table("cpu");
     let all = concat_batches(&schema, &batches).expect("one schema");
     assert_eq!(all.num_rows(), HOSTS * STEPS, "every row is in the MemTable");
+    let by = |name: &str| SortColumn { values: Arc::clone(all.column_by_name(name).expect("exists")), options: None };
+    let order = lexsort_to_indices(&[by("time"), by("hostname")], None).expect("sorts");
+    let all = take_record_batch(&all, &order).expect("takes");
 
     let ctx = SessionContext::new();
     chronicle_udfs::register_all(&ctx);
@@ -321,9 +324,12 @@ async fn main() {
     let db = Db::open(dir.join("tsbs.chronicle"), Config::default()).expect("opens");
     let started = Instant::now();
     let hosts = TsbsCpu::new(HOSTS, SEED).generate(STEPS);
+    let mut reference = Reference::new();
     for batch in cpu_row_batches(&hosts, BATCH_ROWS) {
         db.write_rows(&batch).expect("writes");
+        reference.write(&batch);
     }
+    drop(hosts);
     db.flush().expect("flushes");
     let partitions = db.partitions().expect("lists partitions");
     eprintln!(
@@ -337,7 +343,8 @@ async fn main() {
 
     let chronicle = db.session_context();
     let started = Instant::now();
-    let memtable = memtable_session(&db, &chronicle).await;
+    let memtable = memtable_session(&reference);
+    drop(reference);
     eprintln!("built the MemTable in {:.1} s", started.elapsed().as_secs_f64());
 
     println!("query\tchronicle_ms\tmemtable_ms\tratio");

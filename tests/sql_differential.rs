@@ -95,7 +95,10 @@ fn first_write(rng: &mut ChaCha8Rng) -> Vec<Vec<Row>> {
         if step % 2 == 0 {
             for host in ["h0", "h1"] {
                 batch.push(
-                    Row::new("mem", time).with_tag("host", host).with_field("used", value(rng)).with_field("free", value(rng)),
+                    Row::new("mem", time)
+                        .with_tag("host", host)
+                        .with_field("used", value(rng))
+                        .with_field("free", value(rng)),
                 );
             }
         }
@@ -204,7 +207,9 @@ fn query(rng: &mut ChaCha8Rng) -> String {
                  ORDER BY b {order} LIMIT {k}"
             )
         }
-        8 => format!("SELECT count(*), sum(x), count(host) FROM (SELECT {f} AS x, host FROM cpu{w}) WHERE x IS NOT NULL"),
+        8 => {
+            format!("SELECT count(*), sum(x), count(host) FROM (SELECT {f} AS x, host FROM cpu{w}) WHERE x IS NOT NULL")
+        }
         9 => format!("SELECT host, time, {f} FROM cpu WHERE host IN (SELECT host FROM cpu{w}) AND {g} > 10"),
         10 => {
             if rng.random_bool(0.5) {
@@ -213,7 +218,9 @@ fn query(rng: &mut ChaCha8Rng) -> String {
                      WHERE a.host = 'h0' AND b.host = 'h2'"
                 )
             } else {
-                format!("SELECT c.time, c.host, c.{f}, m.used FROM cpu c JOIN mem m ON c.time = m.time AND c.host = m.host")
+                format!(
+                    "SELECT c.time, c.host, c.{f}, m.used FROM cpu c JOIN mem m ON c.time = m.time AND c.host = m.host"
+                )
             }
         }
         _ => format!("SELECT time, host, {f} FROM cpu{w} ORDER BY time, host LIMIT {}", rng.random_range(1..40)),

@@ -76,18 +76,11 @@ async fn counts_groups_and_latest_rows_do_not_depend_on_the_projection() {
         assert_eq!(lines(&groups)[1..], ["| a | 97.0 | 4 |", "| b | | 2 |", "| c | 50.0 | 1 |"], "{when}\n{groups}");
 
         // Host a's latest row is minute 3, which has no usage_user.
-        let latest = run(
-            &ctx,
-            "SELECT DISTINCT ON (host) host, time, usage_user FROM cpu ORDER BY host, time DESC",
-        )
-        .await;
+        let latest =
+            run(&ctx, "SELECT DISTINCT ON (host) host, time, usage_user FROM cpu ORDER BY host, time DESC").await;
         assert_eq!(
             lines(&latest)[1..],
-            [
-                "| a | 2026-01-01T00:03:00Z | |",
-                "| b | 2026-01-01T00:01:00Z | 6.0 |",
-                "| c | 2026-01-01T00:01:00Z | |"
-            ],
+            ["| a | 2026-01-01T00:03:00Z | |", "| b | 2026-01-01T00:01:00Z | 6.0 |", "| c | 2026-01-01T00:01:00Z | |"],
             "{when}\n{latest}"
         );
         let newest = run(&ctx, "SELECT host, max(time) AS t FROM cpu GROUP BY host ORDER BY host").await;
@@ -166,7 +159,10 @@ async fn series_equal_on_the_shown_tags_merge_in_time_order() {
     let rows: Vec<Row> = (1..4)
         .flat_map(|m| {
             [("r1", 10.0), ("r2", 20.0)].map(|(rack, base)| {
-                Row::new("cpu", T0 + m * MINUTE).with_tag("host", "a").with_tag("rack", rack).with_field("u", base + m as f64)
+                Row::new("cpu", T0 + m * MINUTE)
+                    .with_tag("host", "a")
+                    .with_tag("rack", rack)
+                    .with_field("u", base + m as f64)
             })
         })
         .collect();
@@ -193,7 +189,10 @@ async fn a_condition_no_row_meets_holds_under_the_top_buckets_cut() {
         assert!(plan.contains("never"), "{plan}");
         assert_eq!(lines(&run(&ctx, sql).await), Vec::<String>::new(), "{when}: no row");
         let all = sql.replace("WHERE host = '' ", "");
-        assert_eq!(lines(&run(&ctx, &all).await)[1..], ["| 2026-01-01T00:03:00Z | 1 |", "| 2026-01-01T00:02:00Z | 1 |"]);
+        assert_eq!(
+            lines(&run(&ctx, &all).await)[1..],
+            ["| 2026-01-01T00:03:00Z | 1 |", "| 2026-01-01T00:02:00Z | 1 |"]
+        );
     })
     .await;
 }

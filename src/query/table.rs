@@ -45,7 +45,8 @@ impl ChronicleTable {
         let tags = db.tag_keys(Some(measurement))?;
         let fields = db.fields(measurement)?;
         // Writes refuse such names; a file from an older version may hold them.
-        let clash = tags.iter().chain(&fields).find(|n| *n == "time").or_else(|| tags.iter().find(|t| fields.contains(t)));
+        let clash =
+            tags.iter().chain(&fields).find(|n| *n == "time").or_else(|| tags.iter().find(|t| fields.contains(t)));
         if let Some(name) = clash {
             return Err(Error::InvalidArgument(format!(
                 "measurement {measurement:?} cannot be a SQL table: {name:?} names two of its columns \

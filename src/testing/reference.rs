@@ -84,13 +84,15 @@ impl Reference {
             .filter(|(key, _, _)| key.0 == measurement)
             .collect();
         rows.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-        let tag_keys: BTreeSet<&str> = rows.iter().flat_map(|(key, _, _)| key.1.iter().map(|(k, _)| k.as_str())).collect();
+        let tag_keys: BTreeSet<&str> =
+            rows.iter().flat_map(|(key, _, _)| key.1.iter().map(|(k, _)| k.as_str())).collect();
         let field_ids: BTreeMap<&str, usize> = rows
             .iter()
             .flat_map(|(_, _, values)| values.iter().enumerate().filter(|(_, v)| v.is_some()).map(|(f, _)| f))
             .map(|f| (self.fields[f].as_str(), f))
             .collect();
-        let mut columns = vec![Field::new("time", DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())), false)];
+        let mut columns =
+            vec![Field::new("time", DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())), false)];
         let dictionary = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
         columns.extend(tag_keys.iter().map(|k| Field::new(*k, dictionary.clone(), true)));
         columns.extend(field_ids.keys().map(|f| Field::new(*f, DataType::Float64, true)));

@@ -74,6 +74,39 @@ impl TsbsCpu {
 
     /// Host number `h` with `steps` points of every field.
     pub fn host(&self, h: usize, steps: usize) -> HostSeries {
+        let mut walks = self.walks(h, steps);
+        let fields = walks.walks.iter_mut().map(|w| (0..steps).map(|_| w.next()).collect()).collect();
+        let timestamps = (0..steps as i64).map(|i| START_NS + i * 10 * SECOND_NS).collect();
+        HostSeries { tags: walks.tags, timestamps, fields }
+    }
+
+    /// The rows of [`cpu_row_batches`] over [`TsbsCpu::generate`]`(steps)`,
+    /// the same values, generated batch by batch: only the batch in hand
+    /// and each walk's state are in memory.
+    pub fn row_batches(&self, steps: usize, batch_rows: usize) -> impl Iterator<Item = Vec<Row>> + use<> {
+        assert!(batch_rows > 0, "batches hold at least one row");
+        let mut hosts: Vec<HostWalks> = (0..self.scale).map(|h| self.walks(h, steps)).collect();
+        let tags: Vec<Vec<(String, String)>> =
+            hosts.iter().map(|h| h.tags.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()).collect();
+        let scale = self.scale;
+        let mut rows = (0..scale * steps).map(move |row| {
+            let (step, h) = (row / scale, row % scale);
+            Row {
+                measurement: "cpu".into(),
+                tags: tags[h].clone(),
+                fields: CPU_FIELDS.iter().zip(&mut hosts[h].walks).map(|(f, w)| (f.to_string(), w.next())).collect(),
+                timestamp: START_NS + step as i64 * 10 * SECOND_NS,
+            }
+        });
+        std::iter::from_fn(move || {
+            let batch: Vec<Row> = rows.by_ref().take(batch_rows).collect();
+            (!batch.is_empty()).then_some(batch)
+        })
+    }
+
+    /// Host `h`'s tags and one walk per field, each from the random state
+    /// where [`TsbsCpu::host`] starts it (after the earlier fields' `steps`).
+    fn walks(&self, h: usize, steps: usize) -> HostWalks {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ (h as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let region = REGIONS[rng.random_range(0..REGIONS.len())];
         let tags = vec![
@@ -88,22 +121,49 @@ impl TsbsCpu {
             ("service_version", rng.random_range(0..2).to_string()),
             ("service_environment", ENVIRONMENTS[rng.random_range(0..ENVIRONMENTS.len())].to_string()),
         ];
-        let step = Normal::new(0.0, 1.0).unwrap();
-        let fields = CPU_FIELDS
+        let walks = CPU_FIELDS
             .iter()
             .map(|_| {
-                let mut walk: f64 = rng.random_range(0.0..100.0);
-                (0..steps)
-                    .map(|_| {
-                        let reported = walk.round();
-                        walk = (walk + step.sample(&mut rng)).clamp(0.0, 100.0);
-                        reported
-                    })
-                    .collect()
+                let walk = Walk::start(&mut rng);
+                let mut skip = walk.clone();
+                for _ in 0..steps {
+                    skip.next();
+                }
+                rng = skip.rng.clone();
+                walk
             })
             .collect();
-        let timestamps = (0..steps as i64).map(|i| START_NS + i * 10 * SECOND_NS).collect();
-        HostSeries { tags, timestamps, fields }
+        HostWalks { tags, walks }
+    }
+}
+
+/// One host's tags and the walks of its fields.
+struct HostWalks {
+    tags: Vec<(&'static str, String)>,
+    walks: Vec<Walk>,
+}
+
+/// One field's random walk: U(0, 100) then N(0, 1) steps clamped to
+/// [0, 100], reported rounded.
+#[derive(Clone)]
+struct Walk {
+    rng: ChaCha8Rng,
+    value: f64,
+    step: Normal<f64>,
+}
+
+impl Walk {
+    /// A walk drawing its start, then its steps, from `rng`.
+    fn start(rng: &mut ChaCha8Rng) -> Self {
+        let value = rng.random_range(0.0..100.0);
+        Self { rng: rng.clone(), value, step: Normal::new(0.0, 1.0).unwrap() }
+    }
+
+    /// The value reported now; the walk then takes a step.
+    fn next(&mut self) -> f64 {
+        let reported = self.value.round();
+        self.value = (self.value + self.step.sample(&mut self.rng)).clamp(0.0, 100.0);
+        reported
     }
 }
 
@@ -148,6 +208,17 @@ mod tests {
             assert!((0.0..=100.0).contains(v) && v.fract() == 0.0, "{v}");
         }
         assert_ne!(a[0].fields[0], a[1].fields[0]);
+    }
+
+    #[test]
+    fn streamed_rows_equal_the_generated_ones() {
+        let cpu = TsbsCpu::new(4, 11);
+        let generated: Vec<Vec<Row>> = cpu_row_batches(&cpu.generate(50), 7).collect();
+        let streamed: Vec<Vec<Row>> = cpu.row_batches(50, 7).collect();
+        assert_eq!(streamed.len(), generated.len());
+        for (s, g) in streamed.iter().flatten().zip(generated.iter().flatten()) {
+            assert_eq!((&s.tags, &s.fields, s.timestamp), (&g.tags, &g.fields, g.timestamp));
+        }
     }
 
     #[test]

@@ -32,8 +32,8 @@ use arrow_select::concat::concat;
 
 pub(crate) use part::{ScanPart, chunk_times, read_chunks};
 use part_rows::{PartRows, arrow_error};
-pub(crate) use request::{ScanOptions, TopBuckets};
 pub use request::{FieldRange, ScanRequest};
+pub(crate) use request::{ScanOptions, TopBuckets};
 pub(crate) use row_fields::RowFields;
 pub(crate) use tag_dictionary::TagDictionary;
 

@@ -59,16 +59,15 @@ impl ScanPart {
     /// overwrites them, nothing older shows through, no other source adds one.
     pub(crate) fn chunks_apart(&self, conflicts: impl Fn(&ChunkEntry, &[FieldId]) -> bool) -> Vec<bool> {
         let chunks = self.chunks.iter().map(|c| (c.min_time, c.max_time, &c.fields[..]));
-        let head = self
-            .head
-            .iter()
-            .filter_map(|(f, s)| Some((*s.times.first()?, *s.times.last()?, std::slice::from_ref(f))));
+        let head =
+            self.head.iter().filter_map(|(f, s)| Some((*s.times.first()?, *s.times.last()?, std::slice::from_ref(f))));
         let sources: Vec<(i64, i64, &[FieldId])> = chunks.chain(head).collect();
         self.chunks
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                let overlapping = sources.iter().enumerate().filter(|&(j, &(a, b, _))| j != i && a <= c.max_time && b >= c.min_time);
+                let overlapping =
+                    sources.iter().enumerate().filter(|&(j, &(a, b, _))| j != i && a <= c.max_time && b >= c.min_time);
                 !overlapping.into_iter().any(|(_, (_, _, fields))| conflicts(c, fields))
             })
             .collect()

@@ -95,9 +95,10 @@ impl RowFields {
         let times = if self.present.is_empty() {
             union(sources.iter().map(|s| s.times.as_slice()))
         } else {
-            let clauses = self.present.iter().map(|clause| {
-                union(clause.iter().filter_map(|&s| merged.get(s)).map(|f| f.times.as_slice()))
-            });
+            let clauses = self
+                .present
+                .iter()
+                .map(|clause| union(clause.iter().filter_map(|&s| merged.get(s)).map(|f| f.times.as_slice())));
             clauses.reduce(|a, b| intersect(&a, &b)).unwrap_or_default()
         };
         if times.is_empty() {

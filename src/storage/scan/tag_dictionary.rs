@@ -84,4 +84,3 @@ impl TagDictionary {
         Ok(Arc::new(dictionary))
     }
 }
-
