@@ -4,11 +4,17 @@
 //! streaming the batches of [`crate::Db::scan`] restricted to that partition
 //! (planned when the partition starts, so memory holds one series-partition
 //! at a time). Only the projected fields are decoded; the pushed conditions
-//! (time range, tag matchers, field ranges) and the limit are applied inside.
+//! (time range, tag matchers, present conditions, field ranges, a condition
+//! no row meets) and the limit are applied inside.
+//!
+//! Invariant: the scan asks for the projected tag and field columns by name
+//! (tags in the table's order), so every batch has this plan's schema,
+//! whatever tags and fields are written between planning and execution.
 //! Each partition's output is sorted by (tags..., time); the plan declares
-//! that ordering when every tag column and `time` are projected. In latest
-//! mode ([`ChronicleScanExec::latest`]) one partition returns the latest
-//! row of each series.
+//! that ordering when every tag column and `time` are projected, and then
+//! the scan merges by time the series that only a tag unknown to the table
+//! tells apart. In latest mode ([`ChronicleScanExec::latest`]) one
+//! partition returns the latest row of each series.
 
 use std::fmt;
 use std::sync::Arc;
