@@ -404,6 +404,30 @@ mod tests {
     }
 
     #[test]
+    fn field_presence_is_exact_and_lossy_casts_are_not_seen_through() {
+        let either = col("usage").is_not_null().or(col("usage").is_not_null());
+        assert_eq!(support(&either, &Cols), TableProviderFilterPushDown::Exact);
+        let p = Pushdown::from_filters(&[either, col("host").is_not_null()], &Cols);
+        assert_eq!(p.present, vec![vec!["usage".to_string(); 2]]);
+        assert_eq!(support(&col("usage").is_null(), &Cols), TableProviderFilterPushDown::Unsupported);
+        let mixed = col("usage").is_not_null().or(col("host").eq(lit("a")));
+        assert_eq!(support(&mixed, &Cols), TableProviderFilterPushDown::Unsupported);
+
+        let cast = |e: Expr, t: DataType| Expr::Cast(datafusion::logical_expr::Cast::new(Box::new(e), t));
+        let lossy = cast(col("usage"), DataType::Int64).eq(lit(5i64));
+        assert_eq!(support(&lossy, &Cols), TableProviderFilterPushDown::Unsupported, "5.4 casts to 5");
+        assert_eq!(
+            support(&cast(col("usage"), DataType::Float64).gt(lit(1.0)), &Cols),
+            TableProviderFilterPushDown::Inexact
+        );
+        assert_eq!(support(&cast(col("host"), DataType::Utf8).eq(lit("a")), &Cols), TableProviderFilterPushDown::Exact);
+        let to_ms = cast(col("time"), DataType::Timestamp(TimeUnit::Millisecond, None));
+        assert_eq!(support(&to_ms.gt(ts(5)), &Cols), TableProviderFilterPushDown::Unsupported, "ms truncate");
+        let beyond = col("usage").gt(lit((1i64 << 53) + 1));
+        assert_eq!(support(&beyond, &Cols), TableProviderFilterPushDown::Unsupported, "not exact as a float");
+    }
+
+    #[test]
     fn sql_null_and_regex_semantics_are_kept() {
         let p = Pushdown::from_filters(&[col("host").eq(lit(""))], &Cols);
         assert!(p.never, "no stored tag value is empty");
