@@ -53,25 +53,6 @@ pub fn translate(cond: &Cond, names: &impl Names, now: i64) -> Result<(TimeRange
     Ok((range, rest))
 }
 
-/// The field names `cond` compares.
-pub fn fields_in(cond: &Cond, names: &impl Names, out: &mut Vec<String>) {
-    match cond {
-        Cond::And(a, b) | Cond::Or(a, b) => {
-            fields_in(a, names, out);
-            fields_in(b, names, out);
-        }
-        Cond::Cmp { lhs, rhs, .. } => {
-            for side in [lhs, rhs] {
-                if let Operand::Ident(n) = side
-                    && names.is_field(n)
-                {
-                    out.push(n.clone());
-                }
-            }
-        }
-    }
-}
-
 fn flatten_and<'a>(cond: &'a Cond, out: &mut Vec<&'a Cond>) {
     match cond {
         Cond::And(a, b) => {

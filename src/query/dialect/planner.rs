@@ -2,10 +2,19 @@
 //! `LogicalPlanBuilder` over the measurement's [`ChronicleTable`].
 //!
 //! ```text
-//! raw:        scan ─ filter(time, WHERE) ─ [window: transformations] ─ project ─ sort ─ [limit per series]
-//! aggregate:  scan ─ filter ─ aggregate(group tags, date_bin(time)) ─ filter(non-empty) ─ project
+//! raw:        scan ─ filter(time, asked fields present, WHERE) ─ [window: transformations] ─ project ─ sort ─ [limit per series]
+//! aggregate:  scan ─ filter(same) ─ aggregate(group tags, date_bin(time)) ─ filter(non-empty) ─ project
 //!             ─ [GapFill: fill()] ─ [window: transformations] ─ project ─ sort ─ [limit per series]
 //! ```
+//! Rows follow InfluxQL, not the SQL table: a row per asked field with a
+//! value. The SQL table has a row wherever any field of the measurement has
+//! a value, so every plan says which rows it wants right above the scan:
+//! `(f1 IS NOT NULL OR f2 IS NOT NULL ...)` over the fields the query reads
+//! (for `*`, every field). Raw rows are exactly those; aggregates see only
+//! them, so a bucket, a series, or the data range that bounds an unbounded
+//! `GROUP BY time`, comes from the asked fields alone. A query selecting only
+//! tags is refused (InfluxDB returns nothing).
+//!
 //! Output columns: `time`, the GROUP BY tags (Utf8, null where a series
 //! lacks the tag), then one column per selected expression, named as InfluxDB
 //! names it (`mean`, `mean_1` for a second `mean`, the alias of `AS`).
@@ -14,7 +23,7 @@
 //!
 //! Deliberate differences from InfluxDB 1.x: a name that is neither a field
 //! nor a tag is an error (InfluxDB returns nothing); a `GROUP BY time` query
-//! without time bounds fills from its first to its last point (InfluxDB fills
+//! without time bounds fills from the first to the last point of its fields (InfluxDB fills
 //! up to `now()`); `integral` with `GROUP BY time` sums each bucket's own
 //! points (InfluxDB interpolates across bucket edges); `percentile` reports
 //! the bucket or range start, not its sample's time.
@@ -133,13 +142,16 @@ impl<'a> DialectPlanner<'a> {
             }
             _ => range,
         };
-        if let Some(filter) = time_filter(scan_range).into_iter().chain(predicate).reduce(DfExpr::and) {
+        // A row per asked field with a value, as InfluxQL: the table has a row
+        // wherever any field has one, and WHERE may name fields not selected.
+        let present = asked_fields(&outputs, &columns).map(|f| ident(f).is_not_null()).reduce(DfExpr::or);
+        if let Some(filter) = time_filter(scan_range).into_iter().chain(present).chain(predicate).reduce(DfExpr::and) {
             scan = scan.filter(filter)?;
         }
         let builder = if aggregated {
             self.aggregate(select, scan, &outputs, &groups, &columns, Ranges { asked: range, scan: scan_range }).await?
         } else {
-            self.raw(select, scan, &outputs, &groups, &columns)?
+            self.raw(scan, &outputs, &groups, &columns)?
         };
         // Raw points of several series at one instant come in series order.
         let ties: Vec<String> = if aggregated {
@@ -284,29 +296,11 @@ impl<'a> DialectPlanner<'a> {
     /// Raw rows: returns the builder with `time`, the groups and the outputs projected.
     fn raw(
         &self,
-        select: &Select,
         mut builder: LogicalPlanBuilder,
         outputs: &[Output],
         groups: &[String],
         columns: &Columns,
     ) -> Result<LogicalPlanBuilder> {
-        // Rows exist where a selected field has a value; a WHERE on other
-        // fields brings rows the selection must not show.
-        let selected: Vec<&str> = outputs
-            .iter()
-            .filter_map(|o| match &o.value {
-                Value::Raw(n) if columns.is_field(n) => Some(n.as_str()),
-                _ => None,
-            })
-            .collect();
-        let mut in_where = Vec::new();
-        if let Some(c) = &select.condition {
-            condition::fields_in(c, columns, &mut in_where);
-        }
-        if in_where.iter().any(|f| !selected.contains(&f.as_str())) {
-            let present = selected.iter().map(|f| ident(*f).is_not_null()).reduce(DfExpr::or).unwrap_or(lit(true));
-            builder = builder.filter(present)?;
-        }
         let mut exprs = vec![ident(TIME)];
         exprs.extend(groups.iter().map(|g| tag_column(g, columns)));
         let mut windows = Vec::new();
@@ -487,6 +481,18 @@ fn bucket_of(t: i64, every: i64, offset: i64) -> i64 {
     start.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
 
+/// The fields the outputs read, each once: the ones whose values make a row.
+fn asked_fields<'o>(outputs: &'o [Output], columns: &Columns) -> impl Iterator<Item = &'o str> {
+    let fields: BTreeSet<&str> = outputs
+        .iter()
+        .filter_map(|o| match &o.value {
+            Value::Raw(n) | Value::Agg(_, n) if columns.is_field(n) => Some(n.as_str()),
+            _ => None,
+        })
+        .collect();
+    fields.into_iter()
+}
+
 fn time_filter(range: TimeRange) -> Vec<DfExpr> {
     let mut out = Vec::new();
     if let Some(s) = range.start {
@@ -571,5 +577,109 @@ fn dedup_names(outputs: &mut [Output]) {
             o.name = format!("{}_{}", o.name, n);
         }
         *n += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly")]
+
+    use datafusion::arrow::util::display::array_value_to_string;
+
+    use crate::{Config, Db, Row};
+
+    const MINUTE: i64 = 60_000_000_000;
+
+    /// `disk`, sparse: host a has `read` at 0m and 3m, `write` at 0m, 1m and
+    /// 4m, `util` at 2m, 4m and 5m; host b only `util`, at 0m and 6m.
+    fn sparse_db(name: &str) -> (Db, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("chronicle-dialect-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let db = Db::open(dir.join("db"), Config::default()).unwrap();
+        let a = |m: i64| Row::new("disk", m * MINUTE).with_tag("host", "a");
+        let b = |m: i64| Row::new("disk", m * MINUTE).with_tag("host", "b");
+        db.write_rows(&[
+            a(0).with_field("read", 1.0).with_field("write", 10.0),
+            a(1).with_field("write", 20.0),
+            a(2).with_field("util", 5.0),
+            a(3).with_field("read", 3.0),
+            a(4).with_field("write", 40.0).with_field("util", 7.0),
+            a(5).with_field("util", 9.0),
+            b(0).with_field("util", 1.0),
+            b(6).with_field("util", 2.0),
+        ])
+        .unwrap();
+        (db, dir)
+    }
+
+    /// Every cell as Arrow displays it, `-` for null.
+    fn cells(batches: &[datafusion::arrow::array::RecordBatch]) -> Vec<Vec<String>> {
+        let mut out = Vec::new();
+        for b in batches {
+            for r in 0..b.num_rows() {
+                out.push(
+                    b.columns()
+                        .iter()
+                        .map(|c| if c.is_null(r) { "-".into() } else { array_value_to_string(c, r).unwrap() })
+                        .collect(),
+                );
+            }
+        }
+        out
+    }
+
+    fn table(rows: &[&[&str]]) -> Vec<Vec<String>> {
+        rows.iter().map(|r| r.iter().map(|c| c.to_string()).collect()).collect()
+    }
+
+    async fn dialect(db: &Db, q: &str) -> Vec<Vec<String>> {
+        cells(&db.query_dialect(q).await.unwrap())
+    }
+
+    async fn sql(db: &Db, q: &str) -> Vec<Vec<String>> {
+        cells(&db.session_context().sql(q).await.unwrap().collect().await.unwrap())
+    }
+
+    /// The dialect keeps a row per asked field with a value, as InfluxQL,
+    /// while SQL has a row wherever any field of the measurement has one:
+    /// both on the same sparse data, against rows worked out by hand.
+    #[tokio::test]
+    async fn rows_exist_where_an_asked_field_has_a_value() {
+        let (db, dir) = sparse_db("rows");
+        let t = |m: i64| format!("1970-01-01T00:0{m}:00Z");
+        let (t0, t1, t2, t3, t4, t5, t6) = (t(0), t(1), t(2), t(3), t(4), t(5), t(6));
+        assert_eq!(
+            sql(&db, "SELECT time, host, read, write, util FROM disk ORDER BY host, time").await,
+            table(&[
+                &[&t0, "a", "1.0", "10.0", "-"],
+                &[&t1, "a", "-", "20.0", "-"],
+                &[&t2, "a", "-", "-", "5.0"],
+                &[&t3, "a", "3.0", "-", "-"],
+                &[&t4, "a", "-", "40.0", "7.0"],
+                &[&t5, "a", "-", "-", "9.0"],
+                &[&t0, "b", "-", "-", "1.0"],
+                &[&t6, "b", "-", "-", "2.0"],
+            ]),
+            "SQL: a row wherever any field has a value"
+        );
+        assert_eq!(dialect(&db, "SELECT read FROM disk").await, table(&[&[&t0, "1.0"], &[&t3, "3.0"]]),);
+        assert_eq!(
+            dialect(&db, "SELECT read, write FROM disk WHERE host = 'a'").await,
+            table(&[&[&t0, "1.0", "10.0"], &[&t1, "-", "20.0"], &[&t3, "3.0", "-"], &[&t4, "-", "40.0"]]),
+        );
+        // Buckets from the first to the last `read`, not to the last point of the measurement.
+        assert_eq!(
+            dialect(&db, "SELECT mean(read) FROM disk GROUP BY time(1m)").await,
+            table(&[&[&t0, "1.0"], &[&t1, "-"], &[&t2, "-"], &[&t3, "3.0"]]),
+        );
+        assert_eq!(dialect(&db, "SELECT count(read) FROM disk GROUP BY host").await, table(&[&[&t0, "a", "2"]]),);
+        assert_eq!(
+            dialect(&db, "SELECT * FROM disk WHERE time >= 4m").await,
+            table(&[&[&t4, "a", "-", "7.0", "40.0"], &[&t5, "a", "-", "9.0", "-"], &[&t6, "b", "-", "2.0", "-"]]),
+        );
+        let tags_only = db.query_dialect("SELECT host FROM disk").await.unwrap_err();
+        assert!(tags_only.to_string().contains("select at least one field"), "{tags_only}");
+        db.close().unwrap();
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
