@@ -185,8 +185,9 @@ pub enum Operand {
     Str(String),
     /// A number.
     Number(f64),
-    /// An integer (nanoseconds when compared with `time`).
-    Int(i64),
+    /// An integer (nanoseconds when compared with `time`), possibly beyond
+    /// the range of timestamps.
+    Int(i128),
     /// A regex.
     Regex(String),
     /// A duration in nanoseconds.

@@ -20,8 +20,9 @@ pub enum Tok {
     },
     /// A single-quoted string, unescaped.
     Str(String),
-    /// An integer literal.
-    Int(i64),
+    /// An integer literal; wider than `i64` so a time bound beyond the
+    /// timestamps' range still reads as the number written.
+    Int(i128),
     /// A literal with a fraction or exponent.
     Float(f64),
     /// A duration literal, in nanoseconds.

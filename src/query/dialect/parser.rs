@@ -106,8 +106,9 @@ impl Parser {
     fn unsigned(&mut self, what: &str) -> Result<usize> {
         match self.peek().tok {
             Tok::Int(n) if n >= 0 => {
+                let at = self.at();
                 self.pos += 1;
-                usize::try_from(n).map_err(|_| SyntaxError::new(self.at(), format!("{what} is too large")))
+                usize::try_from(n).map_err(|_| SyntaxError::new(at, format!("{what} is too large")))
             }
             _ => self.error(what),
         }

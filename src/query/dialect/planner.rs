@@ -387,6 +387,7 @@ impl<'a> DialectPlanner<'a> {
         builder = builder.project(exprs)?;
         if let (Some(b), Some(start), Some(end)) = (buckets, scan_range.start, scan_range.end)
             && select.fill != Fill::None
+            && start <= end
         {
             let grid = Buckets {
                 first: bucket_of(start, b.every, b.offset),
@@ -494,6 +495,9 @@ fn asked_fields<'o>(outputs: &'o [Output], columns: &Columns) -> impl Iterator<I
 }
 
 fn time_filter(range: TimeRange) -> Vec<DfExpr> {
+    if range.is_empty() {
+        return vec![lit(false)];
+    }
     let mut out = Vec::new();
     if let Some(s) = range.start {
         out.push(ident(TIME).gt_eq(timestamp(s)));
