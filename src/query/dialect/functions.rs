@@ -7,6 +7,8 @@
 //! and the Chronicle extension `rate(f)`: `(last - first)` divided by the
 //! bucket's length in seconds. `first`, `last`, `min` and `max` are selectors:
 //! alone in a query without `GROUP BY time` they report their point's time.
+//! As in InfluxDB, a `count` over no point of its field is null where the
+//! row exists for another aggregate (the default `fill(null)` makes it 0).
 //!
 //! Transformations, applied per series in time order to a field or an
 //! aggregate: `derivative(x[, unit])`, `non_negative_derivative(x[, unit])`,
@@ -154,6 +156,12 @@ impl Aggregate {
                 (last - first) / lit(seconds)
             }
         })
+    }
+
+    /// It selects one of its points (`first`, `last`, `min`, `max`): alone
+    /// in a query without `GROUP BY time`, its row shows that point's time.
+    pub fn is_selector(&self) -> bool {
+        matches!(self, Aggregate::First | Aggregate::Last | Aggregate::Min | Aggregate::Max)
     }
 
     /// For a selector, the time of the point it selects: the earliest among equals.

@@ -45,7 +45,8 @@ pub struct Token {
 }
 
 /// Operators and punctuation, longest first so `<=` wins over `<`.
-const SYMBOLS: [&str; 17] = ["=~", "!~", "!=", "<>", "<=", ">=", "=", "<", ">", "+", "-", "*", "/", ",", "(", ")", ";"];
+const SYMBOLS: [&str; 18] =
+    ["=~", "!~", "!=", "<>", "<=", ">=", "=", "<", ">", "+", "-", "*", "/", "%", ",", "(", ")", ";"];
 
 /// Duration units and their length in nanoseconds, longest spelling first.
 const UNITS: [(&str, i64); 9] = [

@@ -2,10 +2,14 @@
 //! `LogicalPlanBuilder` over the measurement's [`ChronicleTable`].
 //!
 //! ```text
-//! raw:        scan ─ filter(time, asked fields present, WHERE) ─ [window: transformations] ─ project ─ sort ─ [limit per series]
+//! raw:        scan ─ filter(time, asked fields present, WHERE) ─ [window: transformations]
+//!             ─ project(outputs) ─ sort ─ [limit per series]
 //! aggregate:  scan ─ filter(same) ─ aggregate(group tags, date_bin(time)) ─ filter(non-empty) ─ project
-//!             ─ [GapFill: fill()] ─ [window: transformations] ─ project ─ sort ─ [limit per series]
+//!             ─ [GapFill: fill()] ─ [window: transformations] ─ project(outputs) ─ sort ─ [limit per series]
 //! ```
+//! The plan computes each distinct term of the [`SelectList`] once (a
+//! field, an aggregate, a transformation), fills the aggregates, and only
+//! then evaluates each output's arithmetic over them (see `arithmetic`).
 //! Rows follow InfluxQL, not the SQL table: a row per asked field with a
 //! value. The SQL table has a row wherever any field of the measurement has
 //! a value, so every plan says which rows it wants right above the scan:
@@ -17,14 +21,15 @@
 //!
 //! Output columns: `time`, the GROUP BY tags (Utf8, null where a series
 //! lacks the tag), then one column per selected expression, named as InfluxDB
-//! names it (`mean`, `mean_1` for a second `mean`, the alias of `AS`).
+//! names it (`mean`, `mean_1` for a second `mean`, `a_b` for `a + b`, the
+//! alias of `AS`).
 //! Rows are ordered by the group tags (a missing tag first), then time.
 //! `LIMIT` and `OFFSET` count rows per series, as in InfluxQL.
 //!
 //! Deliberate differences from InfluxDB 1.x: a name that is neither a field
-//! nor a tag is an error (InfluxDB returns nothing); a `GROUP BY time` query
-//! without time bounds fills from the first to the last point of its fields (InfluxDB fills
-//! up to `now()`); `integral` with `GROUP BY time` sums each bucket's own
+//! nor a tag is an error (InfluxDB returns nothing, or nulls in arithmetic);
+//! a `GROUP BY time` query without time bounds fills from the first to the
+//! last point of its fields (InfluxDB fills up to `now()`); `integral` with `GROUP BY time` sums each bucket's own
 //! points (InfluxDB interpolates across bucket edges); `percentile` reports
 //! the bucket or range start, not its sample's time.
 
@@ -35,17 +40,18 @@ use datafusion::arrow::array::{Array, Int64Array};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
 use datafusion::datasource::provider_as_source;
-use datafusion::functions::expr_fn::date_bin;
+use datafusion::functions::expr_fn::{date_bin, nullif};
 use datafusion::functions_window::expr_fn::row_number;
 use datafusion::logical_expr::{ExprFunctionExt, LogicalPlan, LogicalPlanBuilder, SortExpr, cast, lit};
 use datafusion::prelude::{Expr as DfExpr, SessionContext, ident};
 
-use super::ast::{Explain, Expr, Fill, Select};
+use super::ast::{Explain, Fill, Select};
 use super::condition::{self, Names, TimeRange};
 use super::error::SyntaxError;
 use super::functions::{Aggregate, Transform};
+use super::select_list::{Columns, SelectList, Term, Value};
 use crate::db::Db;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::query::gap_fill::{Buckets, ColumnFill, GapFill};
 use crate::query::table::ChronicleTable;
 
@@ -60,24 +66,6 @@ pub struct DialectPlanner<'a> {
     now: i64,
 }
 
-/// What one output column computes before any transformation.
-#[derive(Debug, Clone)]
-enum Value {
-    /// A field or a tag, as stored.
-    Raw(String),
-    /// An aggregate of a field.
-    Agg(Aggregate, String),
-}
-
-/// One output column.
-#[derive(Debug, Clone)]
-struct Output {
-    name: String,
-    value: Value,
-    transform: Option<Transform>,
-    at: usize,
-}
-
 /// The time range the query asks for, and the one it scans (earlier when
 /// transformations look back).
 #[derive(Debug, Clone, Copy)]
@@ -86,30 +74,10 @@ struct Ranges {
     scan: TimeRange,
 }
 
-/// The measurement's tags and fields.
-struct Columns {
-    tags: BTreeSet<String>,
-    fields: BTreeSet<String>,
-}
-
-impl Names for Columns {
-    fn is_tag(&self, name: &str) -> bool {
-        self.tags.contains(name)
-    }
-
-    fn is_field(&self, name: &str) -> bool {
-        self.fields.contains(name)
-    }
-}
-
 impl<'a> DialectPlanner<'a> {
     /// A planner for the query `text`, evaluating `now()` as `now` (ns).
     pub fn new(db: &'a Db, ctx: &'a SessionContext, text: &'a str, now: i64) -> Self {
         Self { db, ctx, text, now }
-    }
-
-    fn refuse(&self, at: usize, message: impl Into<String>) -> Error {
-        SyntaxError::new(at, message).locate(self.text)
     }
 
     /// The plan of `select`; `None` when the measurement does not exist (no rows).
@@ -117,17 +85,18 @@ impl<'a> DialectPlanner<'a> {
         if !self.db.has_measurement(&select.from)? {
             return Ok(None);
         }
+        let locate = |e: SyntaxError| e.locate(self.text);
         let table = ChronicleTable::try_new(self.db, &select.from)?;
         let columns = Columns {
             tags: self.db.tag_keys(Some(&select.from))?.into_iter().collect(),
             fields: self.db.fields(&select.from)?.into_iter().collect(),
         };
-        let outputs = self.outputs(select, &columns)?;
+        let list = SelectList::resolve(select, &columns).map_err(locate)?;
         let (range, predicate) = match &select.condition {
-            Some(c) => condition::translate(c, &columns, self.now).map_err(|e| e.locate(self.text))?,
+            Some(c) => condition::translate(c, &columns, self.now).map_err(locate)?,
             None => (TimeRange::default(), None),
         };
-        let aggregated = outputs.iter().any(|o| matches!(o.value, Value::Agg(..)));
+        let aggregated = list.aggregated();
         let groups: Vec<String> = if select.group_by.all_tags {
             columns.tags.iter().cloned().collect()
         } else {
@@ -135,7 +104,7 @@ impl<'a> DialectPlanner<'a> {
         };
         let mut scan = LogicalPlanBuilder::scan(&select.from, provider_as_source(Arc::new(table)), None)?;
         // Transformations of aggregates look back before the first bucket, as InfluxDB does.
-        let lookback = outputs.iter().filter_map(|o| o.transform.map(|t| t.lookback())).max().unwrap_or(0);
+        let lookback = list.terms.iter().filter_map(|t| t.transform.map(|t| t.lookback())).max().unwrap_or(0);
         let scan_range = match (select.group_by.time, range.start) {
             (Some(b), Some(start)) if aggregated && lookback > 0 => {
                 TimeRange { start: Some(start.saturating_sub(lookback.saturating_mul(b.every))), ..range }
@@ -144,14 +113,14 @@ impl<'a> DialectPlanner<'a> {
         };
         // A row per asked field with a value, as InfluxQL: the table has a row
         // wherever any field has one, and WHERE may name fields not selected.
-        let present = asked_fields(&outputs, &columns).map(|f| ident(f).is_not_null()).reduce(DfExpr::or);
+        let present = list.asked_fields(&columns).map(|f| ident(f).is_not_null()).reduce(DfExpr::or);
         if let Some(filter) = time_filter(scan_range).into_iter().chain(present).chain(predicate).reduce(DfExpr::and) {
             scan = scan.filter(filter)?;
         }
         let builder = if aggregated {
-            self.aggregate(select, scan, &outputs, &groups, &columns, Ranges { asked: range, scan: scan_range }).await?
+            self.aggregate(select, scan, &list, &groups, &columns, Ranges { asked: range, scan: scan_range }).await?
         } else {
-            self.raw(scan, &outputs, &groups, &columns)?
+            raw(scan, &list, &groups, &columns)?
         };
         // Raw points of several series at one instant come in series order.
         let ties: Vec<String> = if aggregated {
@@ -159,166 +128,11 @@ impl<'a> DialectPlanner<'a> {
         } else {
             columns.tags.iter().filter(|t| !groups.contains(t)).cloned().collect()
         };
-        let plan = finish(builder, select, &outputs, &groups, &ties)?;
+        let plan = finish(builder, select, &groups, &ties)?;
         Ok(Some(match select.explain {
             Some(how) => LogicalPlanBuilder::from(plan).explain(false, how == Explain::Analyze)?.build()?,
             None => plan,
         }))
-    }
-
-    /// Expands `*`, resolves names, checks the shape of the query and names the outputs.
-    fn outputs(&self, select: &Select, columns: &Columns) -> Result<Vec<Output>> {
-        let mut outputs = Vec::new();
-        for field in &select.fields {
-            let alias = field.alias.clone();
-            match &field.expr {
-                Expr::Wildcard { at } => {
-                    let grouped: BTreeSet<&String> = select.group_by.tags.iter().collect();
-                    let all: BTreeSet<&String> = columns
-                        .fields
-                        .iter()
-                        .chain(columns.tags.iter().filter(|t| !grouped.contains(t) && !select.group_by.all_tags))
-                        .collect();
-                    outputs.extend(all.into_iter().map(|n| Output {
-                        name: n.clone(),
-                        value: Value::Raw(n.clone()),
-                        transform: None,
-                        at: *at,
-                    }));
-                }
-                Expr::Ref { name, .. } if name.eq_ignore_ascii_case(TIME) => {}
-                Expr::Ref { name, at } => {
-                    self.known(name, *at, columns, true)?;
-                    outputs.push(Output {
-                        name: alias.unwrap_or_else(|| name.clone()),
-                        value: Value::Raw(name.clone()),
-                        transform: None,
-                        at: *at,
-                    });
-                }
-                Expr::Call { name, args, at } => outputs.extend(self.call(name, args, *at, alias, columns)?),
-                Expr::Number(_) | Expr::Duration(_) => {
-                    return Err(
-                        self.refuse(field.expr.at().unwrap_or(0), "select fields, tags or functions, not literals")
-                    );
-                }
-            }
-        }
-        let aggregated = outputs.iter().any(|o| matches!(o.value, Value::Agg(..)));
-        if let Some(raw) = outputs.iter().find(|o| aggregated && matches!(o.value, Value::Raw(_))) {
-            return Err(self.refuse(raw.at, "mixing aggregate and non-aggregate columns is not supported"));
-        }
-        if aggregated
-            && select.group_by.time.is_none()
-            && let Some(o) = outputs.iter().find(|o| o.transform.is_some())
-        {
-            return Err(self.refuse(o.at, format!("{} of an aggregate needs GROUP BY time(...)", o.name)));
-        }
-        if !aggregated {
-            if let Some(t) = &select.group_by.time {
-                return Err(self.refuse(t.at, "GROUP BY time(...) needs an aggregate such as mean(field)"));
-            }
-            if !outputs.iter().any(|o| matches!(&o.value, Value::Raw(n) if columns.is_field(n))) {
-                let at = select.fields.first().and_then(|f| f.expr.at()).unwrap_or(0);
-                return Err(self.refuse(at, "select at least one field"));
-            }
-        }
-        dedup_names(&mut outputs);
-        Ok(outputs)
-    }
-
-    fn known(&self, name: &str, at: usize, columns: &Columns, tags_too: bool) -> Result<()> {
-        if columns.is_field(name) || (tags_too && columns.is_tag(name)) {
-            return Ok(());
-        }
-        let what = if columns.is_tag(name) { "is a tag; aggregate a field" } else { "is not a field" };
-        Err(self.refuse(at, format!("{name} {what} of this measurement")))
-    }
-
-    /// The outputs of one call: an aggregate (over `*`, one per field), or a transformation.
-    fn call(
-        &self,
-        name: &str,
-        args: &[Expr],
-        at: usize,
-        alias: Option<String>,
-        columns: &Columns,
-    ) -> Result<Vec<Output>> {
-        let Some((first, extra)) = args.split_first() else {
-            return Err(self.refuse(at, format!("{name}() needs an argument")));
-        };
-        if let Some(transform) = Transform::parse(name, extra, at).map_err(|e| e.locate(self.text))? {
-            let value = match first {
-                Expr::Ref { name: f, at } => {
-                    self.known(f, *at, columns, false)?;
-                    Value::Raw(f.clone())
-                }
-                Expr::Call { name: inner, args, at } => match self.call(inner, args, *at, None, columns)?.as_slice() {
-                    [Output { value: value @ Value::Agg(..), transform: None, .. }] => value.clone(),
-                    _ => return Err(self.refuse(*at, format!("{name} takes a field or one aggregate of a field"))),
-                },
-                _ => return Err(self.refuse(at, format!("{name} takes a field or an aggregate"))),
-            };
-            return Ok(vec![Output {
-                name: alias.unwrap_or_else(|| transform.name().to_string()),
-                value,
-                transform: Some(transform),
-                at,
-            }]);
-        }
-        let Some(agg) = Aggregate::parse(name, extra, at).map_err(|e| e.locate(self.text))? else {
-            return Err(self.refuse(at, format!("unknown function {name}")));
-        };
-        match first {
-            Expr::Ref { name: f, at } => {
-                self.known(f, *at, columns, false)?;
-                Ok(vec![Output {
-                    name: alias.unwrap_or_else(|| agg.name().to_string()),
-                    value: Value::Agg(agg, f.clone()),
-                    transform: None,
-                    at: *at,
-                }])
-            }
-            Expr::Wildcard { at } => Ok(columns
-                .fields
-                .iter()
-                .map(|f| Output {
-                    name: format!("{}_{f}", agg.name()),
-                    value: Value::Agg(agg, f.clone()),
-                    transform: None,
-                    at: *at,
-                })
-                .collect()),
-            other => Err(self.refuse(other.at().unwrap_or(at), format!("{name} takes a field"))),
-        }
-    }
-
-    /// Raw rows: returns the builder with `time`, the groups and the outputs projected.
-    fn raw(
-        &self,
-        mut builder: LogicalPlanBuilder,
-        outputs: &[Output],
-        groups: &[String],
-        columns: &Columns,
-    ) -> Result<LogicalPlanBuilder> {
-        let mut exprs = vec![ident(TIME)];
-        exprs.extend(groups.iter().map(|g| tag_column(g, columns)));
-        let mut windows = Vec::new();
-        for (i, o) in outputs.iter().enumerate() {
-            let Value::Raw(n) = &o.value else { continue };
-            let value = if columns.is_tag(n) { cast(ident(n), DataType::Utf8) } else { ident(n) };
-            match o.transform {
-                Some(t) => {
-                    windows.push(window(t, value, None, groups, columns)?.alias(hidden(i)));
-                    exprs.push(ident(hidden(i)).alias(&o.name));
-                }
-                None => exprs.push(value.alias(&o.name)),
-            }
-        }
-        if !windows.is_empty() {
-            builder = builder.window(windows)?;
-        }
-        Ok(builder.project(exprs)?)
     }
 
     /// Aggregated rows: returns the builder with `time`, the groups and the outputs projected.
@@ -326,7 +140,7 @@ impl<'a> DialectPlanner<'a> {
         &self,
         select: &Select,
         builder: LogicalPlanBuilder,
-        outputs: &[Output],
+        list: &SelectList,
         groups: &[String],
         columns: &Columns,
         ranges: Ranges,
@@ -349,21 +163,31 @@ impl<'a> DialectPlanner<'a> {
             let stride = lit(ScalarValue::new_interval_mdn(0, 0, b.every));
             group_exprs.push(date_bin(stride, ident(TIME), timestamp(b.offset.rem_euclid(b.every))).alias(TIME));
         }
+        // One column per distinct aggregate; the terms (and transformations) share them.
+        let mut calls: Vec<(Aggregate, &str)> = Vec::new();
+        let call_of: Vec<usize> = list
+            .terms
+            .iter()
+            .map(|t| {
+                let Value::Agg(agg, field) = &t.value else { return 0 };
+                calls.iter().position(|c| *c == (*agg, field.as_str())).unwrap_or_else(|| {
+                    calls.push((*agg, field));
+                    calls.len() - 1
+                })
+            })
+            .collect();
         let mut aggs = Vec::new();
         let mut present = Vec::new();
-        for (i, o) in outputs.iter().enumerate() {
-            let Value::Agg(agg, field) = &o.value else { continue };
-            aggs.push(agg.expr(ident(field), ident(TIME), seconds)?.alias(hidden(i)));
+        for (j, (agg, field)) in calls.iter().enumerate() {
+            aggs.push(agg.expr(ident(*field), ident(TIME), seconds)?.alias(hidden(j)));
             present.push(match agg {
-                Aggregate::Count => ident(hidden(i)).gt(lit(0i64)),
-                _ => ident(hidden(i)).is_not_null(),
+                Aggregate::Count => ident(hidden(j)).gt(lit(0i64)),
+                _ => ident(hidden(j)).is_not_null(),
             });
         }
-        let selector = match (buckets, outputs) {
-            (None, [Output { value: Value::Agg(agg, field), transform: None, .. }]) => {
-                agg.selector_time(ident(field), ident(TIME))
-            }
-            _ => None,
+        let selector = match buckets {
+            None => list.lone_selector().and_then(|(agg, field)| agg.selector_time(ident(field), ident(TIME))),
+            Some(_) => None,
         };
         let has_selector = selector.is_some();
         if let Some(time) = selector {
@@ -373,7 +197,8 @@ impl<'a> DialectPlanner<'a> {
         if let Some(p) = present.into_iter().reduce(DfExpr::or) {
             builder = builder.filter(p)?;
         }
-        // time, the groups, the values.
+        // time, the groups, the aggregates; a count of no point is none, as
+        // in InfluxDB (so fill() and arithmetic see a missing value, not 0).
         let time = if buckets.is_some() {
             ident(TIME)
         } else if has_selector {
@@ -383,7 +208,10 @@ impl<'a> DialectPlanner<'a> {
         };
         let mut exprs = vec![time];
         exprs.extend(groups.iter().map(|g| ident(g.as_str())));
-        exprs.extend((0..outputs.len()).map(|i| ident(hidden(i))));
+        exprs.extend(calls.iter().enumerate().map(|(j, (agg, _))| match agg {
+            Aggregate::Count => nullif(ident(hidden(j)), lit(0i64)).alias(hidden(j)),
+            _ => ident(hidden(j)),
+        }));
         builder = builder.project(exprs)?;
         if let (Some(b), Some(start), Some(end)) = (buckets, scan_range.start, scan_range.end)
             && select.fill != Fill::None
@@ -394,45 +222,48 @@ impl<'a> DialectPlanner<'a> {
                 last: bucket_of(end, b.every, b.offset),
                 every: b.every,
             };
-            let fills = outputs
+            let fills = calls
                 .iter()
                 .enumerate()
-                .filter_map(|(i, o)| {
-                    let Value::Agg(agg, _) = o.value else { return None };
+                .map(|(j, (agg, _))| {
                     let fill = match select.fill {
                         Fill::Null | Fill::None => agg.empty(),
                         Fill::Previous => ColumnFill::Previous,
                         Fill::Linear => ColumnFill::Linear,
                         Fill::Value(v) => ColumnFill::value(v),
                     };
-                    Some((hidden(i), fill))
+                    (hidden(j), fill)
                 })
                 .collect();
             let node = GapFill::try_new(builder.build()?, groups.to_vec(), TIME.to_string(), grid, fills)?;
             builder = LogicalPlanBuilder::from(node.into_plan());
         }
         let mut windows = Vec::new();
-        let mut exprs = vec![ident(TIME)];
-        exprs.extend(groups.iter().map(|g| ident(g.as_str())));
-        for (i, o) in outputs.iter().enumerate() {
-            match o.transform {
-                Some(t) => {
-                    let every = buckets.map(|b| b.every);
-                    windows.push(window(t, ident(hidden(i)), every, groups, columns)?.alias(transformed(i)));
-                    exprs.push(ident(transformed(i)).alias(&o.name));
-                }
-                None => exprs.push(ident(hidden(i)).alias(&o.name)),
+        for (i, t) in list.terms.iter().enumerate() {
+            if let Some(transform) = t.transform {
+                let every = buckets.map(|b| b.every);
+                windows
+                    .push(window(transform, ident(hidden(call_of[i])), every, groups, columns)?.alias(transformed(i)));
             }
         }
         if !windows.is_empty() {
             builder = builder.window(windows)?;
         }
+        let mut keep = transformed_present(list);
         if let (Some(b), Some(start)) = (buckets, range.start)
             && scan_range.start != range.start
         {
-            builder = builder.filter(ident(TIME).gt_eq(timestamp(bucket_of(start, b.every, b.offset))))?;
+            let asked = ident(TIME).gt_eq(timestamp(bucket_of(start, b.every, b.offset)));
+            keep = Some(keep.map_or(asked.clone(), |k| asked.and(k)));
         }
-        Ok(builder.project(exprs)?)
+        if let Some(keep) = keep {
+            builder = builder.filter(keep)?;
+        }
+        let term = |i: usize| match list.terms[i].transform {
+            Some(_) => ident(transformed(i)),
+            None => ident(hidden(call_of[i])),
+        };
+        Ok(builder.project(output_exprs(list, groups, &term)?)?)
     }
 
     /// `range` with its open ends replaced by the first and last matching time.
@@ -462,6 +293,53 @@ impl<'a> DialectPlanner<'a> {
 /// The name of the time a lone selector picked.
 const SELECTED_TIME: &str = "__selected_time";
 
+/// Raw rows: returns the builder with `time`, the groups and the outputs projected.
+fn raw(
+    mut builder: LogicalPlanBuilder,
+    list: &SelectList,
+    groups: &[String],
+    columns: &Columns,
+) -> Result<LogicalPlanBuilder> {
+    let mut windows = Vec::new();
+    for (i, t) in list.terms.iter().enumerate() {
+        if let (Some(transform), Value::Raw(field)) = (t.transform, &t.value) {
+            windows.push(window(transform, ident(field.as_str()), None, groups, columns)?.alias(transformed(i)));
+        }
+    }
+    if !windows.is_empty() {
+        builder = builder.window(windows)?;
+    }
+    if let Some(keep) = transformed_present(list) {
+        builder = builder.filter(keep)?;
+    }
+    let term = |i: usize| match &list.terms[i] {
+        Term { transform: Some(_), .. } => ident(transformed(i)),
+        Term { value: Value::Raw(n) | Value::Agg(_, n), .. } if columns.is_tag(n) => cast(ident(n), DataType::Utf8),
+        Term { value: Value::Raw(n) | Value::Agg(_, n), .. } => ident(n),
+    };
+    Ok(builder.project(output_exprs(list, groups, &term)?)?)
+}
+
+/// A row stays where any transformation has a value (none: every row stays).
+fn transformed_present(list: &SelectList) -> Option<DfExpr> {
+    list.terms
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.transform.is_some())
+        .map(|(i, _)| ident(transformed(i)).is_not_null())
+        .reduce(DfExpr::or)
+}
+
+/// `time`, the groups, then each output computed from the `term` columns.
+fn output_exprs(list: &SelectList, groups: &[String], term: &impl Fn(usize) -> DfExpr) -> Result<Vec<DfExpr>> {
+    let mut exprs = vec![ident(TIME)];
+    exprs.extend(groups.iter().map(|g| ident(g.as_str())));
+    for o in &list.outputs {
+        exprs.push(o.calc.expr(term)?.alias(&o.name));
+    }
+    Ok(exprs)
+}
+
 fn hidden(i: usize) -> String {
     format!("__value_{i}")
 }
@@ -480,18 +358,6 @@ fn bucket_of(t: i64, every: i64, offset: i64) -> i64 {
     let shifted = i128::from(t) - i128::from(offset);
     let start = shifted - shifted.rem_euclid(i128::from(every)) + i128::from(offset);
     start.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
-}
-
-/// The fields the outputs read, each once: the ones whose values make a row.
-fn asked_fields<'o>(outputs: &'o [Output], columns: &Columns) -> impl Iterator<Item = &'o str> {
-    let fields: BTreeSet<&str> = outputs
-        .iter()
-        .filter_map(|o| match &o.value {
-            Value::Raw(n) | Value::Agg(_, n) if columns.is_field(n) => Some(n.as_str()),
-            _ => None,
-        })
-        .collect();
-    fields.into_iter()
 }
 
 fn time_filter(range: TimeRange) -> Vec<DfExpr> {
@@ -524,25 +390,10 @@ fn window(t: Transform, value: DfExpr, bucket: Option<i64>, groups: &[String], c
     Ok(call.partition_by(partition).order_by(vec![ident(TIME).sort(true, false)]).build()?)
 }
 
-/// Filters the transformations' empty rows, sorts by series, time and
-/// (raw points of one instant) the other tags, and applies LIMIT / OFFSET per
-/// series. Under `ORDER BY time DESC` series come in reverse order too, as in InfluxDB.
-fn finish(
-    mut builder: LogicalPlanBuilder,
-    select: &Select,
-    outputs: &[Output],
-    groups: &[String],
-    ties: &[String],
-) -> Result<LogicalPlan> {
-    // A row stays where any transformation has a value.
-    if let Some(p) = outputs
-        .iter()
-        .filter(|o| o.transform.is_some())
-        .map(|o| ident(o.name.as_str()).is_not_null())
-        .reduce(DfExpr::or)
-    {
-        builder = builder.filter(p)?;
-    }
+/// Sorts by series, time and (raw points of one instant) the other tags,
+/// and applies LIMIT / OFFSET per series. Under `ORDER BY time DESC` series
+/// come in reverse order too, as in InfluxDB.
+fn finish(mut builder: LogicalPlanBuilder, select: &Select, groups: &[String], ties: &[String]) -> Result<LogicalPlan> {
     let ascending = !select.descending;
     let time_order = ident(TIME).sort(ascending, false);
     let by_tag = |t: &String| ident(t.as_str()).sort(ascending, ascending);
@@ -570,18 +421,6 @@ fn finish(
         order.truncate(groups.len() + 1);
     }
     Ok(builder.sort(order)?.build()?)
-}
-
-/// InfluxDB's naming of repeated columns: `mean`, `mean_1`, `mean_2`.
-fn dedup_names(outputs: &mut [Output]) {
-    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    for o in outputs.iter_mut() {
-        let n = seen.entry(o.name.clone()).or_insert(0);
-        if *n > 0 {
-            o.name = format!("{}_{}", o.name, n);
-        }
-        *n += 1;
-    }
 }
 
 #[cfg(test)]
