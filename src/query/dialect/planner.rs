@@ -29,9 +29,10 @@
 //! Deliberate differences from InfluxDB 1.x: a name that is neither a field
 //! nor a tag is an error (InfluxDB returns nothing, or nulls in arithmetic);
 //! a `GROUP BY time` query without time bounds fills from the first to the
-//! last point of its fields (InfluxDB fills up to `now()`); `integral` with `GROUP BY time` sums each bucket's own
-//! points (InfluxDB interpolates across bucket edges); `percentile` reports
-//! the bucket or range start, not its sample's time.
+//! last point of its fields (InfluxDB fills up to `now()`); `integral` with
+//! `GROUP BY time` sums each bucket's own points (InfluxDB interpolates
+//! across bucket edges); a time bound past the timestamps' range matches
+//! nothing (InfluxDB 1.6 wraps around, see `condition`).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -186,25 +187,28 @@ impl<'a> DialectPlanner<'a> {
             });
         }
         let selector = match buckets {
-            None => list.lone_selector().and_then(|(agg, field)| agg.selector_time(ident(field), ident(TIME))),
+            None => {
+                list.lone_selector().and_then(|(agg, field)| Some((agg, agg.selector_time(ident(field), ident(TIME))?)))
+            }
             Some(_) => None,
         };
-        let has_selector = selector.is_some();
-        if let Some(time) = selector {
-            aggs.push(time?.alias(SELECTED_TIME));
-        }
+        let selected = match selector {
+            Some((agg, time)) => {
+                aggs.push(time?.alias(SELECTED_TIME));
+                Some(agg.selected_time(ident(SELECTED_TIME)))
+            }
+            None => None,
+        };
         let mut builder = builder.aggregate(group_exprs, aggs)?;
         if let Some(p) = present.into_iter().reduce(DfExpr::or) {
             builder = builder.filter(p)?;
         }
         // time, the groups, the aggregates; a count of no point is none, as
         // in InfluxDB (so fill() and arithmetic see a missing value, not 0).
-        let time = if buckets.is_some() {
-            ident(TIME)
-        } else if has_selector {
-            ident(SELECTED_TIME).alias(TIME)
-        } else {
-            timestamp(scan_range.start.unwrap_or(0)).alias(TIME)
+        let time = match (buckets, selected) {
+            (Some(_), _) => ident(TIME),
+            (None, Some(time)) => time.alias(TIME),
+            (None, None) => timestamp(scan_range.start.unwrap_or(0)).alias(TIME),
         };
         let mut exprs = vec![time];
         exprs.extend(groups.iter().map(|g| ident(g.as_str())));
