@@ -50,14 +50,14 @@ use super::ast::{Explain, Fill, Select};
 use super::condition::{self, Names, TimeRange};
 use super::error::SyntaxError;
 use super::functions::{Aggregate, Transform};
-use super::select_list::{Columns, SelectList, Term, Value};
+use super::select_list::{Columns, SelectList, Value};
 use crate::db::Db;
 use crate::error::Result;
 use crate::query::gap_fill::{Buckets, ColumnFill, GapFill};
 use crate::query::table::ChronicleTable;
 
-/// The time column of scans and of results.
-const TIME: &str = "time";
+/// The time column of scans and of results (selectable, never computed).
+pub(super) const TIME: &str = "time";
 
 /// Plans one [`Select`] of `text` over `db`.
 pub struct DialectPlanner<'a> {
@@ -306,8 +306,8 @@ fn raw(
 ) -> Result<LogicalPlanBuilder> {
     let mut windows = Vec::new();
     for (i, t) in list.terms.iter().enumerate() {
-        if let (Some(transform), Value::Raw(field)) = (t.transform, &t.value) {
-            windows.push(window(transform, ident(field.as_str()), None, groups, columns)?.alias(transformed(i)));
+        if let Some(transform) = t.transform {
+            windows.push(window(transform, ident(t.value.column()), None, groups, columns)?.alias(transformed(i)));
         }
     }
     if !windows.is_empty() {
@@ -316,10 +316,13 @@ fn raw(
     if let Some(keep) = transformed_present(list) {
         builder = builder.filter(keep)?;
     }
-    let term = |i: usize| match &list.terms[i] {
-        Term { transform: Some(_), .. } => ident(transformed(i)),
-        Term { value: Value::Raw(n) | Value::Agg(_, n), .. } if columns.is_tag(n) => cast(ident(n), DataType::Utf8),
-        Term { value: Value::Raw(n) | Value::Agg(_, n), .. } => ident(n),
+    let term = |i: usize| {
+        let t = &list.terms[i];
+        match t.value.column() {
+            _ if t.transform.is_some() => ident(transformed(i)),
+            tag if columns.is_tag(tag) => cast(ident(tag), DataType::Utf8),
+            field => ident(field),
+        }
     };
     Ok(builder.project(output_exprs(list, groups, &term)?)?)
 }

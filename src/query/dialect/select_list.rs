@@ -17,6 +17,7 @@ use super::ast::{Expr, Select};
 use super::condition::Names;
 use super::error::{Result, SyntaxError};
 use super::functions::{Aggregate, Transform};
+use super::planner::TIME;
 
 /// The measurement's tags and fields.
 pub(super) struct Columns {
@@ -43,6 +44,15 @@ pub(super) enum Value {
     Raw(String),
     /// An aggregate of a field.
     Agg(Aggregate, String),
+}
+
+impl Value {
+    /// The field or tag it reads.
+    pub fn column(&self) -> &str {
+        match self {
+            Value::Raw(n) | Value::Agg(_, n) => n,
+        }
+    }
 }
 
 /// One column the planner computes: a value, possibly transformed.
@@ -145,14 +155,8 @@ impl SelectList {
 
     /// The fields the terms read, each once: the ones whose values make a row.
     pub fn asked_fields<'a>(&'a self, columns: &Columns) -> impl Iterator<Item = &'a str> {
-        let fields: BTreeSet<&str> = self
-            .terms
-            .iter()
-            .filter_map(|t| match &t.value {
-                Value::Raw(n) | Value::Agg(_, n) if columns.is_field(n) => Some(n.as_str()),
-                _ => None,
-            })
-            .collect();
+        let fields: BTreeSet<&str> =
+            self.terms.iter().map(|t| t.value.column()).filter(|n| columns.is_field(n)).collect();
         fields.into_iter()
     }
 
@@ -178,9 +182,6 @@ impl SelectList {
         self
     }
 }
-
-/// The time column, selectable but never computed.
-const TIME: &str = "time";
 
 /// Collects the distinct terms while the outputs are read.
 struct Resolver<'a> {
