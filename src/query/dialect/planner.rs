@@ -267,6 +267,7 @@ impl<'a> DialectPlanner<'a> {
             Some(_) => ident(transformed(i)),
             None => ident(hidden(call_of[i])),
         };
+        let groups = groups.iter().map(|g| ident(g.as_str())).collect();
         Ok(builder.project(output_exprs(list, groups, &term)?)?)
     }
 
@@ -324,6 +325,7 @@ fn raw(
             field => ident(field),
         }
     };
+    let groups = groups.iter().map(|g| tag_column(g, columns)).collect();
     Ok(builder.project(output_exprs(list, groups, &term)?)?)
 }
 
@@ -337,10 +339,10 @@ fn transformed_present(list: &SelectList) -> Option<DfExpr> {
         .reduce(DfExpr::or)
 }
 
-/// `time`, the groups, then each output computed from the `term` columns.
-fn output_exprs(list: &SelectList, groups: &[String], term: &impl Fn(usize) -> DfExpr) -> Result<Vec<DfExpr>> {
+/// `time`, the `groups` columns, then each output computed from the `term` columns.
+fn output_exprs(list: &SelectList, groups: Vec<DfExpr>, term: &impl Fn(usize) -> DfExpr) -> Result<Vec<DfExpr>> {
     let mut exprs = vec![ident(TIME)];
-    exprs.extend(groups.iter().map(|g| ident(g.as_str())));
+    exprs.extend(groups);
     for o in &list.outputs {
         exprs.push(o.calc.expr(term)?.alias(&o.name));
     }
@@ -434,6 +436,7 @@ fn finish(mut builder: LogicalPlanBuilder, select: &Select, groups: &[String], t
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly")]
 
+    use datafusion::arrow::datatypes::DataType;
     use datafusion::arrow::util::display::array_value_to_string;
 
     use crate::{Config, Db, Row};
@@ -529,6 +532,24 @@ mod tests {
         );
         let tags_only = db.query_dialect("SELECT host FROM disk").await.unwrap_err();
         assert!(tags_only.to_string().contains("select at least one field"), "{tags_only}");
+        db.close().unwrap();
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// GROUP BY tags come out as strings, raw or aggregated, and a tag no
+    /// series has is a column of nulls.
+    #[tokio::test]
+    async fn group_tags_are_utf8_columns() {
+        let (db, dir) = sparse_db("groups");
+        for q in ["SELECT read + 1 FROM disk GROUP BY host, rack", "SELECT max(read) * 2 FROM disk GROUP BY host, rack"]
+        {
+            let batches = db.query_dialect(q).await.unwrap();
+            let schema = batches[0].schema();
+            for tag in ["host", "rack"] {
+                assert_eq!(schema.field_with_name(tag).unwrap().data_type(), &DataType::Utf8, "{q}: {tag}");
+            }
+            assert_eq!(cells(&batches)[0][1..3], ["a", "-"], "{q}");
+        }
         db.close().unwrap();
         let _ = std::fs::remove_dir_all(dir);
     }
