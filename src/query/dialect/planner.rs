@@ -164,7 +164,8 @@ impl<'a> DialectPlanner<'a> {
             let stride = lit(ScalarValue::new_interval_mdn(0, 0, b.every));
             group_exprs.push(date_bin(stride, ident(TIME), timestamp(b.offset.rem_euclid(b.every))).alias(TIME));
         }
-        // One column per distinct aggregate; the terms (and transformations) share them.
+        // One column per distinct aggregate; the terms (and transformations)
+        // share them. An aggregated list holds aggregates only.
         let mut calls: Vec<(Aggregate, &str)> = Vec::new();
         let call_of: Vec<usize> = list
             .terms
