@@ -140,7 +140,8 @@ impl Query {
             None => None,
         };
         let mut conds: Vec<Cond> = self.matchers.iter().map(matcher_condition).collect();
-        let time = |op, t| Cond::Cmp { lhs: Operand::Ident("time".into()), op, rhs: Operand::Int(t), at: 0 };
+        let time =
+            |op, t: i64| Cond::Cmp { lhs: Operand::Ident("time".into()), op, rhs: Operand::Int(t.into()), at: 0 };
         conds.extend(self.start.map(|s| time(CmpOp::GtEq, s)));
         conds.extend(self.end.map(|e| time(CmpOp::Lt, e)));
         let condition = conds.into_iter().reduce(|a, b| Cond::And(Box::new(a), Box::new(b)));

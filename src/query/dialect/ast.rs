@@ -72,16 +72,44 @@ pub enum Expr {
         /// Offset of the name.
         at: usize,
     },
+    /// Arithmetic: `lhs op rhs`. A negation `-x` reads as `-1 * x`, as in InfluxQL.
+    Binary {
+        /// The operator.
+        op: ArithOp,
+        /// Left side.
+        lhs: Box<Expr>,
+        /// Right side.
+        rhs: Box<Expr>,
+        /// Offset of the operator.
+        at: usize,
+    },
 }
 
 impl Expr {
-    /// The byte offset of the expression, where it has one.
+    /// The byte offset of the expression (of its first operand that has
+    /// one, else of its operator), where it has one.
     pub fn at(&self) -> Option<usize> {
         match self {
             Expr::Wildcard { at } | Expr::Ref { at, .. } | Expr::Call { at, .. } => Some(*at),
+            Expr::Binary { lhs, rhs, at, .. } => lhs.at().or(rhs.at()).or(Some(*at)),
             Expr::Number(_) | Expr::Duration(_) => None,
         }
     }
+}
+
+/// An arithmetic operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArithOp {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/` (a division by zero gives 0, as in InfluxDB)
+    Div,
+    /// `%` (the remainder of a division by zero is null)
+    Mod,
 }
 
 /// `GROUP BY time(every[, offset]), tag, ... | *`.
@@ -185,8 +213,9 @@ pub enum Operand {
     Str(String),
     /// A number.
     Number(f64),
-    /// An integer (nanoseconds when compared with `time`).
-    Int(i64),
+    /// An integer (nanoseconds when compared with `time`), possibly beyond
+    /// the range of timestamps.
+    Int(i128),
     /// A regex.
     Regex(String),
     /// A duration in nanoseconds.

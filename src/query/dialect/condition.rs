@@ -2,13 +2,20 @@
 //!
 //! Time conditions must be ANDed at the top level (`time >= '2026-01-01T00:00:00Z'`,
 //! `time < now() - 1h`, integer nanoseconds); they become one inclusive range.
+//! Bounds are exact whatever their size: a bound past the last timestamp an
+//! `i64` holds (`time > 9223372036854775807`, `time >= '2263-01-01T00:00:00Z'`)
+//! or before the first (`time < -9223372036854775808`) matches nothing, and
+//! one that excludes no timestamp (`time <= 9223372036854775807`) is no bound.
+//! (InfluxDB 1.6 wraps around there, returning points for `time > <i64 max>`,
+//! and refuses integers beyond `i64` and RFC 3339 times beyond 1677..2262.)
 //! Tags compare with `=`, `!=`/`<>`, `=~ /re/` and `!~ /re/` (unanchored), with
 //! InfluxQL's rule that a series lacking the tag holds the empty string: where
 //! the condition holds for `''`, the predicate also admits a null tag. Fields
 //! compare with numbers. An identifier that is neither a tag nor a field is a
 //! tag no series has.
 
-use datafusion::arrow::compute::kernels::cast_utils::string_to_timestamp_nanos;
+use datafusion::arrow::array::timezone::Tz;
+use datafusion::arrow::compute::kernels::cast_utils::string_to_datetime;
 use datafusion::logical_expr::{BinaryExpr, Operator, lit};
 use datafusion::prelude::{Expr as DfExpr, ident};
 use regex::Regex;
@@ -16,13 +23,45 @@ use regex::Regex;
 use super::ast::{CmpOp, Cond, Operand};
 use super::error::{Result, SyntaxError};
 
-/// An inclusive time range; `None` is unbounded.
+/// An inclusive time range; `None` is unbounded. It is empty when `start > end`.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct TimeRange {
     /// The first nanosecond.
     pub start: Option<i64>,
     /// The last nanosecond.
     pub end: Option<i64>,
+}
+
+impl TimeRange {
+    /// The range no timestamp is in.
+    const NOTHING: TimeRange = TimeRange { start: Some(i64::MAX), end: Some(i64::MIN) };
+
+    /// No timestamp is in the range.
+    pub fn is_empty(&self) -> bool {
+        matches!((self.start, self.end), (Some(s), Some(e)) if s > e)
+    }
+
+    /// Keeps the times `>= lo`.
+    fn at_least(&mut self, lo: i128) {
+        if lo <= i128::from(i64::MIN) {
+            return;
+        }
+        match i64::try_from(lo) {
+            Ok(lo) => self.start = Some(self.start.map_or(lo, |s| s.max(lo))),
+            Err(_) => *self = Self::NOTHING,
+        }
+    }
+
+    /// Keeps the times `<= hi`.
+    fn at_most(&mut self, hi: i128) {
+        if hi >= i128::from(i64::MAX) {
+            return;
+        }
+        match i64::try_from(hi) {
+            Ok(hi) => self.end = Some(self.end.map_or(hi, |e| e.min(hi))),
+            Err(_) => *self = Self::NOTHING,
+        }
+    }
 }
 
 /// What the names of a condition refer to.
@@ -53,25 +92,6 @@ pub fn translate(cond: &Cond, names: &impl Names, now: i64) -> Result<(TimeRange
     Ok((range, rest))
 }
 
-/// The field names `cond` compares.
-pub fn fields_in(cond: &Cond, names: &impl Names, out: &mut Vec<String>) {
-    match cond {
-        Cond::And(a, b) | Cond::Or(a, b) => {
-            fields_in(a, names, out);
-            fields_in(b, names, out);
-        }
-        Cond::Cmp { lhs, rhs, .. } => {
-            for side in [lhs, rhs] {
-                if let Operand::Ident(n) = side
-                    && names.is_field(n)
-                {
-                    out.push(n.clone());
-                }
-            }
-        }
-    }
-}
-
 fn flatten_and<'a>(cond: &'a Cond, out: &mut Vec<&'a Cond>) {
     match cond {
         Cond::And(a, b) => {
@@ -93,26 +113,28 @@ fn mentions_time(cond: &Cond) -> Option<usize> {
     }
 }
 
-/// One bound on time: `op` against `value`.
+/// One bound on time: `op` against `value` nanoseconds (which may lie
+/// beyond the timestamps' range).
 struct Bound {
     op: CmpOp,
-    value: i64,
+    value: i128,
 }
 
 impl Bound {
     fn apply(&self, range: &mut TimeRange) {
+        let v = self.value;
         let (lo, hi) = match self.op {
-            CmpOp::Gt => (self.value.checked_add(1), None),
-            CmpOp::GtEq => (Some(self.value), None),
-            CmpOp::Lt => (None, self.value.checked_sub(1)),
-            CmpOp::LtEq => (None, Some(self.value)),
-            _ => (Some(self.value), Some(self.value)),
+            CmpOp::Gt => (Some(v.saturating_add(1)), None),
+            CmpOp::GtEq => (Some(v), None),
+            CmpOp::Lt => (None, Some(v.saturating_sub(1))),
+            CmpOp::LtEq => (None, Some(v)),
+            _ => (Some(v), Some(v)),
         };
         if let Some(lo) = lo {
-            range.start = Some(range.start.map_or(lo, |s| s.max(lo)));
+            range.at_least(lo);
         }
         if let Some(hi) = hi {
-            range.end = Some(range.end.map_or(hi, |e| e.min(hi)));
+            range.at_most(hi);
         }
     }
 }
@@ -139,15 +161,20 @@ fn time_bound(cond: &Cond, now: i64) -> Result<Option<Bound>> {
     Ok(Some(Bound { op, value }))
 }
 
-/// A time operand in nanoseconds.
-fn time_value(o: &Operand, now: i64) -> std::result::Result<i64, String> {
+/// A time operand in nanoseconds, exact even beyond the range of timestamps.
+fn time_value(o: &Operand, now: i64) -> std::result::Result<i128, String> {
     match o {
-        Operand::Str(s) => string_to_timestamp_nanos(s)
-            .map_err(|_| format!("'{s}' is not an RFC 3339 time such as '2026-01-01T00:00:00Z'")),
+        Operand::Str(s) => {
+            let bad = |_| format!("'{s}' is not an RFC 3339 time such as '2026-01-01T00:00:00Z'");
+            // Parsed as a date and time, not as nanoseconds, which end in 2262.
+            let utc: Tz = "+00:00".parse().map_err(bad)?;
+            let t = string_to_datetime(&utc, s).map_err(bad)?;
+            Ok(i128::from(t.timestamp()) * 1_000_000_000 + i128::from(t.timestamp_subsec_nanos()))
+        }
         Operand::Int(n) => Ok(*n),
-        Operand::Number(f) if f.is_finite() => Ok(*f as i64),
-        Operand::Duration(d) => Ok(*d),
-        Operand::Now => Ok(now),
+        Operand::Number(f) if f.is_finite() => Ok(*f as i128),
+        Operand::Duration(d) => Ok(i128::from(*d)),
+        Operand::Now => Ok(i128::from(now)),
         Operand::Arith { lhs, plus, rhs } => {
             let (a, b) = (time_value(lhs, now)?, time_value(rhs, now)?);
             let v = if *plus { a.checked_add(b) } else { a.checked_sub(b) };
@@ -273,6 +300,46 @@ mod tests {
         assert_eq!(r, TimeRange { start: Some(999_000_000_000), end: Some(999_999_999_999) });
         let (r, _) = where_("20 > time").unwrap();
         assert_eq!(r.end, Some(19));
+    }
+
+    #[test]
+    fn bounds_beyond_the_timestamps_match_nothing_or_exclude_nothing() {
+        for cond in [
+            "time > 9223372036854775807",
+            "time >= 9223372036854775808",
+            "time = 9223372036854775808",
+            "time > 99999999999999999999",
+            "time < -9223372036854775808",
+            "time <= -9223372036854775809",
+            "time >= '2263-01-01T00:00:00Z'",
+            "time < '1677-09-21T00:12:43.145224191Z'",
+            "time > now() + 15000w + 15000w",
+            "time > 1 AND time < 9223372036854775808 AND time >= 9223372036854775808",
+            "time > 10 AND time < 5",
+        ] {
+            let (range, _) = where_(cond).unwrap();
+            assert!(range.is_empty(), "{cond} matches nothing, got {range:?}");
+        }
+        for cond in [
+            "time <= 9223372036854775807",
+            "time < 9223372036854775808",
+            "time >= -9223372036854775808",
+            "time > -9223372036854775809",
+            "time < '2263-01-01T00:00:00Z'",
+            "time > '1677-01-01T00:00:00Z'",
+        ] {
+            assert_eq!(where_(cond).unwrap().0, TimeRange::default(), "{cond} excludes no timestamp");
+        }
+        for (cond, range) in [
+            ("time >= 9223372036854775807", TimeRange { start: Some(i64::MAX), end: None }),
+            ("time > 9223372036854775806", TimeRange { start: Some(i64::MAX), end: None }),
+            ("time <= -9223372036854775808", TimeRange { start: None, end: Some(i64::MIN) }),
+            ("time < '1677-09-21T00:12:43.145224193Z'", TimeRange { start: None, end: Some(i64::MIN) }),
+        ] {
+            let (got, _) = where_(cond).unwrap();
+            assert_eq!(got, range, "{cond}: the last timestamps still count");
+            assert!(!got.is_empty());
+        }
     }
 
     #[test]

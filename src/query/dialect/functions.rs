@@ -5,8 +5,15 @@
 //! `max`, `first`, `last`, `spread`, `stddev` (sample), `percentile(f, N)`
 //! (nearest rank), `integral(f[, unit])` (trapezoids, per second by default),
 //! and the Chronicle extension `rate(f)`: `(last - first)` divided by the
-//! bucket's length in seconds. `first`, `last`, `min` and `max` are selectors:
-//! alone in a query without `GROUP BY time` they report their point's time.
+//! bucket's length in seconds. `first`, `last`, `min`, `max` and
+//! `percentile` are selectors: alone in a query without `GROUP BY time` they
+//! report their point's time (with `GROUP BY time`, the bucket start). Ties
+//! at a percentile's rank are ranked by time, which is what InfluxDB 1.6
+//! reports for windows of up to 12 points (Go's `sort.Sort` is an insertion
+//! sort there); beyond, its unstable sort picks among equal values by an
+//! order that depends on the Go release it was built with.
+//! As in InfluxDB, a `count` over no point of its field is null where the
+//! row exists for another aggregate (the default `fill(null)` makes it 0).
 //!
 //! Transformations, applied per series in time order to a field or an
 //! aggregate: `derivative(x[, unit])`, `non_negative_derivative(x[, unit])`,
@@ -15,11 +22,15 @@
 
 use std::sync::Arc;
 
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result as DfResult;
+use datafusion::functions::expr_fn::floor;
+use datafusion::functions_aggregate::array_agg::array_agg_udaf;
 use datafusion::functions_aggregate::expr_fn::{avg, count, max, median, min, stddev, sum};
 use datafusion::functions_aggregate::first_last::{first_value_udaf, last_value_udaf};
+use datafusion::functions_nested::expr_fn::{array_element, array_length};
 use datafusion::logical_expr::{AggregateUDF, SortExpr};
-use datafusion::logical_expr::{ExprFunctionExt, lit};
+use datafusion::logical_expr::{ExprFunctionExt, cast, lit};
 use datafusion::prelude::Expr as DfExpr;
 
 use super::ast::Expr;
@@ -156,7 +167,17 @@ impl Aggregate {
         })
     }
 
-    /// For a selector, the time of the point it selects: the earliest among equals.
+    /// It selects one of its points (`first`, `last`, `min`, `max`,
+    /// `percentile`): alone in a query without `GROUP BY time`, its row
+    /// shows that point's time.
+    pub fn is_selector(&self) -> bool {
+        matches!(self, Aggregate::First | Aggregate::Last | Aggregate::Min | Aggregate::Max | Aggregate::Percentile(_))
+    }
+
+    /// For a selector, the aggregate [`Aggregate::selected_time`] reads the
+    /// time of its point from: among equal values the earliest for `min` and
+    /// `max`; for `percentile`, the point at the nearest rank with equal
+    /// values ranked by time.
     pub fn selector_time(&self, field: DfExpr, time: DfExpr) -> Option<DfResult<DfExpr>> {
         let present = field.clone().is_not_null();
         let at_extreme = |descending: bool| {
@@ -168,8 +189,27 @@ impl Aggregate {
             Aggregate::Last => max(time.clone()).filter(present).build(),
             Aggregate::Min => at_extreme(false),
             Aggregate::Max => at_extreme(true),
+            // Every time, in the order of the values (then of time); the rank picks one.
+            Aggregate::Percentile(_) => {
+                let order = vec![field.clone().sort(true, false), time.clone().sort(true, false)];
+                ordered(array_agg_udaf(), time.clone(), order, present)
+            }
             _ => return None,
         })
+    }
+
+    /// The selected point's time, from the column of [`Aggregate::selector_time`].
+    pub fn selected_time(&self, selected: DfExpr) -> DfExpr {
+        match self {
+            Aggregate::Percentile(n) => {
+                // The 1-based nearest rank floor(count * N / 100 + 0.5), computed as
+                // InfluxDB and the `percentile` aggregate do; out of range, null.
+                let count = cast(array_length(selected.clone()), DataType::Float64);
+                let rank = floor(count * lit(*n) / lit(100.0) + lit(0.5));
+                array_element(selected, cast(rank, DataType::Int64))
+            }
+            _ => selected,
+        }
     }
 }
 

@@ -20,8 +20,9 @@ pub enum Tok {
     },
     /// A single-quoted string, unescaped.
     Str(String),
-    /// An integer literal.
-    Int(i64),
+    /// An integer literal; wider than `i64` so a time bound beyond the
+    /// timestamps' range still reads as the number written.
+    Int(i128),
     /// A literal with a fraction or exponent.
     Float(f64),
     /// A duration literal, in nanoseconds.
@@ -44,7 +45,8 @@ pub struct Token {
 }
 
 /// Operators and punctuation, longest first so `<=` wins over `<`.
-const SYMBOLS: [&str; 17] = ["=~", "!~", "!=", "<>", "<=", ">=", "=", "<", ">", "+", "-", "*", "/", ",", "(", ")", ";"];
+const SYMBOLS: [&str; 18] =
+    ["=~", "!~", "!=", "<>", "<=", ">=", "=", "<", ">", "+", "-", "*", "/", "%", ",", "(", ")", ";"];
 
 /// Duration units and their length in nanoseconds, longest spelling first.
 const UNITS: [(&str, i64); 9] = [

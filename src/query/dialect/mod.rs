@@ -5,13 +5,17 @@
 //! text ─▶ lexer ─▶ parser ─▶ ast::Select ─▶ planner (LogicalPlanBuilder over ChronicleTable,
 //!                                            functions, condition, query::GapFill) ─▶ DataFusion
 //! ```
-//! `SELECT <agg>(<field>)[, ...] | * | <field>, ... FROM <measurement>
+//! `SELECT <expr> [AS <alias>][, ...] | * FROM <measurement>
 //! [WHERE <conds>] [GROUP BY time(<d>[, <offset>])[, <tag>...] | *]
 //! [fill(null|none|previous|linear|<number>)] [ORDER BY time [DESC]]
-//! [LIMIT n] [OFFSET m]`. See [`functions`] for the functions, [`condition`]
-//! for WHERE and [`planner`] for the shape of results and the deliberate
+//! [LIMIT n] [OFFSET m]`, where an `<expr>` is a field, a tag, a function of
+//! a field, or arithmetic (`+ - * / %`, parentheses, unary minus) between
+//! fields, numbers and functions. See [`functions`] for the functions,
+//! [`select_list`] and [`arithmetic`] for the SELECT list, [`condition`] for
+//! WHERE and [`planner`] for the shape of results and the deliberate
 //! differences from InfluxDB. Errors name the line and column they point at.
 
+mod arithmetic;
 pub mod ast;
 mod condition;
 mod error;
@@ -19,6 +23,7 @@ mod functions;
 mod lexer;
 mod parser;
 mod planner;
+mod select_list;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

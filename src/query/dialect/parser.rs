@@ -2,7 +2,7 @@
 //! case-insensitive; an error names what was expected and points at the
 //! token found instead.
 
-use super::ast::{CmpOp, Cond, Explain, Expr, Field, Fill, GroupBy, Operand, Select, TimeBuckets};
+use super::ast::{ArithOp, CmpOp, Cond, Explain, Expr, Field, Fill, GroupBy, Operand, Select, TimeBuckets};
 use super::error::{Result, SyntaxError};
 use super::lexer::{Tok, Token, tokenize};
 
@@ -106,8 +106,9 @@ impl Parser {
     fn unsigned(&mut self, what: &str) -> Result<usize> {
         match self.peek().tok {
             Tok::Int(n) if n >= 0 => {
+                let at = self.at();
                 self.pos += 1;
-                usize::try_from(n).map_err(|_| SyntaxError::new(self.at(), format!("{what} is too large")))
+                usize::try_from(n).map_err(|_| SyntaxError::new(at, format!("{what} is too large")))
             }
             _ => self.error(what),
         }
@@ -156,10 +157,62 @@ impl Parser {
         Ok(Field { expr, alias })
     }
 
+    /// `product (('+' | '-') product)*`: InfluxQL's precedence, left to right.
     fn expr(&mut self) -> Result<Expr> {
+        let mut lhs = self.product()?;
+        loop {
+            let at = self.at();
+            let op = match self.peek().tok {
+                Tok::Sym("+") => ArithOp::Add,
+                Tok::Sym("-") => ArithOp::Sub,
+                _ => return Ok(lhs),
+            };
+            self.pos += 1;
+            let rhs = self.product()?;
+            lhs = Expr::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs), at };
+        }
+    }
+
+    /// `unary (('*' | '/' | '%') unary)*`.
+    fn product(&mut self) -> Result<Expr> {
+        let mut lhs = self.unary()?;
+        loop {
+            let at = self.at();
+            let op = match self.peek().tok {
+                Tok::Sym("*") => ArithOp::Mul,
+                Tok::Sym("/") => ArithOp::Div,
+                Tok::Sym("%") => ArithOp::Mod,
+                _ => return Ok(lhs),
+            };
+            self.pos += 1;
+            let rhs = self.unary()?;
+            lhs = Expr::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs), at };
+        }
+    }
+
+    /// `-unary | primary`: a negative literal, or `-1 * x`.
+    fn unary(&mut self) -> Result<Expr> {
+        let at = self.at();
+        if !self.eat_sym("-") {
+            return self.primary();
+        }
+        Ok(match self.unary()? {
+            Expr::Number(n) => Expr::Number(-n),
+            Expr::Duration(d) => Expr::Duration(-d),
+            e => Expr::Binary { op: ArithOp::Mul, lhs: Box::new(Expr::Number(-1.0)), rhs: Box::new(e), at },
+        })
+    }
+
+    /// `( expr )`, `*`, a number, a duration, a name or a call.
+    fn primary(&mut self) -> Result<Expr> {
         let at = self.at();
         if self.eat_sym("*") {
             return Ok(Expr::Wildcard { at });
+        }
+        if self.eat_sym("(") {
+            let inner = self.expr()?;
+            self.expect_sym(")")?;
+            return Ok(inner);
         }
         match self.peek().tok.clone() {
             Tok::Int(n) => {
@@ -189,7 +242,7 @@ impl Parser {
                 }
                 Ok(Expr::Call { name: name.to_ascii_lowercase(), args, at })
             }
-            _ => self.error("a field, a tag, a function or *"),
+            _ => self.error("a field, a tag, a function, a number, ( or *"),
         }
     }
 
@@ -413,7 +466,23 @@ mod tests {
     }
 
     #[test]
+    fn arithmetic_binds_as_in_influxql() {
+        let q = parse("SELECT a + b * 2 - -c % (d - 1) AS x, -5 FROM m").unwrap();
+        let bin = |op, lhs, rhs, at| Expr::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs), at };
+        let r = |name: &str, at| Expr::Ref { name: name.into(), at };
+        let product = bin(ArithOp::Mul, r("b", 11), Expr::Number(2.0), 13);
+        let neg_c = bin(ArithOp::Mul, Expr::Number(-1.0), r("c", 20), 19);
+        let rem = bin(ArithOp::Mod, neg_c, bin(ArithOp::Sub, r("d", 25), Expr::Number(1.0), 27), 22);
+        let expected = bin(ArithOp::Sub, bin(ArithOp::Add, r("a", 7), product, 9), rem, 17);
+        assert_eq!(q.fields[0].expr, expected);
+        assert_eq!(q.fields[0].alias.as_deref(), Some("x"));
+        assert_eq!(q.fields[1].expr, Expr::Number(-5.0));
+    }
+
+    #[test]
     fn errors_point_at_the_offending_token() {
+        assert_eq!(col("SELECT a + FROM cpu"), 12);
+        assert_eq!(col("SELECT (a + b FROM cpu"), 15);
         assert_eq!(col("SELECT mean(x) FORM cpu"), 16);
         assert_eq!(col("SELECT x FROM cpu WHERE host = "), 32);
         assert_eq!(col("SELECT x FROM cpu GROUP BY time(5)"), 33);
