@@ -1,5 +1,5 @@
 //! Where a Parquet export writes: a local path, a `file://` URL or an
-//! `s3://bucket/key` URL.
+//! `s3://bucket/key` URL, and [`ExportOptions`], how it reaches it.
 //!
 //! An S3 destination gets an `object_store` S3 client configured from the
 //! `AWS_*` environment first and the caller's [`ExportOptions`] second (an
@@ -15,11 +15,66 @@ use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::prelude::SessionContext;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 
-use super::export::ExportOptions;
 use crate::error::{Error, Result};
 
 /// What a refused destination's error lists as accepted.
 const SUPPORTED: &str = "a local path, file:// or s3://bucket/key";
+
+/// How an export reaches its destination, beyond what the environment says.
+///
+/// An `s3://` destination is configured like any `object_store` S3 client:
+/// from the `AWS_*` environment variables (`AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`,
+/// `AWS_ENDPOINT` or `AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`, ...), then from
+/// the options set here, which win (an endpoint set here also outranks
+/// `AWS_ENDPOINT_URL_S3`). Keys not set here keep the environment's value,
+/// a session token included. The bucket is always the URL's. Local
+/// destinations ignore these options.
+///
+/// ```
+/// use chronicle::ExportOptions;
+///
+/// // An S3-compatible server on this machine, whatever the environment says.
+/// let options = ExportOptions::new()
+///     .with_storage_option("aws_endpoint", "http://127.0.0.1:9000")
+///     .with_storage_option("aws_allow_http", "true");
+/// ```
+#[derive(Clone, Default)]
+pub struct ExportOptions {
+    storage: Vec<(String, String)>,
+}
+
+impl ExportOptions {
+    /// Options that add nothing to the environment.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets option `key` of the destination's object store to `value`, over
+    /// the environment's. For `s3://` the keys are `object_store`'s S3 keys
+    /// (`aws_access_key_id`, `aws_endpoint`, `aws_allow_http`, ...), in
+    /// lower case or spelled as the environment variable; an unknown key
+    /// fails the export with [`Error::InvalidArgument`]. A later value for
+    /// the same key wins.
+    pub fn with_storage_option(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.storage.push((key.into(), value.into()));
+        self
+    }
+
+    /// The object-store options, in the order they were set.
+    fn storage_options(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.storage.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
+
+impl std::fmt::Debug for ExportOptions {
+    /// Prints the keys only: values include secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExportOptions")
+            .field("storage", &self.storage.iter().map(|(k, _)| k).collect::<Vec<_>>())
+            .finish()
+    }
+}
 
 /// Makes `destination` writable from `ctx`: registers the object store its
 /// URL needs (none for local files). Refuses unsupported schemes, S3 URLs

@@ -30,7 +30,8 @@ mod table;
 mod top_buckets_rule;
 
 pub use catalog::ChronicleSchema;
-pub use export::{ExportOptions, ExportSource};
+pub use export::ExportSource;
+pub use export_destination::ExportOptions;
 pub use filter::Pushdown;
 pub use gap_fill::{Buckets, ColumnFill, GapFill, GapFillExec, GapFillPlanner};
 pub use latest_exec::ChronicleLatestExec;
