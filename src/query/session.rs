@@ -7,8 +7,8 @@ use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use super::catalog::ChronicleSchema;
-use super::gap_fill::ChronicleQueryPlanner;
 use super::latest_rule::ChronicleLatestRule;
+use super::query_planner::ChronicleQueryPlanner;
 use super::stats_rule::ChronicleStatsRule;
 use super::system::SystemSchema;
 use super::table::ChronicleTable;

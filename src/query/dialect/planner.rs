@@ -37,7 +37,7 @@ use super::error::SyntaxError;
 use super::functions::{Aggregate, Transform};
 use crate::db::Db;
 use crate::error::{Error, Result};
-use crate::query::gap_fill::{Buckets, ColumnFill, GapFill};
+use crate::query::gap_fill::{Buckets, ColumnFill, GapFillNode};
 use crate::query::table::ChronicleTable;
 
 /// The time column of scans and of results.
@@ -413,7 +413,7 @@ impl<'a> DialectPlanner<'a> {
                     Some((hidden(i), fill))
                 })
                 .collect();
-            let node = GapFill::try_new(builder.build()?, groups.to_vec(), TIME.to_string(), grid, fills)?;
+            let node = GapFillNode::try_new(builder.build()?, groups.to_vec(), TIME.to_string(), grid, fills)?;
             builder = LogicalPlanBuilder::from(node.into_plan());
         }
         let mut windows = Vec::new();
