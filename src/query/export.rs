@@ -24,10 +24,10 @@ pub enum ExportSource<'a> {
 
 impl Db {
     /// Writes `source` restricted to `start..=end` (on its `time` column) to
-    /// `destination`: a local path, a `file://` URL or an `s3://bucket/key`
-    /// URL, the latter configured from the `AWS_*` environment (see
-    /// [`ExportOptions`]). Any other scheme is an [`Error::InvalidArgument`].
-    /// Returns the rows written.
+    /// `destination`: a local path, a `file://` URL or, with the `s3` cargo
+    /// feature (on by default), an `s3://bucket/key` URL configured from the
+    /// `AWS_*` environment (see [`ExportOptions`]). Any other scheme is an
+    /// [`Error::InvalidArgument`]. Returns the rows written.
     pub async fn export_parquet(
         &self,
         source: ExportSource<'_>,
