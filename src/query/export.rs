@@ -72,10 +72,13 @@ impl Db {
         let written = frame
             .write_parquet(destination, DataFrameWriteOptions::new().with_single_file_output(true), Some(options))
             .await?;
-        let rows = written
+        // DataFusion's writers answer one row with one UInt64 column: the count.
+        written
             .first()
-            .and_then(|b| b.column(0).as_any().downcast_ref::<datafusion::arrow::array::UInt64Array>())
-            .map_or(0, |c| c.value(0));
-        Ok(rows)
+            .and_then(|b| b.columns().first())
+            .and_then(|c| c.as_any().downcast_ref::<datafusion::arrow::array::UInt64Array>())
+            .filter(|c| c.len() == 1)
+            .map(|c| c.value(0))
+            .ok_or_else(|| Error::Internal("the Parquet writer returned no row count".into()))
     }
 }

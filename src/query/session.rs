@@ -81,6 +81,11 @@ impl Db {
     }
 
     /// Runs a SQL statement in a fresh [`Db::session_context`] and streams its result.
+    ///
+    /// Errors of the running stream are DataFusion's; converting one into an
+    /// [`Error`] (`Error::from`, as `?` does in a function returning
+    /// [`Result`]) gives back the Chronicle error it carries, e.g.
+    /// [`Error::Corrupt`] with the file and offset of damage a scan found.
     pub async fn query_sql(&self, sql: &str) -> Result<SendableRecordBatchStream> {
         let ctx = self.session_context();
         let frame = ctx.sql(sql).await.map_err(Error::from)?;
