@@ -1,6 +1,14 @@
 //! Errors of the database: what a caller of [`crate::Db`] can get back.
+//!
+//! Chronicle's errors cross DataFusion as `DataFusionError::External` (a scan
+//! runs inside a DataFusion plan), and DataFusion may wrap them further on the
+//! way up. Converting a `DataFusionError` back (`From`, so `?` does it) takes
+//! the Chronicle error out again: a caller of `query_sql`, `query_dialect` or
+//! `query` matches `Error::Corrupt { path, offset, .. }` without downcasting.
 
 use std::path::PathBuf;
+
+use datafusion::common::error::DataFusionError;
 
 use crate::model::InvalidInput;
 
@@ -71,17 +79,34 @@ pub enum Error {
         /// What was wrong.
         message: String,
     },
-    /// A bug in Chronicle: an internal step failed that no input can make
-    /// fail (an encoder or Arrow refusing what Chronicle built).
-    #[error("internal error (a bug in Chronicle): {0}")]
-    Internal(String),
-    /// A query failed to plan or run.
+    /// A query failed to plan or run. A failure that carries one of the
+    /// other variants (damage found by a scan, say) is that variant instead:
+    /// see the `From<DataFusionError>` conversion.
     #[error("query failed: {0}")]
-    Query(#[from] datafusion::error::DataFusionError),
+    Query(#[source] DataFusionError),
+    /// A bug in Chronicle: an encoding or Arrow failure that no input, stored
+    /// or given, can cause. Worth a report with the message.
+    #[error("a bug in Chronicle: {0}")]
+    Internal(String),
 }
 
 /// Result of database operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<DataFusionError> for Error {
+    /// The Chronicle error `e` carries, or `Error::Query(e)` when it carries
+    /// none. DataFusion reports one failure to several streams behind an
+    /// `Arc` (`Shared`), so the error is found by reference, through the
+    /// `source()` chain every wrapper keeps (`External`, `Context`, `Shared`,
+    /// Arrow's `ExternalError`, ...), and copied out.
+    fn from(e: DataFusionError) -> Self {
+        let chain = std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |e| e.source());
+        match chain.filter_map(|e| e.downcast_ref::<Error>()).find_map(Error::copied) {
+            Some(chronicle) => chronicle,
+            None => Error::Query(e),
+        }
+    }
+}
 
 impl From<crate::wal::Error> for Error {
     fn from(e: crate::wal::Error) -> Self {
@@ -93,6 +118,32 @@ impl From<crate::wal::Error> for Error {
 }
 
 impl Error {
+    /// The same error, for one reached by reference: every field is kept, an
+    /// I/O cause as its kind and message. `None` for the variants that wrap
+    /// another layer's error (a query's, the WAL's): the chain is searched
+    /// further down instead.
+    fn copied(&self) -> Option<Error> {
+        Some(match self {
+            Error::InvalidRow { row, source } => Error::InvalidRow { row: *row, source: source.clone() },
+            Error::InvalidArgument(message) => Error::InvalidArgument(message.clone()),
+            Error::Io { op, path, source } => {
+                Error::Io { op, path: path.clone(), source: std::io::Error::new(source.kind(), source.to_string()) }
+            }
+            Error::Corrupt { path, offset, detail } => {
+                Error::Corrupt { path: path.clone(), offset: *offset, detail: detail.clone() }
+            }
+            Error::NotADatabase { path, detail } => Error::NotADatabase { path: path.clone(), detail: detail.clone() },
+            Error::Locked(path) => Error::Locked(path.clone()),
+            Error::Poisoned(why) => Error::Poisoned(why.clone()),
+            Error::Closed => Error::Closed,
+            Error::Dialect { line, column, message } => {
+                Error::Dialect { line: *line, column: *column, message: message.clone() }
+            }
+            Error::Internal(message) => Error::Internal(message.clone()),
+            Error::Wal(_) | Error::Query(_) => return None,
+        })
+    }
+
     /// A closure mapping an I/O error of `op` on `path`.
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.into();
@@ -107,5 +158,71 @@ impl Error {
             _ => base,
         };
         Error::Corrupt { path: path.into(), offset, detail: e.to_string() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::error::ArrowError;
+
+    use super::*;
+
+    fn corrupt() -> Error {
+        Error::Corrupt { path: PathBuf::from("/db"), offset: 42, detail: "bad crc".into() }
+    }
+
+    fn external(e: Error) -> DataFusionError {
+        DataFusionError::External(Box::new(e))
+    }
+
+    fn is_the_corruption(e: &Error) -> bool {
+        matches!(e, Error::Corrupt { path, offset: 42, .. } if path == &PathBuf::from("/db"))
+    }
+
+    #[test]
+    fn a_chronicle_error_comes_out_of_every_datafusion_wrapper() {
+        let arrow = |e: DataFusionError| {
+            DataFusionError::ArrowError(Box::new(ArrowError::ExternalError(Box::new(e))), Some("while sorting".into()))
+        };
+        let wrapped = [
+            external(corrupt()),
+            external(corrupt()).context("scanning cpu"),
+            DataFusionError::Shared(Arc::new(external(corrupt()))),
+            arrow(external(corrupt())),
+            DataFusionError::External(Box::new(arrow(external(corrupt()).context("x")))),
+            external(Error::Query(external(corrupt()))),
+        ];
+        for e in wrapped {
+            let shown = e.to_string();
+            let converted = Error::from(e);
+            assert!(is_the_corruption(&converted), "{shown} became {converted:?}");
+        }
+    }
+
+    #[test]
+    fn other_errors_stay_query_errors_unchanged() {
+        let plan = DataFusionError::Plan("no column nope".into()).context("planning");
+        let shown = plan.to_string();
+        match Error::from(plan) {
+            Error::Query(e) => assert_eq!(e.to_string(), shown),
+            other => panic!("expected Query, got {other:?}"),
+        }
+        let foreign = DataFusionError::External(Box::new(std::io::Error::other("disk on fire")));
+        assert!(matches!(Error::from(foreign), Error::Query(DataFusionError::External(_))));
+    }
+
+    #[test]
+    fn a_failure_shared_with_other_streams_still_gives_the_chronicle_error() {
+        let shared = Arc::new(external(corrupt()));
+        let other_stream = DataFusionError::Shared(Arc::clone(&shared));
+        assert!(is_the_corruption(&Error::from(DataFusionError::Shared(shared))));
+        assert!(is_the_corruption(&Error::from(other_stream)));
+        let io = Error::Io { op: "read", path: "/db".into(), source: std::io::Error::other("disk on fire") };
+        match Error::from(DataFusionError::Shared(Arc::new(external(io)))) {
+            Error::Io { op: "read", source, .. } => assert_eq!(source.to_string(), "disk on fire"),
+            other => panic!("expected Io, got {other:?}"),
+        }
     }
 }

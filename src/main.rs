@@ -1,4 +1,5 @@
-//! The `chronicle` command line.
+//! The `chronicle` command line: built with the `cli` cargo feature (on by
+//! default), so the library alone never compiles clap.
 
 use clap::Parser;
 

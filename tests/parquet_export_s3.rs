@@ -2,7 +2,8 @@
 //! started on loopback per test and killed on drop. The object is fetched
 //! back with boto3 (another S3 client than the writer's) and read by DuckDB
 //! and the Parquet reader, like the local-file export in `parquet_export.rs`.
-//! Without moto the test fails and says how to install it.
+//! Without moto the test fails and says how to install it. Built only with
+//! the `s3` cargo feature (on by default; `required-features` in Cargo.toml).
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on an unexpected error")]
 
 use std::io::{Read, Write};

@@ -1,15 +1,15 @@
 //! Parquet export: a measurement or a query's result, written as sorted,
 //! dictionary-encoded, zstd-compressed Parquet that DuckDB, pandas and
 //! polars read, to a local file or an object store (`s3://`, see
-//! [`super::export_destination`]). Every destination goes through
-//! DataFusion's one Parquet writer.
+//! [`super::export_destination`], which this module depends on, never the
+//! reverse). Every destination goes through DataFusion's one Parquet writer.
 
 use datafusion::common::ScalarValue;
 use datafusion::config::TableParquetOptions;
 use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::prelude::{col, lit};
 
-use super::export_destination::register_destination;
+use super::export_destination::{ExportOptions, register_destination};
 use crate::db::Db;
 use crate::error::{Error, Result};
 
@@ -22,68 +22,12 @@ pub enum ExportSource<'a> {
     Query(&'a str),
 }
 
-/// How an export reaches its destination, beyond what the environment says.
-///
-/// An `s3://` destination is configured like any `object_store` S3 client:
-/// from the `AWS_*` environment variables (`AWS_ACCESS_KEY_ID`,
-/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`,
-/// `AWS_ENDPOINT` or `AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`, ...), then from
-/// the options set here, which win (an endpoint set here also outranks
-/// `AWS_ENDPOINT_URL_S3`). Keys not set here keep the environment's value,
-/// a session token included. The bucket is always the URL's. Local
-/// destinations ignore these options.
-///
-/// ```
-/// use chronicle::ExportOptions;
-///
-/// // An S3-compatible server on this machine, whatever the environment says.
-/// let options = ExportOptions::new()
-///     .with_storage_option("aws_endpoint", "http://127.0.0.1:9000")
-///     .with_storage_option("aws_allow_http", "true");
-/// ```
-#[derive(Clone, Default)]
-pub struct ExportOptions {
-    storage: Vec<(String, String)>,
-}
-
-impl ExportOptions {
-    /// Options that add nothing to the environment.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Sets option `key` of the destination's object store to `value`, over
-    /// the environment's. For `s3://` the keys are `object_store`'s S3 keys
-    /// (`aws_access_key_id`, `aws_endpoint`, `aws_allow_http`, ...), in
-    /// lower case or spelled as the environment variable; an unknown key
-    /// fails the export with [`Error::InvalidArgument`]. A later value for
-    /// the same key wins.
-    pub fn with_storage_option(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.storage.push((key.into(), value.into()));
-        self
-    }
-
-    /// The object-store options, in the order they were set.
-    pub(super) fn storage_options(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.storage.iter().map(|(k, v)| (k.as_str(), v.as_str()))
-    }
-}
-
-impl std::fmt::Debug for ExportOptions {
-    /// Prints the keys only: values include secrets.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ExportOptions")
-            .field("storage", &self.storage.iter().map(|(k, _)| k).collect::<Vec<_>>())
-            .finish()
-    }
-}
-
 impl Db {
     /// Writes `source` restricted to `start..=end` (on its `time` column) to
-    /// `destination`: a local path, a `file://` URL or an `s3://bucket/key`
-    /// URL, the latter configured from the `AWS_*` environment (see
-    /// [`ExportOptions`]). Any other scheme is an [`Error::InvalidArgument`].
-    /// Returns the rows written.
+    /// `destination`: a local path, a `file://` URL or, with the `s3` cargo
+    /// feature (on by default), an `s3://bucket/key` URL configured from the
+    /// `AWS_*` environment (see [`ExportOptions`]). Any other scheme is an
+    /// [`Error::InvalidArgument`]. Returns the rows written.
     pub async fn export_parquet(
         &self,
         source: ExportSource<'_>,
@@ -128,10 +72,13 @@ impl Db {
         let written = frame
             .write_parquet(destination, DataFrameWriteOptions::new().with_single_file_output(true), Some(options))
             .await?;
-        let rows = written
+        // DataFusion's writers answer one row with one UInt64 column: the count.
+        written
             .first()
-            .and_then(|b| b.column(0).as_any().downcast_ref::<datafusion::arrow::array::UInt64Array>())
-            .map_or(0, |c| c.value(0));
-        Ok(rows)
+            .and_then(|b| b.columns().first())
+            .and_then(|c| c.as_any().downcast_ref::<datafusion::arrow::array::UInt64Array>())
+            .filter(|c| c.len() == 1)
+            .map(|c| c.value(0))
+            .ok_or_else(|| Error::Internal("the Parquet writer returned no row count".into()))
     }
 }

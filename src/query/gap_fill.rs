@@ -1,4 +1,5 @@
-//! `GapFill`: the plan operator behind the dialect's `fill()`.
+//! Gap filling: the plan operator behind the dialect's `fill()`, the logical
+//! [`GapFillNode`] (`GapFill` in `EXPLAIN`) and its [`GapFillExec`].
 //!
 //! Its input is an aggregate's output: group columns, a bucket-start `time`
 //! column and value columns. For every group (series) it emits one row per
@@ -9,23 +10,22 @@
 //! A group with no input rows emits nothing. Input rows off the bucket grid
 //! are kept where they fall.
 //!
-//! The logical node [`GapFill`], [`GapFillExec`] and [`GapFillPlanner`] (the
-//! extension planner a session registers) live here together. The exec needs
-//! its input in one partition, sorted by (groups..., time): it declares that
-//! requirement and the optimizer adds the sort.
+//! The logical node and the exec live here together; the session's
+//! [`super::ChronicleQueryPlanner`] routes the node to its exec
+//! ([`GapFillNode::to_exec`]). The exec needs its input in one partition,
+//! sorted by (groups..., time): it declares that requirement and the
+//! optimizer adds the sort.
 
 use std::fmt;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch, UInt32Array};
 use datafusion::arrow::compute::{SortOptions, cast, concat_batches, partition, take};
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type, SchemaRef};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DFSchemaRef, Result as DfResult, internal_err, plan_err};
-use datafusion::execution::context::QueryPlanner;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
-use datafusion::logical_expr::{Expr, LogicalPlan, UserDefinedLogicalNode, UserDefinedLogicalNodeCore};
+use datafusion::logical_expr::{Expr, LogicalPlan, UserDefinedLogicalNodeCore};
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::{
     EquivalenceProperties, LexRequirement, OrderingRequirements, PhysicalSortExpr, PhysicalSortRequirement,
@@ -35,7 +35,6 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, Distribution, ExecutionPlan, Partitioning, PhysicalExpr, PlanProperties,
 };
-use datafusion::physical_planner::{DefaultPhysicalPlanner, ExtensionPlanner, PhysicalPlanner};
 use futures::TryStreamExt;
 
 /// How the nulls of one value column are filled.
@@ -71,7 +70,7 @@ pub struct Buckets {
 
 /// The logical node; see the module docs.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd)]
-pub struct GapFill {
+pub struct GapFillNode {
     input: LogicalPlan,
     groups: Vec<String>,
     time: String,
@@ -79,7 +78,7 @@ pub struct GapFill {
     fills: Vec<(String, ColumnFill)>,
 }
 
-impl GapFill {
+impl GapFillNode {
     /// Fills `input`'s `fills` columns over `buckets` of its `time` column, per `groups`.
     pub fn try_new(
         input: LogicalPlan,
@@ -104,9 +103,20 @@ impl GapFill {
     pub fn into_plan(self) -> LogicalPlan {
         LogicalPlan::Extension(datafusion::logical_expr::Extension { node: Arc::new(self) })
     }
+
+    /// The exec of this node over `input`, the physical plan of its input:
+    /// the columns named here become `input`'s column indices.
+    pub fn to_exec(&self, input: Arc<dyn ExecutionPlan>) -> DfResult<GapFillExec> {
+        let schema = input.schema();
+        let index = |name: &str| schema.index_of(name).map_err(Into::into);
+        let groups = self.groups.iter().map(|g| index(g)).collect::<DfResult<Vec<_>>>()?;
+        let time = index(&self.time)?;
+        let fills = self.fills.iter().map(|(n, c)| Ok((index(n)?, *c))).collect::<DfResult<Vec<_>>>()?;
+        Ok(GapFillExec::new(input, groups, time, self.buckets, fills))
+    }
 }
 
-impl UserDefinedLogicalNodeCore for GapFill {
+impl UserDefinedLogicalNodeCore for GapFillNode {
     fn name(&self) -> &str {
         "GapFill"
     }
@@ -145,50 +155,7 @@ fn fmt_grid(b: &Buckets, fills: &[(String, ColumnFill)], f: &mut fmt::Formatter)
     write!(f, "buckets=[{}, {}] every {}ns, fill=[{}]", b.first, b.last, b.every, fills.join(", "))
 }
 
-/// Plans [`GapFill`] nodes as [`GapFillExec`].
-#[derive(Debug, Default)]
-pub struct GapFillPlanner;
-
-#[async_trait]
-impl ExtensionPlanner for GapFillPlanner {
-    async fn plan_extension(
-        &self,
-        _planner: &dyn PhysicalPlanner,
-        node: &dyn UserDefinedLogicalNode,
-        _logical_inputs: &[&LogicalPlan],
-        physical_inputs: &[Arc<dyn ExecutionPlan>],
-        _session: &dyn datafusion::catalog::Session,
-        _planning_ctx: &datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext,
-    ) -> DfResult<Option<Arc<dyn ExecutionPlan>>> {
-        let Some(node) = node.as_any().downcast_ref::<GapFill>() else { return Ok(None) };
-        let [input] = physical_inputs else { return internal_err!("GapFill takes one input") };
-        let schema = input.schema();
-        let index = |name: &str| schema.index_of(name).map_err(Into::into);
-        let groups = node.groups.iter().map(|g| index(g)).collect::<DfResult<Vec<_>>>()?;
-        let time = index(&node.time)?;
-        let fills = node.fills.iter().map(|(n, c)| Ok((index(n)?, *c))).collect::<DfResult<Vec<_>>>()?;
-        Ok(Some(Arc::new(GapFillExec::new(Arc::clone(input), groups, time, node.buckets, fills))))
-    }
-}
-
-/// The query planner of Chronicle sessions: DataFusion's, plus [`GapFillPlanner`].
-#[derive(Debug, Default)]
-pub struct ChronicleQueryPlanner;
-
-#[async_trait]
-impl QueryPlanner for ChronicleQueryPlanner {
-    async fn create_physical_plan(
-        &self,
-        logical_plan: &LogicalPlan,
-        session: &dyn datafusion::catalog::Session,
-    ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        DefaultPhysicalPlanner::with_extension_planners(vec![Arc::new(GapFillPlanner)])
-            .create_physical_plan(logical_plan, session)
-            .await
-    }
-}
-
-/// Executes [`GapFill`]; see the module docs.
+/// Executes [`GapFillNode`]; see the module docs.
 #[derive(Debug)]
 pub struct GapFillExec {
     input: Arc<dyn ExecutionPlan>,

@@ -7,8 +7,8 @@ use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use super::catalog::ChronicleSchema;
-use super::gap_fill::ChronicleQueryPlanner;
 use super::latest_rule::ChronicleLatestRule;
+use super::query_planner::ChronicleQueryPlanner;
 use super::stats_rule::ChronicleStatsRule;
 use super::system::SystemSchema;
 use super::table::ChronicleTable;
@@ -81,6 +81,11 @@ impl Db {
     }
 
     /// Runs a SQL statement in a fresh [`Db::session_context`] and streams its result.
+    ///
+    /// Errors of the running stream are DataFusion's; converting one into an
+    /// [`Error`] (`Error::from`, as `?` does in a function returning
+    /// [`Result`]) gives back the Chronicle error it carries, e.g.
+    /// [`Error::Corrupt`] with the file and offset of damage a scan found.
     pub async fn query_sql(&self, sql: &str) -> Result<SendableRecordBatchStream> {
         let ctx = self.session_context();
         let frame = ctx.sql(sql).await.map_err(Error::from)?;

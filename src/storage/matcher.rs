@@ -7,6 +7,8 @@
 
 use regex::Regex;
 
+use crate::error::{Error, Result};
+
 /// How a matcher compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MatchOp {
@@ -43,18 +45,21 @@ impl TagMatcher {
         Self { key: key.into(), op: MatchOp::NotEq, value: value.into(), regex: None }
     }
 
-    /// `key =~ pattern`, anchored; fails if the pattern is not a valid regex.
-    pub fn regex(key: impl Into<String>, pattern: impl Into<String>) -> Result<Self, regex::Error> {
+    /// `key =~ pattern`, anchored; an invalid regex is an
+    /// [`Error::InvalidArgument`] naming the pattern and what is wrong with it.
+    pub fn regex(key: impl Into<String>, pattern: impl Into<String>) -> Result<Self> {
         Self::with_regex(key.into(), MatchOp::Regex, pattern.into())
     }
 
-    /// `key !~ pattern`, anchored; fails if the pattern is not a valid regex.
-    pub fn not_regex(key: impl Into<String>, pattern: impl Into<String>) -> Result<Self, regex::Error> {
+    /// `key !~ pattern`, anchored; an invalid regex is an
+    /// [`Error::InvalidArgument`] naming the pattern and what is wrong with it.
+    pub fn not_regex(key: impl Into<String>, pattern: impl Into<String>) -> Result<Self> {
         Self::with_regex(key.into(), MatchOp::NotRegex, pattern.into())
     }
 
-    fn with_regex(key: String, op: MatchOp, pattern: String) -> Result<Self, regex::Error> {
-        let regex = Regex::new(&format!("^(?:{pattern})$"))?;
+    fn with_regex(key: String, op: MatchOp, pattern: String) -> Result<Self> {
+        let regex = Regex::new(&format!("^(?:{pattern})$"))
+            .map_err(|e| Error::InvalidArgument(format!("tag matcher on `{key}`: invalid regex `{pattern}`: {e}")))?;
         Ok(Self { key, op, value: pattern, regex: Some(regex) })
     }
 
@@ -84,6 +89,18 @@ mod tests {
         let re = TagMatcher::regex("host", "a|b").expect("valid");
         assert!(re.matches(Some("a")) && !re.matches(Some("ab")), "anchored");
         assert!(TagMatcher::not_regex("host", "a.*").expect("valid").matches(None));
-        assert!(TagMatcher::regex("host", "(").is_err());
+    }
+
+    #[test]
+    fn an_invalid_regex_is_an_invalid_argument_naming_the_pattern() {
+        for matcher in [TagMatcher::regex("host", "web-(a"), TagMatcher::not_regex("host", "web-(a")] {
+            match matcher {
+                Err(Error::InvalidArgument(message)) => {
+                    assert!(message.contains("`host`") && message.contains("`web-(a`"), "{message}");
+                    assert!(message.contains("unclosed group"), "says what is wrong: {message}");
+                }
+                other => panic!("expected InvalidArgument, got {other:?}"),
+            }
+        }
     }
 }

@@ -8,34 +8,26 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, Float64Builder};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, plan_err};
-use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
-use datafusion::logical_expr::{PartitionEvaluator, Signature, Volatility, WindowUDFImpl};
+use datafusion::logical_expr::PartitionEvaluator;
+use datafusion::logical_expr::function::PartitionEvaluatorArgs;
 
 use crate::points::{coerce_value, value_at, values};
+use crate::series_window::{SeriesWindow, SeriesWindowUdf};
 
 const NAME: &str = "cumulative_sum";
 
 /// The `cumulative_sum` window function.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct CumulativeSum {
-    signature: Signature,
-}
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CumulativeSum;
 
-impl Default for CumulativeSum {
-    fn default() -> Self {
-        Self { signature: Signature::user_defined(Volatility::Immutable) }
-    }
-}
+/// [`CumulativeSum`] as a window UDF.
+pub type CumulativeSumUdf = SeriesWindowUdf<CumulativeSum>;
 
-impl WindowUDFImpl for CumulativeSum {
-    fn name(&self) -> &str {
+impl SeriesWindow for CumulativeSum {
+    fn name(&self) -> &'static str {
         NAME
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
@@ -47,10 +39,6 @@ impl WindowUDFImpl for CumulativeSum {
 
     fn partition_evaluator(&self, _: PartitionEvaluatorArgs) -> Result<Box<dyn PartitionEvaluator>> {
         Ok(Box::new(CumulativeSumEvaluator))
-    }
-
-    fn field(&self, args: WindowUDFFieldArgs) -> Result<FieldRef> {
-        Ok(Field::new(args.name(), DataType::Float64, true).into())
     }
 }
 

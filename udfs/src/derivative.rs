@@ -18,18 +18,19 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, Float64Builder};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, plan_err};
-use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
-use datafusion::logical_expr::{PartitionEvaluator, Signature, Volatility, WindowUDFImpl};
+use datafusion::logical_expr::PartitionEvaluator;
+use datafusion::logical_expr::function::PartitionEvaluatorArgs;
 
 use crate::constant::positive_integer;
 use crate::points::{coerce_integer, coerce_time, coerce_value, elapsed_nanos, time_at, times, value_at, values};
+use crate::series_window::{SeriesWindow, SeriesWindowUdf};
 
 /// One second in nanoseconds, the default unit of a derivative.
 const SECOND_NANOS: i64 = 1_000_000_000;
 
-/// Which change a [`Derivative`] window function computes.
+/// Which change a [`DerivativeUdf`] window function computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DerivativeKind {
     /// `derivative(value, time[, unit])`: change per `unit` nanoseconds.
@@ -43,15 +44,6 @@ pub enum DerivativeKind {
 }
 
 impl DerivativeKind {
-    fn name(self) -> &'static str {
-        match self {
-            Self::Derivative => "derivative",
-            Self::NonNegativeDerivative => "non_negative_derivative",
-            Self::Difference => "difference",
-            Self::NonNegativeDifference => "non_negative_difference",
-        }
-    }
-
     fn per_time(self) -> bool {
         matches!(self, Self::Derivative | Self::NonNegativeDerivative)
     }
@@ -62,31 +54,21 @@ impl DerivativeKind {
 }
 
 /// The InfluxQL derivative and difference window functions, one per [`DerivativeKind`].
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct Derivative {
-    kind: DerivativeKind,
-    signature: Signature,
-}
+pub type DerivativeUdf = SeriesWindowUdf<DerivativeKind>;
 
-impl Derivative {
-    /// The window function computing `kind`.
-    pub fn new(kind: DerivativeKind) -> Self {
-        Self { kind, signature: Signature::user_defined(Volatility::Immutable) }
-    }
-}
-
-impl WindowUDFImpl for Derivative {
-    fn name(&self) -> &str {
-        self.kind.name()
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
+impl SeriesWindow for DerivativeKind {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Derivative => "derivative",
+            Self::NonNegativeDerivative => "non_negative_derivative",
+            Self::Difference => "difference",
+            Self::NonNegativeDifference => "non_negative_difference",
+        }
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        let name = self.kind.name();
-        match (self.kind.per_time(), arg_types) {
+        let name = self.name();
+        match (self.per_time(), arg_types) {
             (true, [value, time]) => Ok(vec![coerce_value(name, value)?, coerce_time(name, time)?]),
             (true, [value, time, unit]) => {
                 Ok(vec![coerce_value(name, value)?, coerce_time(name, time)?, coerce_integer(name, "unit", unit)?])
@@ -98,17 +80,13 @@ impl WindowUDFImpl for Derivative {
     }
 
     fn partition_evaluator(&self, args: PartitionEvaluatorArgs) -> Result<Box<dyn PartitionEvaluator>> {
-        let name = self.kind.name();
-        let unit = match (self.kind.per_time(), args.input_exprs().len()) {
+        let name = self.name();
+        let unit = match (self.per_time(), args.input_exprs().len()) {
             (false, _) => None,
             (true, 2) => Some(SECOND_NANOS),
             (true, _) => Some(positive_integer(args.input_exprs(), 2, &format!("{name}(value, time, unit): unit"))?),
         };
-        Ok(Box::new(DerivativeEvaluator { kind: self.kind, unit_nanos: unit.map(|u| u as f64) }))
-    }
-
-    fn field(&self, args: WindowUDFFieldArgs) -> Result<FieldRef> {
-        Ok(Field::new(args.name(), DataType::Float64, true).into())
+        Ok(Box::new(DerivativeEvaluator { kind: *self, unit_nanos: unit.map(|u| u as f64) }))
     }
 }
 

@@ -13,14 +13,15 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, plan_err};
-use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
-use datafusion::logical_expr::{PartitionEvaluator, Signature, Volatility, WindowUDFImpl};
+use datafusion::logical_expr::PartitionEvaluator;
+use datafusion::logical_expr::function::PartitionEvaluatorArgs;
 
 use crate::points::{coerce_time, coerce_value, elapsed_nanos, time_at, times, value_at, values};
+use crate::series_window::{SeriesWindow, SeriesWindowUdf};
 
-/// Which gap filling a [`GapFill`] window function does.
+/// Which gap filling a [`GapFillUdf`] window function does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GapFillKind {
     /// `locf(value)`: last observation carried forward.
@@ -29,56 +30,29 @@ pub enum GapFillKind {
     Interpolate,
 }
 
-impl GapFillKind {
-    fn name(self) -> &'static str {
+/// The `locf` and `interpolate` window functions, one per [`GapFillKind`].
+pub type GapFillUdf = SeriesWindowUdf<GapFillKind>;
+
+impl SeriesWindow for GapFillKind {
+    fn name(&self) -> &'static str {
         match self {
             Self::Locf => "locf",
             Self::Interpolate => "interpolate",
         }
     }
-}
-
-/// The `locf` and `interpolate` window functions, one per [`GapFillKind`].
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct GapFill {
-    kind: GapFillKind,
-    signature: Signature,
-}
-
-impl GapFill {
-    /// The window function doing `kind`.
-    pub fn new(kind: GapFillKind) -> Self {
-        Self { kind, signature: Signature::user_defined(Volatility::Immutable) }
-    }
-}
-
-impl WindowUDFImpl for GapFill {
-    fn name(&self) -> &str {
-        self.kind.name()
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        let name = self.kind.name();
-        match (self.kind, arg_types) {
-            (GapFillKind::Locf, [value]) => Ok(vec![coerce_value(name, value)?]),
-            (GapFillKind::Locf, _) => plan_err!("{name}(value) takes 1 argument, got {}", arg_types.len()),
-            (GapFillKind::Interpolate, [time, value]) => Ok(vec![coerce_time(name, time)?, coerce_value(name, value)?]),
-            (GapFillKind::Interpolate, _) => {
-                plan_err!("{name}(time, value) takes 2 arguments, got {}", arg_types.len())
-            }
+        let name = self.name();
+        match (self, arg_types) {
+            (Self::Locf, [value]) => Ok(vec![coerce_value(name, value)?]),
+            (Self::Locf, _) => plan_err!("{name}(value) takes 1 argument, got {}", arg_types.len()),
+            (Self::Interpolate, [time, value]) => Ok(vec![coerce_time(name, time)?, coerce_value(name, value)?]),
+            (Self::Interpolate, _) => plan_err!("{name}(time, value) takes 2 arguments, got {}", arg_types.len()),
         }
     }
 
     fn partition_evaluator(&self, _: PartitionEvaluatorArgs) -> Result<Box<dyn PartitionEvaluator>> {
-        Ok(Box::new(GapFillEvaluator { kind: self.kind }))
-    }
-
-    fn field(&self, args: WindowUDFFieldArgs) -> Result<FieldRef> {
-        Ok(Field::new(args.name(), DataType::Float64, true).into())
+        Ok(Box::new(GapFillEvaluator { kind: *self }))
     }
 }
 

@@ -30,6 +30,10 @@
 //! - [`interpolate`]: `(time, value)`, a NULL between two points linearly interpolated
 //!   by time.
 //!
+//! Every window function is one [`SeriesWindowUdf`] over what is its own (a
+//! [`SeriesWindow`]: name, arguments, evaluator), e.g. [`GapFillUdf`] for `locf` and
+//! `interpolate`.
+//!
 //! Time arguments are timestamps or integer nanoseconds; values are any numeric type,
 //! computed as `Float64`. [`register_all`] adds every function to a `SessionContext`.
 
@@ -42,18 +46,20 @@ mod mode;
 mod moving_average;
 mod percentile;
 mod points;
+mod series_window;
 mod spread;
 
 use datafusion::logical_expr::{AggregateUDF, WindowUDF};
 use datafusion::prelude::SessionContext;
 
 pub use counter::{Counter, CounterKind};
-pub use cumulative_sum::CumulativeSum;
-pub use derivative::{Derivative, DerivativeKind};
-pub use gap_fill::{GapFill, GapFillKind};
+pub use cumulative_sum::{CumulativeSum, CumulativeSumUdf};
+pub use derivative::{DerivativeKind, DerivativeUdf};
+pub use gap_fill::{GapFillKind, GapFillUdf};
 pub use mode::Mode;
-pub use moving_average::MovingAverage;
+pub use moving_average::{MovingAverage, MovingAverageUdf};
 pub use percentile::Percentile;
+pub use series_window::{SeriesWindow, SeriesWindowUdf};
 pub use spread::Spread;
 
 /// The `spread` aggregate.
@@ -93,42 +99,42 @@ pub fn mode() -> AggregateUDF {
 
 /// The `derivative(value, time[, unit_ns])` window function.
 pub fn derivative() -> WindowUDF {
-    WindowUDF::new_from_impl(Derivative::new(DerivativeKind::Derivative))
+    WindowUDF::new_from_impl(DerivativeUdf::new(DerivativeKind::Derivative))
 }
 
 /// The `non_negative_derivative(value, time[, unit_ns])` window function.
 pub fn non_negative_derivative() -> WindowUDF {
-    WindowUDF::new_from_impl(Derivative::new(DerivativeKind::NonNegativeDerivative))
+    WindowUDF::new_from_impl(DerivativeUdf::new(DerivativeKind::NonNegativeDerivative))
 }
 
 /// The `difference(value)` window function.
 pub fn difference() -> WindowUDF {
-    WindowUDF::new_from_impl(Derivative::new(DerivativeKind::Difference))
+    WindowUDF::new_from_impl(DerivativeUdf::new(DerivativeKind::Difference))
 }
 
 /// The `non_negative_difference(value)` window function.
 pub fn non_negative_difference() -> WindowUDF {
-    WindowUDF::new_from_impl(Derivative::new(DerivativeKind::NonNegativeDifference))
+    WindowUDF::new_from_impl(DerivativeUdf::new(DerivativeKind::NonNegativeDifference))
 }
 
 /// The `moving_average(value, n)` window function.
 pub fn moving_average() -> WindowUDF {
-    WindowUDF::new_from_impl(MovingAverage::default())
+    WindowUDF::new_from_impl(MovingAverageUdf::new(MovingAverage))
 }
 
 /// The `cumulative_sum(value)` window function.
 pub fn cumulative_sum() -> WindowUDF {
-    WindowUDF::new_from_impl(CumulativeSum::default())
+    WindowUDF::new_from_impl(CumulativeSumUdf::new(CumulativeSum))
 }
 
 /// The `locf(value)` window function.
 pub fn locf() -> WindowUDF {
-    WindowUDF::new_from_impl(GapFill::new(GapFillKind::Locf))
+    WindowUDF::new_from_impl(GapFillUdf::new(GapFillKind::Locf))
 }
 
 /// The `interpolate(time, value)` window function.
 pub fn interpolate() -> WindowUDF {
-    WindowUDF::new_from_impl(GapFill::new(GapFillKind::Interpolate))
+    WindowUDF::new_from_impl(GapFillUdf::new(GapFillKind::Interpolate))
 }
 
 /// Registers every function of this crate in `ctx`.

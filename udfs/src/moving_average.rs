@@ -12,35 +12,27 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, Float64Builder};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, plan_err};
-use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
-use datafusion::logical_expr::{PartitionEvaluator, Signature, Volatility, WindowUDFImpl};
+use datafusion::logical_expr::PartitionEvaluator;
+use datafusion::logical_expr::function::PartitionEvaluatorArgs;
 
 use crate::constant::positive_integer;
 use crate::points::{coerce_integer, coerce_value, value_at, values};
+use crate::series_window::{SeriesWindow, SeriesWindowUdf};
 
 const NAME: &str = "moving_average";
 
 /// The `moving_average` window function.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct MovingAverage {
-    signature: Signature,
-}
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MovingAverage;
 
-impl Default for MovingAverage {
-    fn default() -> Self {
-        Self { signature: Signature::user_defined(Volatility::Immutable) }
-    }
-}
+/// [`MovingAverage`] as a window UDF.
+pub type MovingAverageUdf = SeriesWindowUdf<MovingAverage>;
 
-impl WindowUDFImpl for MovingAverage {
-    fn name(&self) -> &str {
+impl SeriesWindow for MovingAverage {
+    fn name(&self) -> &'static str {
         NAME
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
@@ -54,10 +46,6 @@ impl WindowUDFImpl for MovingAverage {
         let n = positive_integer(args.input_exprs(), 1, "moving_average(value, n): n")?;
         let Ok(n) = usize::try_from(n) else { return plan_err!("{NAME}(value, n): n = {n} is too large") };
         Ok(Box::new(MovingAverageEvaluator { n }))
-    }
-
-    fn field(&self, args: WindowUDFFieldArgs) -> Result<FieldRef> {
-        Ok(Field::new(args.name(), DataType::Float64, true).into())
     }
 }
 

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! text ─▶ lexer ─▶ parser ─▶ ast::Select ─▶ planner (LogicalPlanBuilder over ChronicleTable,
-//!                                            functions, condition, query::GapFill) ─▶ DataFusion
+//!                                            functions, condition, query::GapFillNode) ─▶ DataFusion
 //! ```
 //! `SELECT <expr> [AS <alias>][, ...] | * FROM <measurement>
 //! [WHERE <conds>] [GROUP BY time(<d>[, <offset>])[, <tag>...] | *]

@@ -53,7 +53,7 @@ use super::functions::{Aggregate, Transform};
 use super::select_list::{Columns, SelectList, Value};
 use crate::db::Db;
 use crate::error::Result;
-use crate::query::gap_fill::{Buckets, ColumnFill, GapFill};
+use crate::query::gap_fill::{Buckets, ColumnFill, GapFillNode};
 use crate::query::table::ChronicleTable;
 
 /// The time column of scans and of results (selectable, never computed).
@@ -240,7 +240,7 @@ impl<'a> DialectPlanner<'a> {
                     (hidden(j), fill)
                 })
                 .collect();
-            let node = GapFill::try_new(builder.build()?, groups.to_vec(), TIME.to_string(), grid, fills)?;
+            let node = GapFillNode::try_new(builder.build()?, groups.to_vec(), TIME.to_string(), grid, fills)?;
             builder = LogicalPlanBuilder::from(node.into_plan());
         }
         let mut windows = Vec::new();
