@@ -3,12 +3,13 @@
 //! ```text
 //! write -> validate + encode (wal_record) -> WAL append -> head  (under the state lock)
 //!       -> wait for the sync policy (outside it, so writers share an fsync)
-//! flush -> partition blocks + index + footer, fsync -> WAL checkpoint   (state)
+//! flush -> partition blocks + index + footer, fsync -> WAL checkpoint   (flush)
 //! scan  -> plan under the read lock (read) -> decode and merge without it
 //! ```
 //! On disk, a database at `PATH` is the file `PATH`, the WAL directory
 //! `PATH.wal/`, and the lock file `PATH.lock` that keeps a second process out.
 
+mod compact;
 mod config;
 mod flush;
 mod read;
