@@ -136,6 +136,8 @@ impl State {
                 built.push(builder.finish(&mut out, at).map_err(internal)?);
             }
         }
+        // Pending records (written, not yet applied) are all newer than
+        // `last_lsn`, so the checkpoint keeps them in the WAL.
         let remaining = self.head.partitions().iter().filter(|(p, _)| !partitions.contains(p));
         let durable = remaining.map(|(_, part)| part.first_lsn - 1).min().unwrap_or(self.last_lsn);
         let mut refs = self.block_refs();

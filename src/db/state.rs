@@ -3,11 +3,13 @@
 //! The flush ([`super::flush`]), compaction ([`super::compact`]) and reads
 //! ([`super::read`]) are further `impl State` blocks beside this one.
 //!
-//! Invariants: `last_lsn` is the newest record applied; records are applied
-//! in LSN order; once `poisoned` is set it stays set until the database is
-//! reopened, and nothing changes the file any more.
+//! Invariants: records are applied in LSN order, and only once committed
+//! (their sync policy met), so the head never holds a record whose write
+//! failed; `last_lsn` is the newest record applied and every record in
+//! `pending` is newer. Once `poisoned` is set it stays set until the database
+//! is reopened, and nothing changes the file any more.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use crate::encoding::ChunkEncoder;
@@ -34,6 +36,9 @@ pub(crate) struct State {
     pub durable_lsn: u64,
     /// The last WAL record applied to the head.
     pub last_lsn: u64,
+    /// Records written to the WAL and not yet applied, in LSN order: waiting
+    /// for their commit, or refused because it failed.
+    pub pending: VecDeque<(u64, Vec<u8>)>,
     /// The newest timestamp written so far.
     pub newest_time: Option<i64>,
     /// Partitions up to this number have been closed (flushed once due).
@@ -58,6 +63,30 @@ impl State {
     /// Refuses every later change to the file until the database is reopened.
     pub fn poison(&mut self, why: String) {
         self.poisoned.get_or_insert(why);
+    }
+
+    /// The error for a failed WAL call; a failure of the log (it answers
+    /// `Poisoned` once a write, fsync or rotation failed) poisons the state too.
+    pub fn wal_failed(&mut self, e: crate::wal::Error) -> Error {
+        if let crate::wal::Error::Poisoned(why) = &e {
+            self.poison(format!("the WAL failed: {why}"));
+        }
+        e.into()
+    }
+
+    /// Applies every pending record up to `lsn`, in LSN order; the caller
+    /// knows they are committed. A record that does not apply (a bug: the write
+    /// path encoded it) poisons the state, since the head no longer matches
+    /// the log.
+    pub fn apply_pending(&mut self, lsn: u64) -> Result<()> {
+        while let Some((next, record)) = self.pending.pop_front_if(|(next, _)| *next <= lsn) {
+            if let Err(e) = self.apply(next, &record) {
+                let why = format!("WAL record {next} did not apply: {e}");
+                self.poison(why.clone());
+                return Err(Error::InvalidArgument(why));
+            }
+        }
+        Ok(())
     }
 
     /// Applies WAL record `lsn` to the index and head.
