@@ -122,6 +122,7 @@ impl Db {
             durable_lsn: snapshot.durable_lsn,
             last_lsn: snapshot.durable_lsn,
             pending: Default::default(),
+            names: Default::default(),
             newest_time: None,
             horizon: i64::MIN,
             poisoned: None,
@@ -135,6 +136,7 @@ impl Db {
                 Err(e) => report.unreadable_records.push((*lsn, e.to_string())),
             }
         }
+        state.claim_stored_names();
         for d in &report.wal.damage {
             tracing::warn!(path = %d.path.display(), offset = d.offset, bytes = d.bytes, reason = %d.reason, "WAL tail dropped");
         }
@@ -205,8 +207,12 @@ impl Db {
         let inner = &self.inner;
         let mut st = self.write_lock()?;
         self.writable(&mut st)?;
-        let lsn = inner.wal.write(&record).map_err(|e| st.wal_failed(e))?;
-        st.pending.push_back((lsn, record));
+        // Checked and claimed under the lock that orders WAL writes, so a
+        // batch sees the names of every batch written before it, applied or not.
+        st.names.check(&record.names)?;
+        let lsn = inner.wal.write(&record.bytes).map_err(|e| st.wal_failed(e))?;
+        st.names.claim(&record.names);
+        st.pending.push_back((lsn, record.bytes));
         if inner.config.sync == SyncPolicy::Always {
             drop(st);
             // Outside the lock, so concurrent writers share one fsync.

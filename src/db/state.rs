@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use crate::encoding::ChunkEncoder;
 use crate::error::{Error, Result};
-use crate::model::SeriesKey;
+use crate::model::{ColumnNames, SeriesKey};
 use crate::storage::file::partition_block::PartitionBlock;
 use crate::storage::file::store::FileStore;
 use crate::storage::head::Head;
@@ -39,6 +39,9 @@ pub(crate) struct State {
     /// Records written to the WAL and not yet applied, in LSN order: waiting
     /// for their commit, or refused because it failed.
     pub pending: VecDeque<(u64, Vec<u8>)>,
+    /// Every tag key and field per measurement, applied or pending, so a
+    /// batch that would make duplicate SQL columns is refused.
+    pub names: ColumnNames,
     /// The newest timestamp written so far.
     pub newest_time: Option<i64>,
     /// Partitions up to this number have been closed (flushed once due).
@@ -72,6 +75,14 @@ impl State {
             self.poison(format!("the WAL failed: {why}"));
         }
         e.into()
+    }
+
+    /// Claims the names the index holds (after open and replay).
+    pub fn claim_stored_names(&mut self) {
+        for (name, m) in self.index.measurements() {
+            let fields = m.fields.iter().filter_map(|&f| self.index.field_name(f));
+            self.names.add(name, m.postings.keys().map(String::as_str), fields);
+        }
     }
 
     /// Applies every pending record up to `lsn`, in LSN order; the caller

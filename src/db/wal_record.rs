@@ -15,14 +15,28 @@ use std::collections::HashMap;
 use crate::encoding::varint::{ByteReader, put_str, put_varint};
 use crate::encoding::{Error as CodecError, Result as CodecResult};
 use crate::error::{Error, Result};
-use crate::model::{InvalidInput, SeriesKey, WriteRow, validate_field_name, validate_measurement, validate_tag};
+use crate::model::{
+    BatchNames, InvalidInput, SeriesKey, WriteRow, validate_field_name, validate_measurement, validate_tag,
+};
 
 /// Record layout version.
 pub const RECORD_VERSION: u8 = 1;
 
-/// Validates `rows` and encodes them as one record.
-pub fn encode<R: WriteRow>(rows: &[R]) -> Result<Vec<u8>> {
-    let mut keys: HashMap<Vec<u8>, u64> = HashMap::new();
+/// A batch as one record, with the names it gives each measurement.
+#[derive(Debug)]
+pub struct Encoded<'a> {
+    /// The record.
+    pub bytes: Vec<u8>,
+    /// Its tag keys and fields per measurement, for the clash checks.
+    pub names: BatchNames<'a>,
+}
+
+/// Validates `rows` (names, tags, fields, and names that would clash as SQL
+/// columns within the batch) and encodes them as one record.
+pub fn encode<R: WriteRow>(rows: &[R]) -> Result<Encoded<'_>> {
+    // Canonical key -> (key index, batch-local measurement id).
+    let mut keys: HashMap<Vec<u8>, (u64, usize)> = HashMap::new();
+    let mut names = BatchNames::default();
     let mut key_table = Vec::new();
     let mut fields: HashMap<&str, u64> = HashMap::new();
     let mut field_table = Vec::new();
@@ -40,16 +54,18 @@ pub fn encode<R: WriteRow>(rows: &[R]) -> Result<Vec<u8>> {
         canonical.clear();
         let tags = sorted.iter().map(|(k, v)| (k.as_str(), v.as_str()));
         SeriesKey::encode_parts(row.measurement(), tags, &mut canonical);
-        let key_index = match keys.get(&canonical) {
+        let (key_index, measurement) = match keys.get(&canonical) {
             Some(&k) => k,
             None => {
                 validate_measurement(row.measurement()).map_err(invalid)?;
+                let measurement = names.measurement(row.measurement());
                 for (k, v) in &sorted {
                     validate_tag(k, v, false).map_err(invalid)?;
+                    names.tag_key(measurement, k, i)?;
                 }
                 put_varint(&mut key_table, canonical.len() as u64);
                 key_table.extend_from_slice(&canonical);
-                let k = keys.len() as u64;
+                let k = (keys.len() as u64, measurement);
                 keys.insert(canonical.clone(), k);
                 k
             }
@@ -76,10 +92,12 @@ pub fn encode<R: WriteRow>(rows: &[R]) -> Result<Vec<u8>> {
                     f
                 }
             };
+            names.field(measurement, field_index as usize, name, i)?;
             put_varint(&mut body, field_index);
             body.extend_from_slice(&value.to_bits().to_le_bytes());
         }
     }
+    names.check()?;
     let mut out = Vec::with_capacity(16 + key_table.len() + field_table.len() + body.len());
     out.push(RECORD_VERSION);
     put_varint(&mut out, keys.len() as u64);
@@ -88,7 +106,7 @@ pub fn encode<R: WriteRow>(rows: &[R]) -> Result<Vec<u8>> {
     out.extend_from_slice(&field_table);
     put_varint(&mut out, rows.len() as u64);
     out.extend_from_slice(&body);
-    Ok(out)
+    Ok(Encoded { bytes: out, names })
 }
 
 /// A parsed record; rows are read by [`Record::for_each_row`].
@@ -163,7 +181,7 @@ mod tests {
             Row::new("cpu", i64::MIN).with_tag("host", "a").with_field("x", nan).with_field("y", -0.0),
             Row::new("cpu", i64::MAX).with_tag("host", "a").with_field("y", f64::INFINITY),
         ];
-        let bytes = encode(&rows).expect("valid");
+        let bytes = encode(&rows).expect("valid").bytes;
         let rec = Record::parse(&bytes).expect("parses");
         assert_eq!(rec.keys.len(), 1, "a key is logged once per record");
         assert_eq!(rec.fields, vec!["x", "y"]);
