@@ -14,13 +14,13 @@ use std::sync::Arc;
 
 use crate::encoding::ChunkEncoder;
 use crate::error::{Error, Result};
-use crate::model::{ColumnNames, SeriesKey};
+use crate::model::ColumnNames;
 use crate::storage::file::partition_block::PartitionBlock;
 use crate::storage::file::store::FileStore;
 use crate::storage::head::Head;
-use crate::storage::series_index::{FieldId, SeriesId, SeriesIndex};
+use crate::storage::series_index::SeriesIndex;
 
-use super::wal_record::Record;
+use super::wal_record;
 
 /// Blocks per partition number, each list in file order.
 pub(crate) type Blocks = BTreeMap<i64, Vec<Arc<PartitionBlock>>>;
@@ -100,35 +100,13 @@ impl State {
         Ok(())
     }
 
-    /// Applies WAL record `lsn` to the index and head.
+    /// Applies WAL record `lsn` to the index and head: all of it, or
+    /// nothing if it is malformed (see [`wal_record::apply`]).
     pub fn apply(&mut self, lsn: u64, payload: &[u8]) -> crate::encoding::Result<()> {
-        let record = Record::parse(payload)?;
-        let mut series = Vec::with_capacity(record.keys.len());
-        for key in &record.keys {
-            let id = match self.index.lookup(key) {
-                Some(id) => id,
-                None => self.index.insert(SeriesKey::decode(key)?),
-            };
-            series.push(id);
+        let newest = wal_record::apply(payload, lsn, self.partition_ns, &mut self.index, &mut self.head)?;
+        if let Some(t) = newest {
+            self.newest_time = Some(self.newest_time.map_or(t, |n| n.max(t)));
         }
-        let fields: Vec<FieldId> = record.fields.iter().map(|f| self.index.field_id(f)).collect();
-        let (ns, head) = (self.partition_ns, &mut self.head);
-        let mut new_fields: Vec<(SeriesId, FieldId)> = Vec::new();
-        let mut row = Vec::new();
-        let mut newest = self.newest_time.unwrap_or(i64::MIN);
-        record.for_each_row(|key, time, values| {
-            row.clear();
-            row.extend(values.iter().map(|&(f, v)| (fields[f], v)));
-            let id = series[key];
-            head.push_row(time.div_euclid(ns), lsn, id, time, &row, |f| new_fields.push((id, f)));
-            newest = newest.max(time);
-        })?;
-        for (id, f) in new_fields {
-            if let Some(m) = self.index.key(id).map(|k| k.measurement.clone()) {
-                self.index.add_field(&m, f);
-            }
-        }
-        self.newest_time = Some(newest);
         self.last_lsn = self.last_lsn.max(lsn);
         Ok(())
     }

@@ -173,6 +173,9 @@ impl Wal {
             st = shared.rotate(st)?;
         }
         let lsn = st.next_lsn;
+        if lsn > segment::MAX_LSN {
+            return Err(Error::LsnExhausted(segment::MAX_LSN));
+        }
         let mut frame = std::mem::take(&mut st.frame);
         frame.clear();
         segment::frame(lsn, payload, &mut frame);
@@ -500,6 +503,22 @@ mod tests {
         let (wal, replay) = open(&dir, WalOptions { min_next_lsn: 101, ..options });
         assert!(replay.records.is_empty());
         assert_eq!(wal.append(b"b").expect("appends"), 101);
+        drop(wal);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn lsns_read_from_disk_never_overflow() {
+        let dir = temp_dir("max-lsn");
+        std::fs::create_dir_all(&dir).expect("creates");
+        let mut bytes = segment::header().to_vec();
+        segment::frame(segment::MAX_LSN, b"last", &mut bytes);
+        segment::frame(u64::MAX, b"beyond", &mut bytes);
+        std::fs::write(segment::path(&dir, 1), &bytes).expect("writes");
+        let (wal, replay) = open(&dir, WalOptions { sync: SyncPolicy::None, ..WalOptions::default() });
+        assert_eq!(replay.records.iter().map(|r| r.0).collect::<Vec<_>>(), vec![segment::MAX_LSN]);
+        assert_eq!(replay.report.damage.len(), 1, "the record beyond the largest LSN is damage");
+        assert!(matches!(wal.append(b"x"), Err(Error::LsnExhausted(_))));
         drop(wal);
         let _ = std::fs::remove_dir_all(&dir);
     }
