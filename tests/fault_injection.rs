@@ -9,10 +9,12 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chronicle::testing::{FaultyFs, Op};
-use chronicle::{Db, Error, SyncPolicy};
+use chronicle::{Config, Db, Error, SyncPolicy};
 use common::{TempDir, batch, config, verify};
 
 const BATCHES: u64 = 40;
@@ -125,22 +127,149 @@ fn failed_directory_syncs_leave_old_or_new_file() {
     sweep(Op::SyncDir, Fault::Fail);
 }
 
+/// A configuration that never flushes on its own (one long partition), so
+/// what a session holds stays in the head and the WAL until close.
+fn unflushed(sync: SyncPolicy, fs: &FaultyFs) -> Config {
+    Config::default().with_sync(sync).with_fs(Arc::new(fs.clone()))
+}
+
+/// The batches a scan of `db` shows.
+fn visible(db: &Db) -> BTreeSet<u64> {
+    common::stored(db).values().map(|v| *v as u64 / 10).collect()
+}
+
+/// Checks a database poisoned by a WAL failure: later writes, flush and
+/// compact fail with `Error::Poisoned` and leave the file alone, reads show
+/// exactly the `acked` batches, close does not flush, and after a reopen with
+/// the fault gone the file holds exactly the `acked` batches of the
+/// `attempted` first ones.
+fn assert_poisoned(db: Db, path: &Path, acked: &BTreeSet<u64>, attempted: u64) {
+    assert!(matches!(db.write(&batch(attempted)), Err(Error::Poisoned(_))), "later writes are refused");
+    let len = std::fs::metadata(path).expect("exists").len();
+    assert!(matches!(db.flush(), Err(Error::Poisoned(_))), "flush is refused");
+    assert!(matches!(db.compact(), Err(Error::Poisoned(_))), "compact is refused");
+    assert_eq!(visible(&db), *acked, "reads go on and show exactly the acknowledged batches");
+    let _ = db.close();
+    assert_eq!(std::fs::metadata(path).expect("exists").len(), len, "nothing reached the file after the failure");
+    drop(db);
+    let (found, _) = verify(path, acked, attempted + 1);
+    assert_eq!(found, *acked, "after reopening, the file holds the acknowledged batches and no refused one");
+}
+
+/// Writes batches until one fails; returns the acknowledged ones and the refused one.
+fn write_until_refused(db: &Db, limit: u64) -> (BTreeSet<u64>, u64) {
+    for i in 0..limit {
+        match db.write(&batch(i)) {
+            Ok(()) => {}
+            Err(e) => {
+                assert!(!matches!(e, Error::InvalidRow { .. }), "{e}");
+                return ((0..i).collect(), i);
+            }
+        }
+    }
+    panic!("no write of {limit} failed");
+}
+
 #[test]
-fn a_failed_wal_fsync_refuses_writes_until_reopen_but_reads_go_on() {
-    let dir = TempDir::new("faults-poison");
+fn a_failed_wal_append_poisons_and_the_refused_batch_never_appears() {
+    let dir = TempDir::new("faults-wal-append");
     let path = dir.path("db");
     let fs = FaultyFs::new();
-    let db = Db::open(&path, config(SyncPolicy::Always).with_fs(std::sync::Arc::new(fs.clone()))).expect("opens");
-    db.write(&batch(0)).expect("writes");
+    let db = Db::open(&path, unflushed(SyncPolicy::Always, &fs)).expect("opens");
+    // Each write appends one WAL record: the second one fails.
+    fs.fail(Op::Write, 2);
+    let (acked, refused) = write_until_refused(&db, 10);
+    assert_eq!(refused, 1);
+    assert_poisoned(db, &path, &acked, refused + 1);
+}
+
+#[test]
+fn a_failed_wal_fsync_poisons_and_the_refused_batch_never_appears() {
+    let dir = TempDir::new("faults-wal-fsync");
+    let path = dir.path("db");
+    let fs = FaultyFs::new();
+    let db = Db::open(&path, unflushed(SyncPolicy::Always, &fs)).expect("opens");
+    // Each write waits for one fsync: the third one fails.
+    fs.fail(Op::Sync, 3);
+    let (acked, refused) = write_until_refused(&db, 10);
+    assert_eq!(refused, 2);
+    assert_poisoned(db, &path, &acked, refused + 1);
+}
+
+#[test]
+fn a_failed_background_sync_poisons_and_keeps_what_was_acknowledged() {
+    let dir = TempDir::new("faults-wal-interval");
+    let path = dir.path("db");
+    let fs = FaultyFs::new();
+    let interval = Duration::from_millis(20);
+    let db = Db::open(&path, unflushed(SyncPolicy::Interval(interval), &fs)).expect("opens");
     fs.fail(Op::Sync, 1);
-    assert!(matches!(db.write(&batch(1)), Err(Error::Poisoned(_))));
-    assert!(matches!(db.write(&batch(2)), Err(Error::Poisoned(_))));
-    assert!(common::stored(&db).len() >= common::POINTS as usize, "reads still work");
-    drop(db);
-    let db = Db::open(&path, config(SyncPolicy::Always)).expect("reopens");
-    db.write(&batch(2)).expect("writes again after reopening");
-    db.close().expect("closes");
-    verify(&path, &BTreeSet::from([0, 2]), 3);
+    db.write(&batch(0)).expect("writes");
+    // The background flusher's first fsync fails; wait until it has run.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while fs.fired() == 0 {
+        assert!(std::time::Instant::now() < deadline, "the background sync ran");
+        std::thread::sleep(interval);
+    }
+    assert_poisoned(db, &path, &BTreeSet::from([0]), 1);
+}
+
+#[test]
+fn a_failed_segment_rotation_poisons_and_the_refused_batch_never_appears() {
+    let dir = TempDir::new("faults-wal-rotation");
+    let path = dir.path("db");
+    let fs = FaultyFs::new();
+    // Segments of 64 KiB; the log's limit of 1 MiB is far away.
+    let config = unflushed(SyncPolicy::Always, &fs).with_max_wal_bytes(1 << 20);
+    let db = Db::open(&path, config).expect("opens");
+    // The first directory sync from now on is the one of the first rotation.
+    fs.fail(Op::SyncDir, 1);
+    let (acked, refused) = write_until_refused(&db, 2_000);
+    assert!(refused > 100, "the first segment held {refused} batches");
+    assert_poisoned(db, &path, &acked, refused + 1);
+}
+
+#[test]
+fn concurrent_writers_see_one_failed_fsync_refuse_exactly_the_unsynced_batches() {
+    const THREADS: u64 = 4;
+    const PER_THREAD: u64 = 40;
+    let dir = TempDir::new("faults-wal-concurrent");
+    let path = dir.path("db");
+    let fs = FaultyFs::new();
+    let db = Db::open(&path, unflushed(SyncPolicy::Always, &fs)).expect("opens");
+    fs.fail(Op::Sync, 25);
+    let barrier = Arc::new(std::sync::Barrier::new(THREADS as usize));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (db, barrier) = (db.clone(), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                barrier.wait();
+                let mut acked = BTreeSet::new();
+                for k in 0..PER_THREAD {
+                    let i = k * THREADS + t;
+                    match db.write(&batch(i)) {
+                        Ok(()) => {
+                            acked.insert(i);
+                        }
+                        Err(e) => {
+                            assert!(matches!(e, Error::Poisoned(_)), "{e}");
+                            return (acked, Some(i));
+                        }
+                    }
+                }
+                (acked, None)
+            })
+        })
+        .collect();
+    let mut acked = BTreeSet::new();
+    let mut refused = BTreeSet::new();
+    for t in threads {
+        let (a, r) = t.join().expect("joins");
+        acked.extend(a);
+        refused.extend(r);
+    }
+    assert!(!refused.is_empty() && !acked.is_empty(), "acked {acked:?}, refused {refused:?}");
+    assert_poisoned(db, &path, &acked, THREADS * PER_THREAD);
 }
 
 #[test]

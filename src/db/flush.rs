@@ -1,26 +1,47 @@
-//! Turning series data into partition blocks: the encoding half of a flush
-//! and of a compaction.
+//! The flush: head partitions become partition blocks in the file, then the
+//! WAL is checkpointed.
 //!
-//! Fields of a series whose timestamps are identical share one chunk (the
-//! timestamps are stored once); a field with other timestamps gets its own.
-//! Chunks hold at most [`MAX_POINTS_PER_CHUNK`] points, so a scan of a short
-//! range never decodes much more than it needs.
+//! Protocol: choose the partitions that are due ([`State::due`]); encode each
+//! into a partition block ([`add_series`]: fields of a series whose
+//! timestamps are identical share one chunk, the timestamps stored once; a
+//! field with other timestamps gets its own; chunks hold at most
+//! [`MAX_POINTS_PER_CHUNK`] points, so a scan of a short range never decodes
+//! much more than it needs); append the blocks, a new index block and a footer
+//! with one write; fsync. Only then drop those partitions from the head and
+//! checkpoint the WAL up to the last record wholly in the file
+//! (`durable_lsn`). A failure before the fsync returns leaves the head intact
+//! and poisons the database for writes: what reached the file is unknown,
+//! and reopening sorts it out from the file and the WAL.
 
-use crate::encoding::{ChunkEncoder, Result};
+use std::sync::Arc;
+
+use crate::encoding::ChunkEncoder;
+use crate::error::{Error, Result};
+use crate::storage::file::block::{self, BlockType};
+use crate::storage::file::footer::Footer;
+use crate::storage::file::index_block::{self, BlockRef};
 use crate::storage::file::partition_block::PartitionBlockBuilder;
 use crate::storage::merge::FieldSeries;
 use crate::storage::series_index::{FieldId, SeriesId};
+use crate::wal::Wal;
+
+use super::state::State;
 
 /// Largest chunk, in points per field.
 pub const MAX_POINTS_PER_CHUNK: usize = 16_384;
 
+/// An encoding failure while writing: a bug, not bad input.
+pub(super) fn internal(e: crate::encoding::Error) -> Error {
+    Error::InvalidArgument(format!("encoding failed: {e}"))
+}
+
 /// Adds the chunks of one series (fields ascending by id) to `builder`.
-pub fn add_series(
+pub(super) fn add_series(
     builder: &mut PartitionBlockBuilder,
     encoder: &mut ChunkEncoder,
     series: SeriesId,
     fields: &[(FieldId, FieldSeries)],
-) -> Result<()> {
+) -> crate::encoding::Result<()> {
     // (fields, their shared times, their values)
     type Group<'a> = (Vec<FieldId>, &'a [i64], Vec<&'a [f64]>);
     let mut groups: Vec<Group<'_>> = Vec::new();
@@ -41,6 +62,104 @@ pub fn add_series(
         }
     }
     Ok(())
+}
+
+impl State {
+    /// The head partitions that are due for a flush.
+    pub fn due(&mut self, late_ns: i64, memory_budget: usize, wal_bytes: u64, max_wal_bytes: u64) -> Vec<i64> {
+        if self.head.bytes() > memory_budget || wal_bytes > max_wal_bytes {
+            return self.head.partitions().keys().copied().collect();
+        }
+        let Some(newest) = self.newest_time else { return Vec::new() };
+        // Partition p is closed once newest >= (p + 1) * ns + late.
+        let horizon = newest.saturating_sub(late_ns).div_euclid(self.partition_ns).saturating_sub(1);
+        if horizon <= self.horizon {
+            return Vec::new();
+        }
+        self.horizon = horizon;
+        self.head.partitions().range(..=horizon).map(|(&p, _)| p).collect()
+    }
+
+    /// The refs of every live block, in file order.
+    fn block_refs(&self) -> Vec<BlockRef> {
+        let mut refs: Vec<BlockRef> = self
+            .blocks
+            .values()
+            .flatten()
+            .map(|b| BlockRef { partition: b.partition, offset: b.offset, len: b.len })
+            .collect();
+        refs.sort_by_key(|b| b.offset);
+        refs
+    }
+
+    /// Appends an index block and a footer to `out`, which starts at file offset `base`.
+    pub(super) fn append_index(&self, out: &mut Vec<u8>, base: u64, durable_lsn: u64, refs: &[BlockRef]) -> Result<()> {
+        let start = block::begin(out, BlockType::Index);
+        index_block::encode(durable_lsn, self.partition_ns, &self.index, refs, out);
+        block::finish(out, start).map_err(Error::InvalidArgument)?;
+        let footer = Footer { index_offset: base + start as u64, index_len: (out.len() - start) as u64 };
+        out.extend_from_slice(&footer.encode());
+        Ok(())
+    }
+
+    /// Appends `out` durably, poisoning the state if that fails.
+    fn append_durably(&mut self, out: &[u8]) -> Result<()> {
+        self.store.append_durably(out).inspect_err(|e| self.poison(e.to_string()))
+    }
+
+    /// Writes a fresh index and footer (after recovery found damage).
+    pub fn rewrite_index(&mut self) -> Result<()> {
+        let mut out = Vec::new();
+        self.append_index(&mut out, self.store.len(), self.durable_lsn, &self.block_refs())?;
+        self.append_durably(&out)
+    }
+
+    /// Flushes head partitions `partitions` to the file, then checkpoints the WAL.
+    pub fn flush(&mut self, partitions: &[i64], wal: &Wal) -> Result<()> {
+        self.writable()?;
+        let base = self.store.len();
+        let mut out = Vec::new();
+        let mut built = Vec::new();
+        for p in partitions {
+            let Some(part) = self.head.partitions().get(p) else { continue };
+            let mut builder = PartitionBlockBuilder::new(*p);
+            let mut ids: Vec<SeriesId> = part.series.keys().copied().collect();
+            ids.sort_unstable();
+            for id in ids {
+                let mut columns: Vec<(FieldId, FieldSeries)> =
+                    part.series[&id].iter().map(|c| (c.field, c.resolved())).collect();
+                columns.sort_by_key(|c| c.0);
+                add_series(&mut builder, &mut self.encoder, id, &columns).map_err(internal)?;
+            }
+            if !builder.is_empty() {
+                let at = base + out.len() as u64;
+                built.push(builder.finish(&mut out, at).map_err(internal)?);
+            }
+        }
+        // Pending records (written, not yet applied) are all newer than
+        // `last_lsn`, so the checkpoint keeps them in the WAL.
+        let remaining = self.head.partitions().iter().filter(|(p, _)| !partitions.contains(p));
+        let durable = remaining.map(|(_, part)| part.first_lsn - 1).min().unwrap_or(self.last_lsn);
+        let mut refs = self.block_refs();
+        refs.extend(built.iter().map(|b| BlockRef { partition: b.partition, offset: b.offset, len: b.len }));
+        self.append_index(&mut out, base, durable, &refs)?;
+        self.append_durably(&out)?;
+        for block in built {
+            self.blocks.entry(block.partition).or_default().push(Arc::new(block));
+        }
+        for p in partitions {
+            self.head.take(*p);
+        }
+        self.durable_lsn = durable;
+        wal.checkpoint(durable)?;
+        Ok(())
+    }
+
+    /// Flushes every head partition.
+    pub fn flush_all(&mut self, wal: &Wal) -> Result<()> {
+        let all: Vec<i64> = self.head.partitions().keys().copied().collect();
+        self.flush(&all, wal)
+    }
 }
 
 #[cfg(test)]

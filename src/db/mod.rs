@@ -1,14 +1,21 @@
 //! The embedded database: [`Db::open`], writes, flushes, scans, listings.
 //!
 //! ```text
-//! write -> validate + encode (wal_record) -> WAL append -> head  (under the state lock)
+//! write -> validate + encode (wal_record) -> WAL write, queue as pending   (under the state lock)
 //!       -> wait for the sync policy (outside it, so writers share an fsync)
-//! flush -> partition blocks + index + footer, fsync -> WAL checkpoint   (state)
+//!       -> apply every pending record up to ours to the head, in LSN order (under the lock again)
+//! flush -> partition blocks + index + footer, fsync -> WAL checkpoint   (flush)
 //! scan  -> plan under the read lock (read) -> decode and merge without it
 //! ```
+//! A record reaches the head only once its commit succeeded, so a batch whose
+//! write failed is never read nor flushed. Any failure of the WAL (a write,
+//! an fsync, a rotation, a background sync) or of the file poisons the
+//! database: writes, flush and compact fail with [`Error::Poisoned`] until it
+//! is reopened; reads go on, and close does not flush.
 //! On disk, a database at `PATH` is the file `PATH`, the WAL directory
 //! `PATH.wal/`, and the lock file `PATH.lock` that keeps a second process out.
 
+mod compact;
 mod config;
 mod flush;
 mod read;
@@ -28,7 +35,7 @@ use crate::model::{Point, Row, SeriesKey, WriteRow};
 use crate::storage::file::store::{FileDamage, FileStore};
 use crate::storage::head::Head;
 use crate::storage::scan::{Scan, ScanOptions, ScanRequest};
-use crate::wal::{self, Wal, WalOptions};
+use crate::wal::{self, SyncPolicy, Wal, WalOptions};
 use state::{Blocks, State};
 
 /// What opening the database found and repaired.
@@ -114,6 +121,8 @@ impl Db {
             partition_ns: snapshot.partition_ns,
             durable_lsn: snapshot.durable_lsn,
             last_lsn: snapshot.durable_lsn,
+            pending: Default::default(),
+            names: Default::default(),
             newest_time: None,
             horizon: i64::MIN,
             poisoned: None,
@@ -127,6 +136,7 @@ impl Db {
                 Err(e) => report.unreadable_records.push((*lsn, e.to_string())),
             }
         }
+        state.claim_stored_names();
         for d in &report.wal.damage {
             tracing::warn!(path = %d.path.display(), offset = d.offset, bytes = d.bytes, reason = %d.reason, "WAL tail dropped");
         }
@@ -181,21 +191,45 @@ impl Db {
         self.write_batch(rows)
     }
 
+    /// Fails if changes are refused: the database is closed, or poisoned by a
+    /// failure of the file or of the WAL (a background sync may have failed
+    /// since the last call).
+    fn writable(&self, st: &mut State) -> Result<()> {
+        st.writable()?;
+        self.inner.wal.check().map_err(|e| st.wal_failed(e))
+    }
+
     fn write_batch<R: WriteRow>(&self, rows: &[R]) -> Result<()> {
         if rows.is_empty() {
             return Ok(());
         }
         let record = wal_record::encode(rows)?;
         let inner = &self.inner;
-        let lsn = {
-            let mut st = self.write_lock()?;
-            st.writable()?;
-            let lsn = inner.wal.write(&record)?;
-            st.apply(lsn, &record).map_err(|e| Error::InvalidArgument(format!("record did not apply: {e}")))?;
-            self.flush_due_locked(&mut st)?;
-            lsn
-        };
-        inner.wal.commit(lsn)?;
+        let mut st = self.write_lock()?;
+        self.writable(&mut st)?;
+        // Checked and claimed under the lock that orders WAL writes, so a
+        // batch sees the names of every batch written before it, applied or not.
+        st.names.check(&record.names)?;
+        let lsn = inner.wal.write(&record.bytes).map_err(|e| st.wal_failed(e))?;
+        st.names.claim(&record.names);
+        st.pending.push_back((lsn, record.bytes));
+        if inner.config.sync == SyncPolicy::Always {
+            drop(st);
+            // Outside the lock, so concurrent writers share one fsync.
+            let committed = inner.wal.commit(lsn);
+            st = self.write_lock()?;
+            committed.map_err(|e| st.wal_failed(e))?;
+        }
+        // Committed: whichever writer gets here first applies every record
+        // up to its own, so the head follows LSN order as replay does.
+        st.apply_pending(lsn)?;
+        // The batch is acknowledged from here on: a failing flush poisons the
+        // database for the next call but does not make this write fail.
+        if self.writable(&mut st).is_ok()
+            && let Err(e) = self.flush_due_locked(&mut st)
+        {
+            tracing::warn!(error = %e, "flush after a write failed");
+        }
         Ok(())
     }
 
@@ -213,7 +247,7 @@ impl Db {
     /// Flushes everything in memory to the file.
     pub fn flush(&self) -> Result<()> {
         let mut st = self.write_lock()?;
-        st.writable()?;
+        self.writable(&mut st)?;
         st.flush_all(&self.inner.wal)
     }
 
@@ -221,18 +255,23 @@ impl Db {
     /// points and superseded index blocks; atomic (see `FileStore::replace_with`).
     pub fn compact(&self) -> Result<()> {
         let mut st = self.write_lock()?;
+        self.writable(&mut st)?;
         st.compact()
     }
 
     /// Flushes and closes; later calls on any clone fail with [`Error::Closed`],
     /// and the database may be opened again. Dropping the last clone closes
-    /// too, ignoring errors.
+    /// too, ignoring errors. A poisoned database is closed without a flush
+    /// (what it holds in memory is in the WAL) and the poisoning is returned.
     pub fn close(&self) -> Result<()> {
         let mut st = self.write_lock()?;
         if st.closed {
             return Ok(());
         }
-        let flushed = if st.poisoned.is_some() { Ok(()) } else { st.flush_all(&self.inner.wal) };
+        let flushed = match self.writable(&mut st) {
+            Ok(()) => st.flush_all(&self.inner.wal),
+            Err(e) => Err(e),
+        };
         st.closed = true;
         drop(st);
         let synced = match self.inner.wal.sync() {
@@ -341,6 +380,7 @@ impl Drop for Inner {
         if let Ok(mut st) = self.state.write()
             && !st.closed
             && st.poisoned.is_none()
+            && self.wal.check().is_ok()
         {
             let _ = st.flush_all(&self.wal);
             st.closed = true;

@@ -7,22 +7,40 @@
 //!           | varint n | n x row
 //! row    := varint key index | time i64 LE | varint m | m x (varint field index | value f64 LE bits)
 //! ```
-//! Encoding validates every row first, so a record in the log is always
-//! valid; values keep their exact bit patterns (NaN payloads, -0.0).
+//! Encoding validates every row first, so a record Chronicle wrote is always
+//! valid; values keep their exact bit patterns (NaN payloads, -0.0). Applying
+//! ([`apply`]) trusts nothing of a record (replay reads it from disk): it
+//! checks every count, index and name first, then applies all of it.
 
 use std::collections::HashMap;
 
 use crate::encoding::varint::{ByteReader, put_str, put_varint};
 use crate::encoding::{Error as CodecError, Result as CodecResult};
 use crate::error::{Error, Result};
-use crate::model::{InvalidInput, SeriesKey, WriteRow, validate_field_name, validate_measurement, validate_tag};
+use crate::model::{
+    BatchNames, InvalidInput, SeriesKey, WriteRow, validate_field_name, validate_measurement, validate_tag,
+};
+use crate::storage::head::Head;
+use crate::storage::series_index::{FieldId, SeriesId, SeriesIndex};
 
 /// Record layout version.
 pub const RECORD_VERSION: u8 = 1;
 
-/// Validates `rows` and encodes them as one record.
-pub fn encode<R: WriteRow>(rows: &[R]) -> Result<Vec<u8>> {
-    let mut keys: HashMap<Vec<u8>, u64> = HashMap::new();
+/// A batch as one record, with the names it gives each measurement.
+#[derive(Debug)]
+pub struct Encoded<'a> {
+    /// The record.
+    pub bytes: Vec<u8>,
+    /// Its tag keys and fields per measurement, for the clash checks.
+    pub names: BatchNames<'a>,
+}
+
+/// Validates `rows` (names, tags, fields, and names that would clash as SQL
+/// columns within the batch) and encodes them as one record.
+pub fn encode<R: WriteRow>(rows: &[R]) -> Result<Encoded<'_>> {
+    // Canonical key -> (key index, batch-local measurement id).
+    let mut keys: HashMap<Vec<u8>, (u64, usize)> = HashMap::new();
+    let mut names = BatchNames::default();
     let mut key_table = Vec::new();
     let mut fields: HashMap<&str, u64> = HashMap::new();
     let mut field_table = Vec::new();
@@ -40,16 +58,18 @@ pub fn encode<R: WriteRow>(rows: &[R]) -> Result<Vec<u8>> {
         canonical.clear();
         let tags = sorted.iter().map(|(k, v)| (k.as_str(), v.as_str()));
         SeriesKey::encode_parts(row.measurement(), tags, &mut canonical);
-        let key_index = match keys.get(&canonical) {
+        let (key_index, measurement) = match keys.get(&canonical) {
             Some(&k) => k,
             None => {
                 validate_measurement(row.measurement()).map_err(invalid)?;
+                let measurement = names.measurement(row.measurement());
                 for (k, v) in &sorted {
                     validate_tag(k, v, false).map_err(invalid)?;
+                    names.tag_key(measurement, k, i)?;
                 }
                 put_varint(&mut key_table, canonical.len() as u64);
                 key_table.extend_from_slice(&canonical);
-                let k = keys.len() as u64;
+                let k = (keys.len() as u64, measurement);
                 keys.insert(canonical.clone(), k);
                 k
             }
@@ -76,10 +96,12 @@ pub fn encode<R: WriteRow>(rows: &[R]) -> Result<Vec<u8>> {
                     f
                 }
             };
+            names.field(measurement, field_index as usize, name, i)?;
             put_varint(&mut body, field_index);
             body.extend_from_slice(&value.to_bits().to_le_bytes());
         }
     }
+    names.check()?;
     let mut out = Vec::with_capacity(16 + key_table.len() + field_table.len() + body.len());
     out.push(RECORD_VERSION);
     put_varint(&mut out, keys.len() as u64);
@@ -88,7 +110,7 @@ pub fn encode<R: WriteRow>(rows: &[R]) -> Result<Vec<u8>> {
     out.extend_from_slice(&field_table);
     put_varint(&mut out, rows.len() as u64);
     out.extend_from_slice(&body);
-    Ok(out)
+    Ok(Encoded { bytes: out, names })
 }
 
 /// A parsed record; rows are read by [`Record::for_each_row`].
@@ -119,28 +141,46 @@ impl<'a> Record<'a> {
             .collect::<CodecResult<Vec<_>>>()?;
         let f = r.varint_len(payload.len(), "field count")?;
         let fields = (0..f).map(|_| r.string("field name")).collect::<CodecResult<Vec<_>>>()?;
+        let at = r.offset();
         let rows = r.varint_len(payload.len(), "row count")?;
+        if rows > 0 && keys.is_empty() {
+            return Err(CodecError::corrupt("row count", at, "rows without a key table"));
+        }
         let body = ByteReader::new(r.remaining(), r.offset());
         Ok(Self { keys, fields, rows, body })
     }
 
     /// Calls `f(key index, time, fields)` for every row, fields as (field
-    /// index, value); stops at the first malformed row.
-    pub fn for_each_row(mut self, mut f: impl FnMut(usize, i64, &[(usize, f64)])) -> CodecResult<()> {
-        let r = &mut self.body;
+    /// index, value), every index in range; stops at the first malformed row:
+    /// an index out of range, no field, a field twice, or trailing bytes.
+    pub fn for_each_row(&self, mut f: impl FnMut(usize, i64, &[(usize, f64)])) -> CodecResult<()> {
+        let mut r = self.body.clone();
         let mut values = Vec::new();
-        for _ in 0..self.rows {
+        // The last row that named each field, to find a field named twice.
+        let mut named_in = vec![usize::MAX; self.fields.len()];
+        for row in 0..self.rows {
             let at = r.offset();
             let key = r.varint_len(self.keys.len().saturating_sub(1), "row key")?;
             let time = r.u64_le("row time")? as i64;
             let m = r.varint_len(self.fields.len(), "row field count")?;
+            if m == 0 {
+                return Err(CodecError::corrupt("row", at, "a row without fields"));
+            }
             values.clear();
             for _ in 0..m {
+                let field_at = r.offset();
                 let field = r.varint_len(self.fields.len().saturating_sub(1), "row field")?;
+                match named_in.get_mut(field) {
+                    Some(last) if *last != row => *last = row,
+                    _ => {
+                        return Err(CodecError::corrupt(
+                            "row field",
+                            field_at,
+                            format!("field {field} twice in a row"),
+                        ));
+                    }
+                }
                 values.push((field, f64::from_bits(r.u64_le("row value")?)));
-            }
-            if self.keys.is_empty() || self.fields.is_empty() {
-                return Err(CodecError::corrupt("row", at, "a row without a key or field table"));
             }
             f(key, time, &values);
         }
@@ -149,6 +189,71 @@ impl<'a> Record<'a> {
         }
         Ok(())
     }
+}
+
+/// A series of a record: already in the index, or new (decoded and checked).
+enum Series {
+    Known(SeriesId),
+    New(SeriesKey),
+}
+
+/// Decodes a series key of a record and checks its names against the naming
+/// rules (reserved tag keys allowed: Chronicle sets them itself).
+fn decode_key(i: usize, bytes: &[u8]) -> CodecResult<SeriesKey> {
+    let key = SeriesKey::decode(bytes)?;
+    let valid = validate_measurement(&key.measurement)
+        .and_then(|()| key.tags.iter().try_for_each(|(k, v)| validate_tag(k, v, true)));
+    valid.map_err(|e| CodecError::corrupt("series key", 0, format!("key {i}: {e}")))?;
+    Ok(key)
+}
+
+/// Applies record `lsn` to `index` and `head` (partitions of `partition_ns`
+/// nanoseconds): all of it, or nothing if any part is malformed. Every count,
+/// index and name is checked before use, since a checksum that matches only
+/// says the bytes are the ones written, not that they make sense. Returns the
+/// newest timestamp of the record.
+pub fn apply(
+    payload: &[u8],
+    lsn: u64,
+    partition_ns: i64,
+    index: &mut SeriesIndex,
+    head: &mut Head,
+) -> CodecResult<Option<i64>> {
+    let record = Record::parse(payload)?;
+    record.for_each_row(|_, _, _| {})?;
+    let slots = (record.keys.iter().enumerate())
+        .map(|(i, key)| match index.lookup(key) {
+            Some(id) => Ok(Series::Known(id)),
+            None => decode_key(i, key).map(Series::New),
+        })
+        .collect::<CodecResult<Vec<_>>>()?;
+    for name in record.fields.iter().filter(|name| index.find_field(name).is_none()) {
+        validate_field_name(name).map_err(|e| CodecError::corrupt("field name", 0, e.to_string()))?;
+    }
+    // Every check passed: from here on nothing fails.
+    let series: Vec<SeriesId> = (slots.into_iter())
+        .map(|slot| match slot {
+            Series::Known(id) => id,
+            Series::New(key) => index.insert(key),
+        })
+        .collect();
+    let fields: Vec<FieldId> = record.fields.iter().map(|f| index.field_id(f)).collect();
+    let mut new_fields: Vec<(SeriesId, FieldId)> = Vec::new();
+    let mut row = Vec::new();
+    let mut newest: Option<i64> = None;
+    record.for_each_row(|key, time, values| {
+        row.clear();
+        row.extend(values.iter().map(|&(f, v)| (fields[f], v)));
+        let id = series[key];
+        head.push_row(time.div_euclid(partition_ns), lsn, id, time, &row, |f| new_fields.push((id, f)));
+        newest = Some(newest.map_or(time, |n| n.max(time)));
+    })?;
+    for (id, f) in new_fields {
+        if let Some(m) = index.key(id).map(|k| k.measurement.clone()) {
+            index.add_field(&m, f);
+        }
+    }
+    Ok(newest)
 }
 
 #[cfg(test)]
@@ -163,7 +268,7 @@ mod tests {
             Row::new("cpu", i64::MIN).with_tag("host", "a").with_field("x", nan).with_field("y", -0.0),
             Row::new("cpu", i64::MAX).with_tag("host", "a").with_field("y", f64::INFINITY),
         ];
-        let bytes = encode(&rows).expect("valid");
+        let bytes = encode(&rows).expect("valid").bytes;
         let rec = Record::parse(&bytes).expect("parses");
         assert_eq!(rec.keys.len(), 1, "a key is logged once per record");
         assert_eq!(rec.fields, vec!["x", "y"]);
@@ -190,5 +295,72 @@ mod tests {
         assert!(matches!(encode(&twice), Err(Error::InvalidRow { source: InvalidInput::DuplicateField(_), .. })));
         assert!(encode(&[Point::new("bad name", 1.0, 0)]).is_err());
         assert!(encode(&[Row::new("m", 0).with_field("1f", 1.0)]).is_err());
+    }
+
+    /// A row built by hand: key index, time, (field index, value)*.
+    type CraftedRow<'a> = (u64, i64, &'a [(u64, f64)]);
+
+    /// A record built by hand: canonical keys, field names, then rows.
+    fn craft(keys: &[Vec<u8>], fields: &[&str], rows: &[CraftedRow<'_>]) -> Vec<u8> {
+        let mut out = vec![RECORD_VERSION];
+        put_varint(&mut out, keys.len() as u64);
+        for k in keys {
+            put_varint(&mut out, k.len() as u64);
+            out.extend_from_slice(k);
+        }
+        put_varint(&mut out, fields.len() as u64);
+        fields.iter().for_each(|f| put_str(&mut out, f));
+        put_varint(&mut out, rows.len() as u64);
+        for (key, time, values) in rows {
+            put_varint(&mut out, *key);
+            out.extend_from_slice(&time.to_le_bytes());
+            put_varint(&mut out, values.len() as u64);
+            for (f, v) in *values {
+                put_varint(&mut out, *f);
+                out.extend_from_slice(&v.to_bits().to_le_bytes());
+            }
+        }
+        out
+    }
+
+    fn key(measurement: &str, tags: &[(&str, &str)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        SeriesKey::encode_parts(measurement, tags.iter().copied(), &mut out);
+        out
+    }
+
+    #[test]
+    fn crafted_records_are_refused_whole_and_change_nothing() {
+        let cpu = key("cpu", &[("host", "a")]);
+        let good: CraftedRow<'_> = (0, 5, &[(0, 1.0)]);
+        let mut trailing = craft(std::slice::from_ref(&cpu), &["f"], &[good]);
+        trailing.push(0);
+        let cases = [
+            ("rows without a key table", craft(&[], &["f"], &[good])),
+            ("a row without fields", craft(std::slice::from_ref(&cpu), &["f"], &[good, (0, 6, &[])])),
+            ("a key index out of range", craft(std::slice::from_ref(&cpu), &["f"], &[good, (1, 6, &[(0, 1.0)])])),
+            ("a field index out of range", craft(std::slice::from_ref(&cpu), &["f"], &[good, (0, 6, &[(1, 1.0)])])),
+            (
+                "a field twice in a row",
+                craft(std::slice::from_ref(&cpu), &["f", "g"], &[good, (0, 6, &[(0, 1.0), (0, 2.0)])]),
+            ),
+            ("a key that does not decode", craft(&[cpu.clone(), b"\x05cpu".to_vec()], &["f"], &[good])),
+            ("a measurement breaking the rules", craft(&[cpu.clone(), key("bad name", &[])], &["f"], &[good])),
+            ("a tag key breaking the rules", craft(&[cpu.clone(), key("cpu", &[("bad-key", "x")])], &["f"], &[good])),
+            ("an empty tag value", craft(&[cpu.clone(), key("cpu", &[("host", "")])], &["f"], &[good])),
+            ("a field name breaking the rules", craft(std::slice::from_ref(&cpu), &["f", "1f"], &[good])),
+            ("trailing bytes", trailing),
+        ];
+        for (why, bytes) in cases {
+            let (mut index, mut head) = (SeriesIndex::default(), Head::default());
+            assert!(apply(&bytes, 1, 10, &mut index, &mut head).is_err(), "{why}");
+            assert!(index.is_empty() && index.field_names().is_empty() && head.is_empty(), "{why}: nothing applied");
+        }
+        let (mut index, mut head) = (SeriesIndex::default(), Head::default());
+        let reserved = key("cpu", &[("__tenant__", "t")]);
+        let bytes = craft(&[cpu, reserved], &["f", "g"], &[good, (1, -15, &[(1, 2.0), (0, 3.0)])]);
+        assert_eq!(apply(&bytes, 1, 10, &mut index, &mut head).expect("applies"), Some(5));
+        assert_eq!((index.len(), index.field_names().len()), (2, 2), "reserved tag keys are Chronicle's own");
+        assert_eq!(head.partitions().keys().copied().collect::<Vec<_>>(), vec![-2, 0]);
     }
 }

@@ -5,12 +5,16 @@
 //! that share its timestamps. A **point** is one field value at one
 //! nanosecond timestamp. [`Point`] writes the single field `value` (the shape
 //! of Prometheus and OTLP samples); [`Row`] writes several fields at one
-//! timestamp (the shape of Influx line protocol).
+//! timestamp (the shape of Influx line protocol). Tag keys and fields become
+//! the columns of a measurement's SQL table beside `time`, so
+//! [`ColumnNames`] keeps them distinct.
 
+mod column_names;
 mod point;
 mod series_key;
 mod validate;
 
+pub use column_names::{BatchNames, ColumnNames, TIME_COLUMN};
 pub use point::{Point, Row, WriteRow};
 pub use series_key::SeriesKey;
 pub use validate::{

@@ -36,6 +36,20 @@ pub enum InvalidInput {
     /// A row carries no field.
     #[error("a row needs at least one field")]
     NoFields,
+    /// A name would give the measurement's SQL table two columns of that
+    /// name: a tag key or field named `time`, or one name both a tag key and
+    /// a field of the measurement (see `model::column_names`).
+    #[error("measurement {measurement:?}: {kind} {name:?} {why}")]
+    ColumnClash {
+        /// The measurement.
+        measurement: String,
+        /// What the row makes of the name: `tag key` or `field`.
+        kind: &'static str,
+        /// The name.
+        name: String,
+        /// Why it is refused.
+        why: &'static str,
+    },
 }
 
 /// A naming rule: which bytes may start and continue a name, and how to say so.

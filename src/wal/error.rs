@@ -28,6 +28,10 @@ pub enum Error {
         /// The largest payload accepted.
         limit: usize,
     },
+    /// Every LSN up to `segment::MAX_LSN` is used (only a log whose segment
+    /// names were tampered with gets here).
+    #[error("WAL has no LSN left after {0}")]
+    LsnExhausted(u64),
     /// The log was closed.
     #[error("WAL is closed")]
     Closed,

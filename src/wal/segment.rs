@@ -8,7 +8,9 @@
 //! `crc` is CRC-32 (IEEE) of the lsn bytes and the payload. A segment is named
 //! after the first log sequence number (LSN) it may hold, zero-padded to 20
 //! digits, with extension `.wal`, so names sort in log order. LSNs start at 1
-//! and grow by one per record across segments.
+//! and grow by one per record across segments, and never exceed [`MAX_LSN`]:
+//! a record or segment name beyond it is damage, so LSN arithmetic never
+//! overflows whatever the bytes on disk say.
 
 use std::path::{Path, PathBuf};
 
@@ -22,6 +24,8 @@ pub const HEADER_LEN: usize = 10;
 pub const RECORD_HEADER_LEN: usize = 16;
 /// Largest payload one record may carry.
 pub const MAX_RECORD_LEN: usize = 1 << 30;
+/// Largest LSN: 2^63 - 1, more records than any log will hold.
+pub const MAX_LSN: u64 = i64::MAX as u64;
 
 /// The segment header.
 pub fn header() -> [u8; HEADER_LEN] {
@@ -51,7 +55,7 @@ pub fn path(dir: &Path, first_lsn: u64) -> PathBuf {
 pub fn first_lsn(path: &Path) -> Option<u64> {
     let name = path.file_name()?.to_str()?;
     let stem = name.strip_suffix(".wal")?;
-    (stem.len() == 20).then(|| stem.parse().ok()).flatten()
+    (stem.len() == 20).then(|| stem.parse().ok()).flatten().filter(|&lsn| lsn <= MAX_LSN)
 }
 
 /// Why reading a segment stopped before its end.
@@ -110,7 +114,7 @@ pub fn parse(bytes: &[u8], mut after: u64) -> Parsed {
             parsed.stop = Some((at as u64, Stop::Corrupt("record checksum mismatch".into())));
             break;
         }
-        if lsn <= after {
+        if lsn <= after || lsn > MAX_LSN {
             parsed.stop = Some((at as u64, Stop::Corrupt(format!("LSN {lsn} does not follow {after}"))));
             break;
         }
@@ -152,6 +156,15 @@ mod tests {
         // LSNs must grow.
         assert!(matches!(parse(&segment(&[(5, b"a"), (5, b"b")]), 0).stop, Some((_, Stop::Corrupt(_)))));
         assert!(matches!(parse(b"NOTAWAL\0\x01\x00", 0).stop, Some((0, Stop::Corrupt(_)))));
+    }
+
+    #[test]
+    fn lsns_beyond_the_largest_are_damage() {
+        let p = parse(&segment(&[(MAX_LSN, b"last"), (u64::MAX, b"beyond")]), 0);
+        assert_eq!(p.records.len(), 1);
+        assert!(matches!(p.stop, Some((_, Stop::Corrupt(_)))));
+        assert_eq!(first_lsn(&path(Path::new("/w"), MAX_LSN)), Some(MAX_LSN));
+        assert_eq!(first_lsn(Path::new("/w/18446744073709551615.wal")), None);
     }
 
     #[test]

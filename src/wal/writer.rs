@@ -7,9 +7,19 @@
 //! writer it covered returns. So concurrent writers share one fsync.
 //!
 //! Invariants: an LSN is acknowledged only after a successful fsync that covers
-//! it (`Always`), or after its write (`Interval`, `None`). A failed write or
-//! fsync poisons the log: what reached the disk is unknown, so every later call
-//! fails with [`Error::Poisoned`] until the log is reopened and replayed.
+//! it (`Always`), or after its write (`Interval`, `None`). A failed write,
+//! fsync or segment rotation poisons the log: what reached the disk is
+//! unknown, so every later call fails with [`Error::Poisoned`] until the log
+//! is reopened and replayed.
+//!
+//! What a failure leaves behind: a failed write is cut off the segment (its
+//! record was never acknowledged). Under `Always`, a failed fsync cuts the
+//! segment back to the end of the last record a good fsync covered: no record
+//! after it was acknowledged, so none of them may come back on replay. Under
+//! `Interval` and `None` the records after it were acknowledged and stay;
+//! replay keeps whatever of them reached the disk. Cutting is best effort: if
+//! it fails too, replay may find records whose writers got an error, which is
+//! what an error means after a failed fsync (the outcome is unknown).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -63,6 +73,8 @@ struct State {
     /// A second handle on the active segment, fsynced outside the lock.
     sync_handle: Arc<dyn AppendFile>,
     segment_len: u64,
+    /// Bytes of the active segment covered by the last good fsync.
+    synced_len: u64,
     /// Closed and active segments, oldest first (the active one's `bytes` is stale).
     segments: Vec<SegmentFile>,
     /// Bytes of every closed segment plus the active one.
@@ -118,6 +130,7 @@ impl Wal {
             file,
             sync_handle,
             segment_len: segment::HEADER_LEN as u64,
+            synced_len: segment::HEADER_LEN as u64,
             segments,
             total_bytes,
             next_lsn: next,
@@ -160,11 +173,15 @@ impl Wal {
             st = shared.rotate(st)?;
         }
         let lsn = st.next_lsn;
+        if lsn > segment::MAX_LSN {
+            return Err(Error::LsnExhausted(segment::MAX_LSN));
+        }
         let mut frame = std::mem::take(&mut st.frame);
         frame.clear();
         segment::frame(lsn, payload, &mut frame);
         if let Err(e) = st.file.write_all(&frame) {
-            return Err(shared.poison(st, "append", e));
+            let cut_to = st.segment_len;
+            return Err(shared.poison(st, "append", e, Some(cut_to)));
         }
         st.segment_len += frame.len() as u64;
         st.total_bytes = st.total_bytes.saturating_add(frame.len() as u64);
@@ -183,6 +200,12 @@ impl Wal {
         }
         let st = self.shared.lock()?;
         self.shared.sync_to(st, lsn).map(drop)
+    }
+
+    /// Fails with [`Error::Poisoned`] once a write, fsync or rotation has
+    /// failed (a background sync included), or with [`Error::Closed`].
+    pub fn check(&self) -> Result<()> {
+        self.shared.lock().map(drop)
     }
 
     /// Bytes in every segment on disk.
@@ -266,9 +289,19 @@ impl Shared {
         Ok(st)
     }
 
-    /// Marks the log poisoned by a failed `op` and wakes every waiter.
-    fn poison(&self, mut st: MutexGuard<'_, State>, op: &'static str, e: std::io::Error) -> Error {
-        let why = format!("{op} failed: {e}");
+    /// Marks the log poisoned by a failed `op`, first cutting the active
+    /// segment back to `cut_to` bytes if given (see the module docs), and
+    /// wakes every waiter.
+    fn poison(&self, mut st: MutexGuard<'_, State>, op: &'static str, e: std::io::Error, cut_to: Option<u64>) -> Error {
+        let mut why = format!("{op} failed: {e}");
+        if let (Some(len), Some(active)) = (cut_to, st.segments.last()) {
+            match self.fs.truncate(&active.path, len) {
+                Ok(()) => st.segment_len = len,
+                Err(e) => {
+                    why.push_str(&format!("; cutting {} back to {len} bytes failed too: {e}", active.path.display()))
+                }
+            }
+        }
         st.poisoned = Some(why.clone());
         drop(st);
         self.changed.notify_all();
@@ -279,26 +312,31 @@ impl Shared {
     /// returns with the lock held again.
     fn sync_to<'a>(&'a self, mut st: MutexGuard<'a, State>, lsn: u64) -> Result<MutexGuard<'a, State>> {
         loop {
-            if let Some(why) = &st.poisoned {
-                return Err(Error::Poisoned(why.clone()));
-            }
+            // Durable before a later failure: acknowledged all the same.
             if st.synced_lsn >= lsn {
                 return Ok(st);
+            }
+            if let Some(why) = &st.poisoned {
+                return Err(Error::Poisoned(why.clone()));
             }
             if st.syncing {
                 st = self.changed.wait(st).map_err(writer_panicked)?;
                 continue;
             }
             st.syncing = true;
-            let (target, handle) = (st.written_lsn, Arc::clone(&st.sync_handle));
+            // No rotation runs while this fsync is in flight (a rotation first
+            // waits for it), so `target_len` is a length of this segment.
+            let (target, target_len, handle) = (st.written_lsn, st.segment_len, Arc::clone(&st.sync_handle));
             drop(st);
             let synced = handle.sync();
             st = self.state.lock().map_err(writer_panicked)?;
             st.syncing = false;
             if let Err(e) = synced {
-                return Err(self.poison(st, "fsync", e));
+                let cut_to = (self.options.sync == SyncPolicy::Always).then_some(st.synced_len);
+                return Err(self.poison(st, "fsync", e, cut_to));
             }
             st.synced_lsn = st.synced_lsn.max(target);
+            st.synced_len = st.synced_len.max(target_len);
             self.changed.notify_all();
         }
     }
@@ -315,7 +353,7 @@ impl Shared {
         let next = st.next_lsn;
         let (file, sync_handle, path) = match new_segment(self.fs.as_ref(), &self.dir, next) {
             Ok(opened) => opened,
-            Err(Error::Io { source, .. }) => return Err(self.poison(st, "segment rotation", source)),
+            Err(Error::Io { source, .. }) => return Err(self.poison(st, "segment rotation", source, None)),
             Err(other) => return Err(other),
         };
         let closed_len = st.segment_len;
@@ -325,6 +363,7 @@ impl Shared {
         st.file = file;
         st.sync_handle = sync_handle;
         st.segment_len = segment::HEADER_LEN as u64;
+        st.synced_len = st.segment_len;
         st.total_bytes += st.segment_len;
         let bytes = st.segment_len;
         st.segments.push(SegmentFile { first_lsn: next, path, bytes });
@@ -464,6 +503,22 @@ mod tests {
         let (wal, replay) = open(&dir, WalOptions { min_next_lsn: 101, ..options });
         assert!(replay.records.is_empty());
         assert_eq!(wal.append(b"b").expect("appends"), 101);
+        drop(wal);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn lsns_read_from_disk_never_overflow() {
+        let dir = temp_dir("max-lsn");
+        std::fs::create_dir_all(&dir).expect("creates");
+        let mut bytes = segment::header().to_vec();
+        segment::frame(segment::MAX_LSN, b"last", &mut bytes);
+        segment::frame(u64::MAX, b"beyond", &mut bytes);
+        std::fs::write(segment::path(&dir, 1), &bytes).expect("writes");
+        let (wal, replay) = open(&dir, WalOptions { sync: SyncPolicy::None, ..WalOptions::default() });
+        assert_eq!(replay.records.iter().map(|r| r.0).collect::<Vec<_>>(), vec![segment::MAX_LSN]);
+        assert_eq!(replay.report.damage.len(), 1, "the record beyond the largest LSN is damage");
+        assert!(matches!(wal.append(b"x"), Err(Error::LsnExhausted(_))));
         drop(wal);
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -16,14 +16,22 @@
 //! ```
 //! `durable_lsn`: every WAL record up to it is wholly in the blocks listed, so
 //! replay skips it. The postings (`measurements`) are stored, not rebuilt, so
-//! open reads them as they are; decode checks every id against the tables.
+//! open reads them as they are. A valid checksum only says the bytes are the
+//! ones written, so decode trusts nothing: every count is bounded by the
+//! payload, every id by its table, `durable_lsn` by the largest LSN; series
+//! keys are distinct; each series is listed under its own measurement and
+//! nowhere else; every posting names a series with that tag, and every tag
+//! of every series is posted; blocks lie after the file header, in
+//! ascending order, without overlapping.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
+use super::block::HEADER_LEN;
 use crate::encoding::varint::{ByteReader, put_str, put_varint, unzigzag, zigzag};
 use crate::encoding::{Error, Result};
 use crate::model::SeriesKey;
 use crate::storage::series_index::{MeasurementIndex, SeriesId, SeriesIndex};
+use crate::wal::segment::MAX_LSN;
 
 /// Index layout version.
 pub const INDEX_VERSION: u8 = 1;
@@ -166,7 +174,11 @@ pub fn decode(payload: &[u8]) -> Result<IndexSnapshot> {
     if version != INDEX_VERSION {
         return Err(Error::corrupt("index version", 0, format!("version {version} is not {INDEX_VERSION}")));
     }
+    let at = rd.r.offset();
     let durable_lsn = rd.r.varint("durable lsn")?;
+    if durable_lsn > MAX_LSN {
+        return Err(Error::corrupt("durable lsn", at, format!("{durable_lsn} exceeds the largest LSN")));
+    }
     let at = rd.r.offset();
     let partition_ns = i64::try_from(rd.r.varint("partition duration")?)
         .ok()
@@ -193,6 +205,11 @@ pub fn decode(payload: &[u8]) -> Result<IndexSnapshot> {
         }
         series.push(SeriesKey { measurement, tags });
     }
+    let at = rd.r.offset();
+    let distinct: HashSet<&SeriesKey> = series.iter().collect();
+    if distinct.len() != series.len() {
+        return Err(Error::corrupt("series", at, "a series key appears twice"));
+    }
     let n = rd.count("measurement count")?;
     let mut measurements = BTreeMap::new();
     for _ in 0..n {
@@ -215,12 +232,18 @@ pub fn decode(payload: &[u8]) -> Result<IndexSnapshot> {
         }
         measurements.insert(name, m);
     }
+    check_postings(&series, &measurements).map_err(|why| Error::corrupt("measurements", at, why))?;
     let n = rd.count("block count")?;
     let mut blocks = Vec::with_capacity(n);
+    let mut end = HEADER_LEN;
     for _ in 0..n {
+        let at = rd.r.offset();
         let partition = unzigzag(rd.r.varint("partition")?);
         let offset = rd.r.varint("block offset")?;
         let len = rd.r.varint("block length")?;
+        end = offset.checked_add(len).filter(|_| offset >= end).ok_or_else(|| {
+            Error::corrupt("block", at, format!("block of {len} bytes at {offset} overlaps or wraps"))
+        })?;
         blocks.push(BlockRef { partition, offset, len });
     }
     if !rd.r.remaining().is_empty() {
@@ -232,6 +255,39 @@ pub fn decode(payload: &[u8]) -> Result<IndexSnapshot> {
         series: SeriesIndex::from_parts(series, fields, measurements),
         blocks,
     })
+}
+
+/// Checks that the measurements agree with the series keys: each series is
+/// listed under its own measurement and nowhere else, each posting names
+/// series that have that tag, and every tag of every series is posted.
+fn check_postings(series: &[SeriesKey], measurements: &BTreeMap<String, MeasurementIndex>) -> Result<(), String> {
+    let key = |id: SeriesId| series.get(id as usize);
+    let (mut listed, mut posted) = (0, 0);
+    for (name, m) in measurements {
+        if let Some(&id) = m.series.iter().find(|&&id| key(id).is_none_or(|k| k.measurement != *name)) {
+            return Err(format!("series {id} is listed under measurement {name:?}, not its own"));
+        }
+        listed += m.series.len();
+        for (tag, values) in &m.postings {
+            for (value, ids) in values {
+                let has = |id: SeriesId| key(id).is_some_and(|k| k.measurement == *name && k.tag(tag) == Some(value));
+                if let Some(id) = ids.iter().find(|&&id| !has(id)) {
+                    return Err(format!("posting {name:?} {tag}={value:?} names series {id}, which lacks it"));
+                }
+                posted += ids.len();
+            }
+        }
+    }
+    // Lists hold distinct ids and postings distinct (tag, value) pairs, so
+    // equal totals mean nothing is missing.
+    if listed != series.len() {
+        return Err(format!("{listed} series listed under measurements, {} exist", series.len()));
+    }
+    let tags: usize = series.iter().map(|k| k.tags.len()).sum();
+    if posted != tags {
+        return Err(format!("{posted} postings for {tags} tags"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -257,5 +313,62 @@ mod tests {
         for cut in 0..out.len() {
             assert!(decode(&out[..cut]).is_err(), "cut at {cut}");
         }
+    }
+
+    fn key(measurement: &str, host: &str) -> SeriesKey {
+        SeriesKey::new(measurement, vec![("host".into(), host.into())])
+    }
+
+    /// A measurement's name, series, and postings of tag `host` (value, ids).
+    type Listing<'a> = (&'a str, &'a [SeriesId], &'a [(&'a str, &'a [SeriesId])]);
+
+    /// An index from its parts, consistent or not.
+    fn parts(keys: &[SeriesKey], measurements: &[Listing<'_>]) -> SeriesIndex {
+        let measurements = measurements
+            .iter()
+            .map(|(name, series, hosts)| {
+                let values = hosts.iter().map(|(v, ids)| (v.to_string(), ids.to_vec())).collect();
+                let postings =
+                    if hosts.is_empty() { BTreeMap::new() } else { BTreeMap::from([("host".into(), values)]) };
+                (name.to_string(), MeasurementIndex { series: series.to_vec(), postings, ..Default::default() })
+            })
+            .collect();
+        SeriesIndex::from_parts(keys.to_vec(), Vec::new(), measurements)
+    }
+
+    fn decoded(durable_lsn: u64, index: &SeriesIndex, blocks: &[BlockRef]) -> Result<IndexSnapshot> {
+        let mut out = Vec::new();
+        encode(durable_lsn, 10, index, blocks, &mut out);
+        decode(&out)
+    }
+
+    #[test]
+    fn indexes_that_disagree_with_themselves_are_refused() {
+        let (a, b, mem) = (key("cpu", "a"), key("cpu", "b"), key("mem", "a"));
+        let good = parts(&[a.clone(), b.clone()], &[("cpu", &[0, 1], &[("a", &[0]), ("b", &[1])])]);
+        decoded(MAX_LSN, &good, &[]).expect("a consistent index decodes");
+        let cases = [
+            ("a key twice", parts(&[a.clone(), a.clone()], &[("cpu", &[0, 1], &[("a", &[0, 1])])])),
+            (
+                "a series under another measurement",
+                parts(&[a.clone(), mem.clone()], &[("cpu", &[0, 1], &[("a", &[0, 1])])]),
+            ),
+            ("a series under no measurement", parts(&[a.clone(), mem], &[("cpu", &[0], &[("a", &[0])])])),
+            (
+                "a posting naming a series without the tag",
+                parts(&[a.clone(), b.clone()], &[("cpu", &[0, 1], &[("a", &[0, 1])])]),
+            ),
+            ("a tag not posted", parts(&[a, b], &[("cpu", &[0, 1], &[("a", &[0])])])),
+        ];
+        for (why, index) in cases {
+            assert!(decoded(1, &index, &[]).is_err(), "{why}");
+        }
+        assert!(decoded(MAX_LSN + 1, &good, &[]).is_err(), "an LSN beyond the largest");
+        let block = |offset, len| BlockRef { partition: 0, offset, len };
+        decoded(1, &good, &[block(10, 40), block(50, 1)]).expect("blocks back to back");
+        for blocks in [[block(10, 41), block(50, 1)], [block(50, 1), block(10, 40)], [block(9, 1), block(10, 1)]] {
+            assert!(decoded(1, &good, &blocks).is_err(), "{blocks:?}");
+        }
+        assert!(decoded(1, &good, &[block(u64::MAX - 1, 5)]).is_err(), "a block wrapping past the end");
     }
 }

@@ -188,18 +188,32 @@ impl Prefix {
     }
 }
 
-/// Limits a directory is checked against: ids the index knows.
+/// The first and last nanosecond of partition `partition` (wider than `i64`
+/// at the ends of time, so no timestamp is out of range by overflow).
+fn partition_bounds(partition: i64, partition_ns: i64) -> (i128, i128) {
+    let first = i128::from(partition) * i128::from(partition_ns);
+    (first, first + i128::from(partition_ns) - 1)
+}
+
+/// Limits a directory is checked against: ids the index knows, and the
+/// file's partition duration.
 #[derive(Debug, Clone, Copy)]
 pub struct Known {
     /// Number of series.
     pub series: usize,
     /// Number of fields.
     pub fields: usize,
+    /// Partition duration in nanoseconds (positive).
+    pub partition_ns: i64,
 }
 
 /// Reads a directory (checksum already verified) of the block at
-/// `block_offset` of length `block_len`. Entries naming ids the index does
-/// not know fail; errors carry offsets relative to the directory's start.
+/// `block_offset` of length `block_len`. A valid checksum only says the bytes
+/// are the ones written, so every entry is checked before use: series ids
+/// known to the index and ascending (their deltas summed without overflow),
+/// field ids known, distinct and ascending, counts non-zero and within `u32`,
+/// time bounds ordered and inside the partition, chunks within the block.
+/// Errors carry offsets relative to the directory's start.
 pub fn parse_directory(
     dir: &[u8],
     prefix: Prefix,
@@ -217,34 +231,39 @@ pub fn parse_directory(
     let mut next = chunk_base;
     let mut entries = Vec::with_capacity(n);
     let mut series = 0u64;
+    let (first, last) = partition_bounds(prefix.partition, known.partition_ns);
     for _ in 0..n {
         let at = r.offset();
-        series += r.varint("series id")?;
+        series = series.saturating_add(r.varint("series id")?);
         let f = r.varint_len(known.fields.max(1), "field count")?;
-        let fields = (0..f)
-            .map(|_| {
-                let at = r.offset();
-                let id = r.varint("field id")?;
-                u32::try_from(id)
-                    .ok()
-                    .filter(|&id| (id as usize) < known.fields)
-                    .ok_or_else(|| Error::corrupt("field id", at, format!("unknown field {id}")))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let mut fields: Vec<FieldId> = Vec::with_capacity(f);
+        for _ in 0..f {
+            let at = r.offset();
+            let id = r.varint("field id")?;
+            let id = u32::try_from(id)
+                .ok()
+                .filter(|&id| (id as usize) < known.fields && fields.last().is_none_or(|&last| last < id))
+                .ok_or_else(|| Error::corrupt("field id", at, format!("field {id} unknown or out of order")))?;
+            fields.push(id);
+        }
         let count = r.varint("point count")?;
         let min_time = r.varint_i64("min time")?;
-        let max_time = min_time.wrapping_add(r.varint("time span")? as i64);
+        let max_time = i64::try_from(i128::from(min_time) + i128::from(r.varint("time span")?)).ok();
         let len = r.varint("chunk length")?;
         let stats = (0..f).map(|_| ColumnStats::decode(&mut r)).collect::<Result<Vec<_>>>()?;
         if series >= known.series as u64 {
             return Err(Error::corrupt("series id", at, format!("unknown series {series}")));
         }
-        if f == 0 || count == 0 || count > u64::from(u32::MAX) || max_time < min_time {
-            return Err(Error::corrupt("directory entry", at, "empty entry or inverted time bounds"));
+        if f == 0 || count == 0 || count > u64::from(u32::MAX) {
+            return Err(Error::corrupt("directory entry", at, "an entry without fields or points"));
         }
-        if next + len > block_len || len > u64::from(u32::MAX) {
+        let max_time = max_time
+            .filter(|&max| first <= i128::from(min_time) && i128::from(max) <= last)
+            .ok_or_else(|| Error::corrupt("time bounds", at, "times outside the block's partition"))?;
+        let end = next.checked_add(len).filter(|&end| end <= block_len && len <= u64::from(u32::MAX));
+        let Some(end) = end else {
             return Err(Error::corrupt("chunk length", at, format!("chunk of {len} bytes runs past the block")));
-        }
+        };
         entries.push(ChunkEntry {
             series: series as SeriesId,
             fields: fields.into(),
@@ -255,7 +274,7 @@ pub fn parse_directory(
             len: len as u32,
             stats: stats.into(),
         });
-        next += len;
+        next = end;
     }
     if !r.remaining().is_empty() {
         return Err(Error::corrupt("directory", r.offset(), "trailing bytes"));
@@ -271,22 +290,71 @@ mod tests {
     #[test]
     fn a_block_round_trips_through_its_directory() {
         let mut enc = ChunkEncoder::default();
-        let mut b = PartitionBlockBuilder::new(42);
-        let times = [10, 20, 30];
+        let mut b = PartitionBlockBuilder::new(3);
+        let times = [310, 320, 330];
         b.add_chunk(&mut enc, 0, &[0, 1], &times, &[&[1.0, 2.0, 3.0], &[0.5, 0.25, 0.125]]).expect("adds");
-        b.add_chunk(&mut enc, 3, &[1], &[5], &[&[-0.0]]).expect("adds");
+        b.add_chunk(&mut enc, 3, &[1], &[305], &[&[-0.0]]).expect("adds");
         let mut out = vec![0u8; 100];
         let block = b.finish(&mut out, 100).expect("finishes");
         let prefix_at = 100 + BLOCK_HEADER_LEN;
         let prefix = Prefix::parse(out[prefix_at..prefix_at + PREFIX_LEN].try_into().expect("16 bytes"));
-        assert_eq!(prefix.partition, 42);
+        assert_eq!(prefix.partition, 3);
         let dir = &out[prefix_at + PREFIX_LEN..prefix_at + PREFIX_LEN + prefix.dir_len as usize];
         assert_eq!(crc32fast::hash(dir), prefix.dir_crc);
-        let parsed = parse_directory(dir, prefix, 100, block.len, Known { series: 4, fields: 2 }).expect("parses");
+        let known = Known { series: 4, fields: 2, partition_ns: 100 };
+        let parsed = parse_directory(dir, prefix, 100, block.len, known).expect("parses");
         assert_eq!(parsed, block);
         let e = &parsed.series_entries(3)[0];
         let chunk = Chunk::parse(&out[e.offset as usize..(e.offset + u64::from(e.len)) as usize]).expect("chunk");
         assert_eq!(chunk.decode().expect("decodes").values[0].value(0).to_bits(), (-0.0f64).to_bits());
-        assert!(parse_directory(dir, prefix, 100, block.len, Known { series: 3, fields: 2 }).is_err());
+        assert!(parse_directory(dir, prefix, 100, block.len, Known { series: 3, ..known }).is_err());
+        assert!(parse_directory(dir, prefix, 100, block.len, Known { partition_ns: 50, ..known }).is_err());
+    }
+
+    /// A directory entry built by hand: series id delta, field ids, point
+    /// count, time bounds as (min, span), chunk length.
+    type Entry<'a> = (u64, &'a [u64], u64, (i64, u64), u64);
+
+    /// Appends `entry`, with stats for each field, to `dir`.
+    fn entry(dir: &mut Vec<u8>, (delta, fields, count, (min, span), len): Entry<'_>) {
+        put_varint(dir, delta);
+        put_varint(dir, fields.len() as u64);
+        fields.iter().for_each(|&f| put_varint(dir, f));
+        put_varint(dir, count);
+        put_varint(dir, zigzag(min));
+        put_varint(dir, span);
+        put_varint(dir, len);
+        for _ in fields {
+            ColumnStats::of(&[1.0]).expect("stats").encode(dir);
+        }
+    }
+
+    #[test]
+    fn crafted_directories_are_refused_without_overflow() {
+        let known = Known { series: 2, fields: 2, partition_ns: 100 };
+        let prefix = Prefix { partition: 0, dir_len: 0, dir_crc: 0 };
+        let parse = |entries: &[Entry<'_>]| {
+            let mut dir = vec![DIRECTORY_VERSION];
+            put_varint(&mut dir, entries.len() as u64);
+            entries.iter().for_each(|&e| entry(&mut dir, e));
+            parse_directory(&dir, prefix, 1000, 10_000, known)
+        };
+        let ok = (1, &[0, 1][..], 3, (10, 5), 40);
+        parse(&[ok, (0, &[1], 1, (0, 99), 40)]).expect("a good directory parses");
+        let cases: [(&str, Entry<'_>); 9] = [
+            ("series ids summing past u64", (u64::MAX, &[0], 1, (0, 0), 1)),
+            ("an unknown series", (1, &[0], 1, (0, 0), 1)),
+            ("an unknown field", (0, &[2], 1, (0, 0), 1)),
+            ("fields out of order", (0, &[1, 0], 1, (0, 0), 1)),
+            ("a field twice", (0, &[1, 1], 1, (0, 0), 1)),
+            ("no point", (0, &[0], 0, (0, 0), 1)),
+            ("times before the partition", (0, &[0], 1, (-1, 0), 1)),
+            ("a time span past i64", (0, &[0], 1, (50, u64::MAX), 1)),
+            ("a chunk length past u64", (0, &[0], 1, (0, 0), u64::MAX)),
+        ];
+        for (why, bad) in cases {
+            assert!(parse(&[ok, bad]).is_err(), "{why}");
+        }
+        assert!(parse(&[ok, (0, &[0], 1, (0, 0), 9_990)]).is_err(), "chunks running past the block");
     }
 }

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use super::block::{self, BLOCK_HEADER_LEN, BlockHeader, BlockType, HEADER_LEN};
 use super::footer::{self, FOOTER_LEN, Footer};
-use super::index_block::{self, IndexSnapshot};
+use super::index_block::{self, BlockRef, IndexSnapshot};
 use super::partition_block::{self, Known, PREFIX_LEN, PartitionBlock, Prefix};
 use crate::error::{Error, Result};
 use crate::fs::{AppendFile, Fs, ReadAt};
@@ -337,19 +337,35 @@ impl Opener {
     }
 
     /// The directory of the partition block at `offset`, if intact.
-    fn directory(&mut self, offset: u64, expected_len: Option<u64>, known: Known) -> Option<PartitionBlock> {
-        let head = self.block_header(offset)?;
+    /// The directory of the partition block at `offset`, if intact; on the
+    /// fast path `listed` is what the index says of the block.
+    fn directory(&mut self, offset: u64, listed: Option<BlockRef>, known: Known) -> Option<PartitionBlock> {
+        let Some(head) = self.block_header(offset) else {
+            self.damaged(offset, "partition block lies outside the file; its data is unreadable");
+            return None;
+        };
         let ok = head.kind == BlockType::Partition as u8
-            && expected_len.is_none_or(|l| l == head.block_len())
-            && offset + head.block_len() <= self.len;
+            && listed.is_none_or(|b| b.len == head.block_len())
+            && offset + head.block_len() <= self.len
+            && head.len as usize >= PREFIX_LEN;
         if !ok {
             self.damaged(offset, "partition block header is damaged; its data is unreadable");
             return None;
         }
         let prefix_at = offset + BLOCK_HEADER_LEN as u64;
-        let prefix = Prefix::parse(self.read(prefix_at, PREFIX_LEN as u64)?.as_slice().try_into().ok()?);
+        let prefix = self.read(prefix_at, PREFIX_LEN as u64).and_then(|b| <[u8; PREFIX_LEN]>::try_from(b).ok());
+        let Some(prefix) = prefix.map(|b| Prefix::parse(&b)) else {
+            self.damaged(offset, "partition block prefix is unreadable; the block is skipped");
+            return None;
+        };
+        if let Some(b) = listed.filter(|b| b.partition != prefix.partition) {
+            let why = format!("partition block holds partition {}, the index says {}", prefix.partition, b.partition);
+            self.damaged(offset, why);
+            return None;
+        }
         let dir_at = prefix_at + PREFIX_LEN as u64;
-        let dir = match self.read(dir_at, u64::from(prefix.dir_len)) {
+        let inside = PREFIX_LEN as u64 + u64::from(prefix.dir_len) <= u64::from(head.len);
+        let dir = match self.read(dir_at, u64::from(prefix.dir_len)).filter(|_| inside) {
             Some(dir) if crc32fast::hash(&dir) == prefix.dir_crc => dir,
             _ => {
                 self.damaged(offset, "partition directory fails its checksum; the block is skipped");
@@ -368,7 +384,7 @@ impl Opener {
 
     fn directories(&mut self, snapshot: &IndexSnapshot) -> Vec<PartitionBlock> {
         let known = known(snapshot);
-        snapshot.blocks.iter().filter_map(|b| self.directory(b.offset, Some(b.len), known)).collect()
+        snapshot.blocks.iter().filter_map(|&b| self.directory(b.offset, Some(b), known)).collect()
     }
 
     /// The recovery path; see the module docs.
@@ -444,5 +460,52 @@ impl Opener {
 }
 
 fn known(snapshot: &IndexSnapshot) -> Known {
-    Known { series: snapshot.series.len(), fields: snapshot.series.field_names().len() }
+    Known {
+        series: snapshot.series.len(),
+        fields: snapshot.series.field_names().len(),
+        partition_ns: snapshot.partition_ns,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::OsFs;
+
+    /// `bytes` (a file so far) with an index of `index` listing `blocks`, and a footer.
+    fn with_index(mut bytes: Vec<u8>, index: &SeriesIndex, blocks: &[BlockRef]) -> Vec<u8> {
+        let start = block::begin(&mut bytes, BlockType::Index);
+        index_block::encode(0, 10, index, blocks, &mut bytes);
+        block::finish(&mut bytes, start).expect("fits");
+        let footer = Footer { index_offset: start as u64, index_len: (bytes.len() - start) as u64 };
+        bytes.extend_from_slice(&footer.encode());
+        bytes
+    }
+
+    #[test]
+    fn blocks_the_index_lists_outside_the_file_or_under_another_partition_are_reported() {
+        let dir = std::env::temp_dir().join(format!("chronicle-store-refs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("creates");
+        let path = dir.join("db");
+        let header = block::file_header().to_vec();
+        let outside = BlockRef { partition: 0, offset: 1 << 40, len: 100 };
+        std::fs::write(&path, with_index(header.clone(), &SeriesIndex::default(), &[outside])).expect("writes");
+        let opened = FileStore::open(Arc::new(OsFs), &path, 10).expect("opens");
+        assert_eq!(opened.damage.iter().map(|d| d.offset).collect::<Vec<_>>(), vec![1 << 40]);
+        // A real block of partition 7, listed as partition 8.
+        let mut bytes = header;
+        let at = bytes.len() as u64;
+        let mut builder = partition_block::PartitionBlockBuilder::new(7);
+        builder.add_chunk(&mut Default::default(), 0, &[0], &[75], &[&[1.0]]).expect("adds");
+        let len = builder.finish(&mut bytes, at).expect("finishes").len;
+        let mut index = SeriesIndex::default();
+        index.insert(crate::model::SeriesKey::new("m", Vec::new()));
+        index.field_id("f");
+        let listed = BlockRef { partition: 8, offset: at, len };
+        std::fs::write(&path, with_index(bytes, &index, &[listed])).expect("writes");
+        let opened = FileStore::open(Arc::new(OsFs), &path, 10).expect("opens");
+        assert!(opened.blocks.is_empty());
+        assert_eq!(opened.damage.iter().map(|d| d.offset).collect::<Vec<_>>(), vec![at]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
