@@ -26,9 +26,12 @@ pub const POINTS: u64 = 5;
 pub struct TempDir(PathBuf);
 
 impl TempDir {
-    /// A fresh, empty directory for `test`.
+    /// A fresh, empty directory for `test`, never shared: tests running at
+    /// once under the same name get directories of their own.
     pub fn new(test: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("chronicle-{test}-{}", std::process::id()));
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("chronicle-{test}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("creates the test directory");
         Self(dir)
