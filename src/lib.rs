@@ -64,21 +64,22 @@
 //! # Ok::<(), chronicle::encoding::Error>(())
 //! ```
 
-pub mod db;
+mod db;
 pub mod encoding;
-pub mod error;
+mod error;
 pub mod fs;
-pub mod model;
+mod model;
 pub mod query;
-pub mod storage;
+mod storage;
 #[cfg(feature = "testing")]
 pub mod testing;
-pub mod wal;
+mod wal;
 
 pub use db::{Config, Db, PartitionInfo, RecoveryReport};
 pub use error::{Error, Result};
-pub use model::{Point, Row, SeriesKey};
-pub use query::{ChronicleScanExec, ChronicleSchema, ChronicleTable, ExportOptions, ExportSource};
+pub use model::{InvalidInput, Point, Row, SeriesKey};
+pub use query::{ChronicleSchema, ChronicleTable, ExportOptions, ExportSource};
+pub use storage::file::store::FileDamage;
 pub use storage::matcher::{MatchOp, TagMatcher};
-pub use storage::scan::{Scan, ScanRequest};
-pub use wal::SyncPolicy;
+pub use storage::scan::{FieldRange, Scan, ScanRequest};
+pub use wal::{Damage as WalDamage, Error as WalError, RecoveryReport as WalRecoveryReport, SyncPolicy};

@@ -389,7 +389,7 @@ fn dec_f64(codec: &dyn Codec<f64>, p: &[u8], n: usize, take: usize) -> Result<Ve
 }
 
 /// Every decoder, by name.
-fn decoders() -> [(&'static str, Decode); 9] {
+fn decoders() -> [(&'static str, Decode); 8] {
     [
         ("delta_of_delta", |p, n, t| dec_i64(&DeltaOfDelta, p, n, t)),
         ("packed_ints", |p, n, t| dec_i64(&PackedInts::default(), p, n, t)),
@@ -399,11 +399,6 @@ fn decoders() -> [(&'static str, Decode); 9] {
         ("decimal", |p, n, t| dec_f64(&Decimal::default(), p, n, t)),
         ("run_length", |p, n, t| dec_f64(&RunLength, p, n, t)),
         ("constant", |p, n, t| dec_f64(&Constant, p, n, t)),
-        ("packed_ints_fn", |p, n, t| {
-            let mut out = Vec::new();
-            chronicle::encoding::packed_ints::decode(p, n, t, &mut out)?;
-            Ok(out.into_iter().map(|v| v as u64).collect())
-        }),
     ]
 }
 

@@ -21,7 +21,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int32Type, TimestampNanosecondType};
 use arrow_array::{Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, TimeUnit};
-use chronicle::model::InvalidInput;
+use chronicle::InvalidInput;
 use chronicle::{Config, Db, Error, Point, Row, ScanRequest, SyncPolicy, TagMatcher};
 use common::TempDir;
 

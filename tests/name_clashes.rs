@@ -10,7 +10,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Barrier};
 
-use chronicle::model::InvalidInput;
+use chronicle::InvalidInput;
 use chronicle::{Config, Db, Error, Point, Row, ScanRequest, SyncPolicy};
 use common::TempDir;
 

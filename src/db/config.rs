@@ -9,6 +9,7 @@ use crate::wal::SyncPolicy;
 /// How a database behaves. `Config::default()` is what `Db::open` users
 /// normally want; each `with_*` method changes one setting.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Config {
     /// Time span of one partition (default 1 hour). Applies to new files; an
     /// existing file keeps the duration it was created with.

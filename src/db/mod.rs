@@ -26,7 +26,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 pub use config::Config;
-pub use flush::MAX_POINTS_PER_CHUNK;
 
 use crate::encoding::ChunkEncoder;
 use crate::error::{Error, Result};
@@ -40,6 +39,7 @@ use state::{Blocks, State};
 
 /// What opening the database found and repaired.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct RecoveryReport {
     /// What WAL replay kept and dropped.
     pub wal: wal::RecoveryReport,
@@ -357,6 +357,7 @@ impl Db {
 
 /// One time partition, as the `chronicle.partitions` table shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PartitionInfo {
     /// First nanosecond of the partition.
     pub start: i64,

@@ -354,7 +354,10 @@ mod tests {
         for (why, bytes) in cases {
             let (mut index, mut head) = (SeriesIndex::default(), Head::default());
             assert!(apply(&bytes, 1, 10, &mut index, &mut head).is_err(), "{why}");
-            assert!(index.is_empty() && index.field_names().is_empty() && head.is_empty(), "{why}: nothing applied");
+            assert!(
+                index.len() == 0 && index.field_names().is_empty() && head.partitions().is_empty(),
+                "{why}: nothing applied"
+            );
         }
         let (mut index, mut head) = (SeriesIndex::default(), Head::default());
         let reserved = key("cpu", &[("__tenant__", "t")]);

@@ -160,21 +160,10 @@ impl<'a> BitReader<'a> {
         low | (self.read(n - 32) << 32)
     }
 
-    /// Reads one bit.
-    #[inline]
-    pub fn bit(&mut self) -> bool {
-        self.read(1) == 1
-    }
-
     /// Byte offset of the read position, clamped to the data: where an error
     /// found at this point is reported.
     pub fn byte_offset(&self) -> usize {
         (self.pos / 8).min(self.data.len())
-    }
-
-    /// Bits consumed so far.
-    pub fn position(&self) -> usize {
-        self.pos
     }
 
     /// Bits left before the end of the data (0 once past it).

@@ -1,7 +1,7 @@
 //! Column codecs: how timestamps and float values are stored under every Arrow
 //! batch Chronicle keeps.
 //!
-//! A [`chunk`] holds one series' points over a time span: one timestamp column
+//! A [`Chunk`] holds one series' points over a time span: one timestamp column
 //! and one or more value columns sharing it, each with its statistics, encoded
 //! by the codec that makes it smallest ([`ChunkEncoder`]). Each codec implements
 //! [`Codec`] and owns one file with its byte layout:
@@ -23,20 +23,20 @@
 //! payload sizes before allocating, and damaged input is an [`Error`], never a
 //! panic or an endless loop.
 
-pub mod bits;
-pub mod chunk;
-pub mod chunk_encoder;
-pub mod constant;
-pub mod decimal;
-pub mod delta_of_delta;
-pub mod error;
-pub mod gorilla;
-pub mod packed_ints;
-pub mod plain;
-pub mod rice;
-pub mod run_length;
-pub mod stats;
-pub mod varint;
+mod bits;
+mod chunk;
+mod chunk_encoder;
+mod constant;
+mod decimal;
+mod delta_of_delta;
+mod error;
+mod gorilla;
+mod packed_ints;
+mod plain;
+mod rice;
+mod run_length;
+pub(crate) mod stats;
+pub(crate) mod varint;
 
 pub use chunk::{Chunk, DecodedChunk};
 pub use chunk_encoder::{ChunkEncoder, EncodingPolicy};

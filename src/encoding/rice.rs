@@ -36,6 +36,7 @@ pub fn bit_length(v: u64) -> u64 {
 }
 
 /// The parameter that codes `residuals` in the fewest bits, with that size.
+#[cfg(test)]
 pub fn best_parameter(residuals: &[u64]) -> (u8, u64) {
     best_parameter_near(residuals, residuals.iter().map(|&v| bit_length(v)).sum())
 }

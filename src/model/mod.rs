@@ -14,12 +14,10 @@ mod point;
 mod series_key;
 mod validate;
 
-pub use column_names::{BatchNames, ColumnNames, TIME_COLUMN};
+pub use column_names::{BatchNames, ColumnNames};
 pub use point::{Point, Row, WriteRow};
 pub use series_key::SeriesKey;
-pub use validate::{
-    InvalidInput, MAX_NAME_LEN, MAX_TAG_VALUE_LEN, validate_field_name, validate_measurement, validate_tag,
-};
+pub use validate::{InvalidInput, validate_field_name, validate_measurement, validate_tag};
 
 /// The field a [`Point`] writes.
 pub const VALUE_FIELD: &str = "value";

@@ -36,7 +36,7 @@ pub(crate) trait Columns {
 
 /// The conditions a scan applies, gathered from pushed-down filters.
 #[derive(Debug, Clone)]
-pub struct Pushdown {
+pub(crate) struct Pushdown {
     /// Earliest time, inclusive.
     pub start: i64,
     /// Latest time, inclusive.

@@ -155,7 +155,7 @@ fn fmt_grid(b: &Buckets, fills: &[(String, ColumnFill)], f: &mut fmt::Formatter)
     write!(f, "buckets=[{}, {}] every {}ns, fill=[{}]", b.first, b.last, b.every, fills.join(", "))
 }
 
-/// Executes [`GapFillNode`]; see the module docs.
+/// Executes the dialect's gap-filling node (`GapFillNode`); see the module docs.
 #[derive(Debug)]
 pub struct GapFillExec {
     input: Arc<dyn ExecutionPlan>,

@@ -121,11 +121,6 @@ impl Head {
         self.bytes
     }
 
-    /// Whether the head holds nothing.
-    pub fn is_empty(&self) -> bool {
-        self.partitions.is_empty()
-    }
-
     /// The open partitions, by number.
     pub fn partitions(&self) -> &BTreeMap<i64, HeadPartition> {
         &self.partitions
@@ -141,6 +136,7 @@ impl Head {
     }
 
     /// The smallest first LSN of the open partitions.
+    #[cfg(test)]
     pub fn min_first_lsn(&self) -> Option<u64> {
         self.partitions.values().map(|p| p.first_lsn).min()
     }

@@ -14,6 +14,6 @@ pub mod recovery;
 pub mod segment;
 pub mod writer;
 
-pub use error::{Error, Result};
-pub use recovery::{Damage, RecoveryReport, Replay, SegmentFile};
+pub use error::Error;
+pub use recovery::{Damage, RecoveryReport};
 pub use writer::{SyncPolicy, Wal, WalOptions};

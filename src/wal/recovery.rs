@@ -15,6 +15,7 @@ use crate::fs::Fs;
 
 /// Bytes dropped from one segment, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Damage {
     /// The segment file.
     pub path: PathBuf,
@@ -28,6 +29,7 @@ pub struct Damage {
 
 /// What replay found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RecoveryReport {
     /// Segments read.
     pub segments: usize,

@@ -10,10 +10,10 @@
 //! [fill(null|none|previous|linear|<number>)] [ORDER BY time [DESC]]
 //! [LIMIT n] [OFFSET m]`, where an `<expr>` is a field, a tag, a function of
 //! a field, or arithmetic (`+ - * / %`, parentheses, unary minus) between
-//! fields, numbers and functions. See [`functions`] for the functions,
-//! [`select_list`] and [`arithmetic`] for the SELECT list, [`condition`] for
-//! WHERE and [`planner`] for the shape of results and the deliberate
-//! differences from InfluxDB. Errors name the line and column they point at.
+//! fields, numbers and functions. See [`Aggregate`] and [`Transform`] for
+//! the functions, [`DialectPlanner`] for the shape of results and the
+//! deliberate differences from InfluxDB (the source files `select_list.rs`
+//! and `arithmetic.rs` own the SELECT list, `condition.rs` the WHERE clause). Errors name the line and column they point at.
 
 mod arithmetic;
 pub mod ast;

@@ -17,8 +17,6 @@ pub const VERSION: u16 = 1;
 pub const HEADER_LEN: u64 = 10;
 /// Bytes of a block header (type, len, crc).
 pub const BLOCK_HEADER_LEN: usize = 9;
-/// Largest block payload.
-pub const MAX_BLOCK_LEN: usize = u32::MAX as usize;
 
 /// What a block holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +59,7 @@ pub fn begin(out: &mut Vec<u8>, kind: BlockType) -> usize {
 }
 
 /// Fills in the header of the block begun at `start` (its payload runs to the
-/// end of `out`). Fails if the payload exceeds [`MAX_BLOCK_LEN`].
+/// end of `out`). Fails if the payload exceeds 4 GiB (its length is a u32).
 pub fn finish(out: &mut [u8], start: usize) -> Result<(), String> {
     let payload_len = out.len() - start - BLOCK_HEADER_LEN;
     let len = u32::try_from(payload_len).map_err(|_| format!("block of {payload_len} bytes exceeds 4 GiB"))?;

@@ -72,13 +72,6 @@ impl PartitionBlock {
         let hi = self.entries.partition_point(|e| e.series <= series);
         &self.entries[lo..hi]
     }
-
-    /// Smallest and largest timestamp in the block.
-    pub fn time_bounds(&self) -> (i64, i64) {
-        let min = self.entries.iter().map(|e| e.min_time).min().unwrap_or(i64::MAX);
-        let max = self.entries.iter().map(|e| e.max_time).max().unwrap_or(i64::MIN);
-        (min, max)
-    }
 }
 
 /// Builds one partition block, series by series.

@@ -34,6 +34,7 @@ const SCAN_WINDOW: u64 = 1 << 20;
 
 /// Damage found while opening, reported and skipped.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FileDamage {
     /// The file.
     pub path: PathBuf,
@@ -211,16 +212,6 @@ impl FileStore {
         self.len
     }
 
-    /// Whether the file holds only its header.
-    pub fn is_empty(&self) -> bool {
-        self.len <= HEADER_LEN
-    }
-
-    /// The file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// A handle for reading chunks.
     pub fn reader(&self) -> FileReader {
         self.reader.clone()
@@ -272,11 +263,6 @@ impl Rewrite {
     /// Bytes written so far; the next append lands here.
     pub fn len(&self) -> u64 {
         self.len
-    }
-
-    /// Whether only the header was written.
-    pub fn is_empty(&self) -> bool {
-        self.len <= HEADER_LEN
     }
 
     /// Appends bytes.
