@@ -32,7 +32,7 @@ pub const MAX_POINTS_PER_CHUNK: usize = 16_384;
 
 /// An encoding failure while writing: a bug, not bad input.
 pub(super) fn internal(e: crate::encoding::Error) -> Error {
-    Error::InvalidArgument(format!("encoding failed: {e}"))
+    Error::Internal(format!("encoding failed: {e}"))
 }
 
 /// Adds the chunks of one series (fields ascending by id) to `builder`.

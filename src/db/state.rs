@@ -94,7 +94,7 @@ impl State {
             if let Err(e) = self.apply(next, &record) {
                 let why = format!("WAL record {next} did not apply: {e}");
                 self.poison(why.clone());
-                return Err(Error::InvalidArgument(why));
+                return Err(Error::Internal(why));
             }
         }
         Ok(())

@@ -92,7 +92,7 @@ impl ChronicleScanExec {
         let ordering = ordering_positions(&projection, &table_tags);
         let options = ScanOptions { never: pushdown.never, sorted: ordering.is_some(), ..ScanOptions::default() };
         let estimate = db.scan_with(&request, &options)?.estimate();
-        let schema = Arc::new(table_schema.project(&projection).map_err(|e| Error::Query(e.into()))?);
+        let schema = Arc::new(table_schema.project(&projection).map_err(|e| Error::Internal(e.to_string()))?);
         let properties = plan_properties(schema, ordering, estimate.partitions.len());
         let partition_ns = db.partition_duration_ns()?;
         Ok(Self { db, request, options, batch_projection, estimate, partition_ns, properties: Arc::new(properties) })

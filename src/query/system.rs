@@ -110,7 +110,7 @@ impl SystemSchema {
             _ => return Ok(None),
         };
         let schema: SchemaRef = Arc::new(Schema::new(fields));
-        Ok(Some(RecordBatch::try_new(schema, columns).map_err(|e| crate::Error::InvalidArgument(e.to_string()))?))
+        Ok(Some(RecordBatch::try_new(schema, columns).map_err(|e| crate::Error::Internal(e.to_string()))?))
     }
 }
 

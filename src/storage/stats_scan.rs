@@ -98,7 +98,7 @@ impl<F: FnMut(&WholeChunk) -> bool> StatsScan<F> {
         let times = rows
             .column(0)
             .as_primitive_opt::<TimestampNanosecondType>()
-            .ok_or_else(|| Error::InvalidArgument("a scan batch does not start with its time column".into()))?
+            .ok_or_else(|| Error::Internal("a scan batch does not start with its time column".into()))?
             .values();
         let mut at = 0;
         for chunk in whole {
