@@ -20,7 +20,7 @@ mod config;
 mod flush;
 mod read;
 mod state;
-mod wal_record;
+pub(crate) mod wal_record;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};

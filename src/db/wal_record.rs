@@ -355,7 +355,7 @@ mod tests {
             let (mut index, mut head) = (SeriesIndex::default(), Head::default());
             assert!(apply(&bytes, 1, 10, &mut index, &mut head).is_err(), "{why}");
             assert!(
-                index.len() == 0 && index.field_names().is_empty() && head.partitions().is_empty(),
+                index.is_empty() && index.field_names().is_empty() && head.partitions().is_empty(),
                 "{why}: nothing applied"
             );
         }

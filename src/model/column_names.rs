@@ -46,24 +46,26 @@ struct Named<'a> {
 #[derive(Debug, Default)]
 pub struct BatchNames<'a> {
     measurements: Vec<Named<'a>>,
+    ids: HashMap<&'a str, usize>,
 }
 
 impl<'a> BatchNames<'a> {
-    /// The batch-local id of `measurement`, registering it if new.
+    /// The batch-local id of `measurement`, registering it if new. Called
+    /// once per distinct series of the batch.
     pub fn measurement(&mut self, measurement: &'a str) -> usize {
-        // Batches hold few measurements, most often one.
-        match self.measurements.iter().rposition(|n| n.measurement == measurement) {
-            Some(id) => id,
-            None => {
-                self.measurements.push(Named {
-                    measurement,
-                    tag_keys: Vec::new(),
-                    fields: Vec::new(),
-                    seen: Vec::new(),
-                });
-                self.measurements.len() - 1
-            }
+        // Consecutive series mostly share a measurement.
+        if let Some(last) = self.measurements.last()
+            && last.measurement == measurement
+        {
+            return self.measurements.len() - 1;
         }
+        let next = self.measurements.len();
+        let id = *self.ids.entry(measurement).or_insert(next);
+        if id == next {
+            let named = Named { measurement, tag_keys: Vec::new(), fields: Vec::new(), seen: Vec::new() };
+            self.measurements.push(named);
+        }
+        id
     }
 
     /// Notes tag key `key` of measurement `m` (an id from

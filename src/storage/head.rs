@@ -121,6 +121,12 @@ impl Head {
         self.bytes
     }
 
+    /// Whether the head holds nothing.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn is_empty(&self) -> bool {
+        self.partitions.is_empty()
+    }
+
     /// The open partitions, by number.
     pub fn partitions(&self) -> &BTreeMap<i64, HeadPartition> {
         &self.partitions

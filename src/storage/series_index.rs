@@ -108,6 +108,12 @@ impl SeriesIndex {
         self.series.len()
     }
 
+    /// Whether there is no series.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn is_empty(&self) -> bool {
+        self.series.is_empty()
+    }
+
     /// Every measurement, by name.
     pub fn measurements(&self) -> &BTreeMap<String, MeasurementIndex> {
         &self.measurements

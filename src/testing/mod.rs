@@ -1,4 +1,6 @@
-//! Seeded data generators for tests and benchmarks (feature `testing`).
+//! Seeded data generators for tests and benchmarks (feature `testing`), file
+//! systems that fail on cue ([`FaultyFs`]) or live in memory ([`MemFs`]), and
+//! the fuzz entry points ([`fuzz`]).
 //!
 //! Every generator is deterministic for a given seed, so a failing property test
 //! or a benchmark figure can be reproduced exactly. Timestamps are nanoseconds
@@ -6,11 +8,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "generator parameters are constants known to be valid")]
 
 mod faulty_fs;
+pub mod fuzz;
+mod mem_fs;
 mod reference;
 mod series;
 mod tsbs;
 
 pub use faulty_fs::{FaultyFs, Op};
+pub use mem_fs::MemFs;
 pub use reference::Reference;
 
 pub use series::{Series, constant, counter, gauge_1dp, irregular_ts, random_f64};

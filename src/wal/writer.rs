@@ -154,7 +154,7 @@ impl Wal {
     }
 
     /// Appends one record and returns its LSN once the sync policy is satisfied.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "testing"))]
     pub fn append(&self, payload: &[u8]) -> Result<u64> {
         let lsn = self.write(payload)?;
         self.commit(lsn)?;

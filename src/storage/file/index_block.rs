@@ -18,8 +18,8 @@
 //! replay skips it. The postings (`measurements`) are stored, not rebuilt, so
 //! open reads them as they are. A valid checksum only says the bytes are the
 //! ones written, so decode trusts nothing: every count is bounded by the
-//! payload, every id by its table, `durable_lsn` by the largest LSN; series
-//! keys are distinct; each series is listed under its own measurement and
+//! payload, every id by its table, `durable_lsn` by the largest LSN; names
+//! follow the naming rules; series keys are distinct; each series is listed under its own measurement and
 //! nowhere else; every posting names a series with that tag, and every tag
 //! of every series is posted; blocks lie after the file header, in
 //! ascending order, without overlapping.
@@ -29,7 +29,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use super::block::HEADER_LEN;
 use crate::encoding::varint::{ByteReader, put_str, put_varint, unzigzag, zigzag};
 use crate::encoding::{Error, Result};
-use crate::model::SeriesKey;
+use crate::model::{SeriesKey, validate_field_name, validate_measurement, validate_tag};
 use crate::storage::series_index::{MeasurementIndex, SeriesId, SeriesIndex};
 use crate::wal::segment::MAX_LSN;
 
@@ -206,6 +206,7 @@ pub fn decode(payload: &[u8]) -> Result<IndexSnapshot> {
         series.push(SeriesKey { measurement, tags });
     }
     let at = rd.r.offset();
+    check_names(&series, &fields).map_err(|e| Error::corrupt("names", at, e.to_string()))?;
     let distinct: HashSet<&SeriesKey> = series.iter().collect();
     if distinct.len() != series.len() {
         return Err(Error::corrupt("series", at, "a series key appears twice"));
@@ -255,6 +256,16 @@ pub fn decode(payload: &[u8]) -> Result<IndexSnapshot> {
         series: SeriesIndex::from_parts(series, fields, measurements),
         blocks,
     })
+}
+
+/// Checks every name against the naming rules (reserved tag keys allowed:
+/// Chronicle sets them itself).
+fn check_names(series: &[SeriesKey], fields: &[String]) -> Result<(), crate::model::InvalidInput> {
+    for key in series {
+        validate_measurement(&key.measurement)?;
+        key.tags.iter().try_for_each(|(k, v)| validate_tag(k, v, true))?;
+    }
+    fields.iter().try_for_each(|f| validate_field_name(f))
 }
 
 /// Checks that the measurements agree with the series keys: each series is
@@ -359,6 +370,8 @@ mod tests {
                 parts(&[a.clone(), b.clone()], &[("cpu", &[0, 1], &[("a", &[0, 1])])]),
             ),
             ("a tag not posted", parts(&[a, b], &[("cpu", &[0, 1], &[("a", &[0])])])),
+            ("an empty tag value", parts(&[key("cpu", "")], &[("cpu", &[0], &[("", &[0])])])),
+            ("a measurement breaking the rules", parts(&[key("9cpu", "a")], &[("9cpu", &[0], &[("a", &[0])])])),
         ];
         for (why, index) in cases {
             assert!(decoded(1, &index, &[]).is_err(), "{why}");
