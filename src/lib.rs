@@ -68,6 +68,7 @@ pub mod db;
 pub mod encoding;
 pub mod error;
 pub mod fs;
+pub mod ingest;
 pub mod model;
 pub mod query;
 pub mod storage;
