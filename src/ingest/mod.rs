@@ -35,7 +35,13 @@
 //!   time ("now") for points that carry none.
 
 mod error;
+pub mod json;
 pub mod line_protocol;
+pub mod otlp;
+pub mod prompb;
+pub mod remote_read;
+pub mod remote_write;
+pub mod snappy;
 
 pub use error::{Error, Result};
 pub use line_protocol::Precision;
