@@ -183,6 +183,8 @@ fn malformed_lines_name_line_and_column() {
         ("cpu v=inf", 1, 7, "invalid value"),
         ("cpu v=1e400", 1, 7, "out of range"),
         ("cpu v=1.2.3", 1, 7, "invalid value"),
+        ("cpu v=1é", 1, 7, "invalid value \"1é\""),
+        ("cpu v=é", 1, 7, "invalid value"),
         ("cpu v=9223372036854775808i", 1, 7, "invalid integer"),
         ("cpu v=1.5i", 1, 7, "invalid integer"),
         ("cpu v=-1u", 1, 7, "invalid unsigned integer"),

@@ -325,29 +325,28 @@ fn owned(s: &str, escaped: bool) -> String {
 /// A field value as stored: floats as written, integers and booleans
 /// converted (see the module docs).
 fn field_value(raw: &str) -> Result<f64, String> {
-    let Some((&last, digits)) = raw.as_bytes().split_last() else {
-        return Err("missing value".into());
-    };
-    let digits = &raw[..digits.len()];
-    match last {
-        b'i' => digits
+    if let Some(digits) = raw.strip_suffix('i') {
+        return digits
             .parse::<i64>()
             .map(|v| v as f64)
-            .map_err(|_| format!("invalid integer {raw:?} (a 64-bit signed integer and 'i')")),
-        b'u' => digits
+            .map_err(|_| format!("invalid integer {raw:?} (a 64-bit signed integer and 'i')"));
+    }
+    if let Some(digits) = raw.strip_suffix('u') {
+        return digits
             .parse::<u64>()
             .map(|v| v as f64)
-            .map_err(|_| format!("invalid unsigned integer {raw:?} (a 64-bit unsigned integer and 'u')")),
-        _ => match raw {
-            "t" | "T" | "true" | "True" | "TRUE" => Ok(1.0),
-            "f" | "F" | "false" | "False" | "FALSE" => Ok(0.0),
-            // Rust also reads "inf" and "NaN", which line protocol has not.
-            _ if raw.bytes().any(|c| c.is_ascii_alphabetic() && c != b'e' && c != b'E') => Err(invalid_number(raw)),
-            _ => match raw.parse::<f64>() {
-                Ok(v) if v.is_finite() => Ok(v),
-                Ok(_) => Err(format!("float {raw:?} is out of range")),
-                Err(_) => Err(invalid_number(raw)),
-            },
+            .map_err(|_| format!("invalid unsigned integer {raw:?} (a 64-bit unsigned integer and 'u')"));
+    }
+    match raw {
+        "" => Err("missing value".into()),
+        "t" | "T" | "true" | "True" | "TRUE" => Ok(1.0),
+        "f" | "F" | "false" | "False" | "FALSE" => Ok(0.0),
+        // Rust also reads "inf" and "NaN", which line protocol has not.
+        _ if raw.bytes().any(|c| c.is_ascii_alphabetic() && c != b'e' && c != b'E') => Err(invalid_number(raw)),
+        _ => match raw.parse::<f64>() {
+            Ok(v) if v.is_finite() => Ok(v),
+            Ok(_) => Err(format!("float {raw:?} is out of range")),
+            Err(_) => Err(invalid_number(raw)),
         },
     }
 }
