@@ -5,7 +5,9 @@
 
 mod common;
 
-use chronicle::ingest::line_protocol::parse;
+use std::borrow::Cow;
+
+use chronicle::ingest::line_protocol::{self, parse};
 use chronicle::ingest::{Error, Precision};
 use chronicle::{Config, Db, Row, ScanRequest};
 use common::TempDir;
@@ -207,6 +209,40 @@ fn malformed_lines_name_line_and_column() {
         })
         .collect();
     assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+#[test]
+fn names_checked_on_an_earlier_line_are_checked_again_where_they_differ() {
+    // Lines repeating the names of the line before skip their checks; a
+    // name at another position, a new name or a long value is checked.
+    assert_refused("m,a=1,b=2 v=1\nm,b=1,b=2 v=1", 2, 7, r#"duplicate tag key "b""#);
+    assert_refused("m,a=1 v=1,w=2\nm,a=1 w=1,w=2", 2, 11, r#"duplicate field "w""#);
+    assert_refused("m,a=1 v=1\nm,a=1,b-c=2 v=1", 2, 7, "invalid tag key");
+    assert_refused("m,a=1 v=1\nm,a=1,__tenant__=t v=1", 2, 7, "reserved");
+    assert_refused("m v=1\nn.x v=1\n9 v=1", 3, 1, "invalid measurement name");
+    assert_refused(&format!("m,a=1 v=1\nm,a={} v=1", "x".repeat(4097)), 2, 3, "longer than 4096 bytes");
+    assert_refused("m,a=1 v=1\nm,a=1 v=1,9=2", 2, 11, "invalid field name");
+    assert_eq!(rows("m,a=1,b=2 v=1,w=2\nm,b=1,a=2 w=1,v=2\nm,a=1 v=1").len(), 3);
+}
+
+#[test]
+fn lines_are_visited_without_copies() {
+    let body = b"cpu,host=a,path=x\\ y usage=1,idle=2i 10\ncpu,host=b usage=3 20\ncpu v=oops";
+    let mut seen = Vec::new();
+    let result = line_protocol::for_each_line(body, Precision::Nanoseconds, NOW, |line| {
+        assert!(matches!(line.measurement, Cow::Borrowed("cpu")));
+        let owned: Vec<bool> = line.tags.iter().map(|(_, v)| matches!(v, Cow::Owned(_))).collect();
+        seen.push((owned, line.to_row()));
+    });
+    // Only the escaped value was copied; the lines before the bad one were visited.
+    assert!(result.unwrap_err().to_string().starts_with("line 3, column 7"));
+    assert_eq!(
+        seen,
+        [
+            (vec![false, true], row("cpu", &[("host", "a"), ("path", "x y")], &[("usage", 1.0), ("idle", 2.0)], 10)),
+            (vec![false], row("cpu", &[("host", "b")], &[("usage", 3.0)], 20)),
+        ]
+    );
 }
 
 #[test]

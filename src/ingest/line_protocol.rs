@@ -30,17 +30,20 @@
 //! value is found before anything after it on its line, so lines are split
 //! at every `\n` without tracking quotes.
 //!
-//! The parser borrows the body and copies each name once into its [`Row`]
-//! (unescaping only names that hold a backslash); tag and field vectors are
-//! sized from the line before, so a body of like lines allocates exactly
-//! what its rows own.
+//! Speed: [`for_each_line`] borrows the body ([`Line`] holds slices of it,
+//! unescaped copies only for names holding a backslash) and reuses its
+//! vectors, so it allocates nothing per line; names equal to the ones
+//! checked on an earlier line at the same position are not checked again.
+//! [`parse`] copies each line into an owned [`Row`], which is where its
+//! per-line allocations are (one per string and vector a row owns).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
 use super::{Error, Result};
 use crate::Row;
-use crate::model::{validate_field_name, validate_measurement, validate_tag};
+use crate::model::{MAX_TAG_VALUE_LEN, validate_field_name, validate_measurement, validate_tag};
 
 /// The unit of the timestamps in a body (InfluxDB's `precision` parameter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -107,14 +110,29 @@ impl fmt::Display for Precision {
 /// without one gets `default_timestamp` (nanoseconds, normally the time the
 /// request arrived) truncated to `precision`.
 pub fn parse(body: &[u8], precision: Precision, default_timestamp: i64) -> Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    for_each_line(body, precision, default_timestamp, |line| rows.push(line.to_row()))?;
+    Ok(rows)
+}
+
+/// Parses a body line by line without copying it: `visit` sees each line
+/// as soon as it parsed, in one [`Line`] whose vectors are reused. Lines
+/// before a bad one have been visited when the error returns, so a caller
+/// that stores what it visits must buffer until the whole body parsed, as
+/// [`parse`] does, to keep a body all or nothing.
+pub fn for_each_line<'a>(
+    body: &'a [u8],
+    precision: Precision,
+    default_timestamp: i64,
+    mut visit: impl FnMut(&Line<'a>),
+) -> Result<()> {
     let text = std::str::from_utf8(body).map_err(|e| utf8_error(body, e.valid_up_to()))?;
     let mut parser = LineParser {
         precision,
         default_timestamp: default_timestamp - default_timestamp.rem_euclid(precision.nanos()),
-        tag_hint: 0,
-        field_hint: 1,
+        checked: CheckedNames::default(),
     };
-    let mut rows = Vec::new();
+    let mut parsed = Line::default();
     for (i, raw) in text.split('\n').enumerate() {
         let line = raw.strip_suffix('\r').unwrap_or(raw);
         let content = line.trim_start_matches([' ', '\t']);
@@ -122,14 +140,40 @@ pub fn parse(body: &[u8], precision: Precision, default_timestamp: i64) -> Resul
             continue;
         }
         let indent = line.len() - content.len();
-        let row = parser.row(content).map_err(|Refusal { at, message }| Error::Line {
+        parser.line(content, &mut parsed).map_err(|Refusal { at, message }| Error::Line {
             line: i + 1,
             column: indent + at + 1,
             message,
         })?;
-        rows.push(row);
+        visit(&parsed);
     }
-    Ok(rows)
+    Ok(())
+}
+
+/// One parsed line, borrowing the body: a name is an unescaped copy only
+/// when it holds a backslash.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Line<'a> {
+    /// The measurement.
+    pub measurement: Cow<'a, str>,
+    /// The tags, in line order, keys distinct.
+    pub tags: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    /// The fields as stored (see the module docs), in line order, names distinct.
+    pub fields: Vec<(Cow<'a, str>, f64)>,
+    /// Nanoseconds since the Unix epoch.
+    pub timestamp: i64,
+}
+
+impl Line<'_> {
+    /// The line as an owned [`Row`].
+    pub fn to_row(&self) -> Row {
+        Row {
+            measurement: self.measurement.as_ref().to_owned(),
+            tags: self.tags.iter().map(|(k, v)| (k.as_ref().to_owned(), v.as_ref().to_owned())).collect(),
+            fields: self.fields.iter().map(|(k, v)| (k.as_ref().to_owned(), *v)).collect(),
+            timestamp: self.timestamp,
+        }
+    }
 }
 
 /// The position (line, byte column) of the first byte that is not UTF-8.
@@ -153,50 +197,72 @@ fn refuse<T>(at: usize, message: impl Into<String>) -> Result<T, Refusal> {
     Err(Refusal { at, message: message.into() })
 }
 
-/// Parses one line at a time, remembering the last line's shape.
-struct LineParser {
+/// Parses one line at a time.
+struct LineParser<'a> {
     precision: Precision,
     default_timestamp: i64,
-    tag_hint: usize,
-    field_hint: usize,
+    checked: CheckedNames<'a>,
 }
 
-impl LineParser {
-    /// One non-blank, non-comment line without its line ending.
-    fn row(&mut self, line: &str) -> Result<Row, Refusal> {
+/// The names of the last line whose names differed from the line before:
+/// all valid and distinct. Lines of one body mostly repeat their
+/// measurement, tag keys and field names in the same order, and a name
+/// found here at the same position needs no second check.
+#[derive(Default)]
+struct CheckedNames<'a> {
+    measurement: Cow<'a, str>,
+    tag_keys: Vec<Cow<'a, str>>,
+    field_names: Vec<Cow<'a, str>>,
+}
+
+impl<'a> LineParser<'a> {
+    /// Parses one non-blank, non-comment line without its line ending into
+    /// `out` (whose vectors are reused).
+    fn line(&mut self, line: &'a str, out: &mut Line<'a>) -> Result<(), Refusal> {
+        out.tags.clear();
+        out.fields.clear();
         let b = line.as_bytes();
         let (end, escaped) = scan(b, 0, |c| c == b',' || c == b' ');
         if end == 0 {
             return refuse(0, "missing measurement");
         }
-        let measurement = owned(&line[..end], escaped);
-        validate_measurement(&measurement).or_else(|e| refuse(0, e.to_string()))?;
+        out.measurement = unescape(&line[..end], escaped);
+        let new_measurement = out.measurement != self.checked.measurement;
+        if new_measurement {
+            validate_measurement(&out.measurement).or_else(|e| refuse(0, e.to_string()))?;
+        }
 
+        // Names checked on an earlier line at the same position are valid;
+        // while every name so far was such a name, they are also distinct.
+        let mut known_so_far = true;
         let mut pos = end;
-        let mut tags = Vec::with_capacity(self.tag_hint);
         while b.get(pos) == Some(&b',') {
-            let (tag, next) = pair(line, pos + 1, "tag")?;
-            let (kend, vend) = (tag.key_end, next);
+            let (tag, vend) = pair(line, pos + 1, "tag")?;
             if b.get(vend) == Some(&b'=') {
                 return refuse(vend, "unescaped '=' in a tag value");
             }
-            if vend == kend + 1 {
+            if vend == tag.key_end + 1 {
                 return refuse(vend, format!("tag {:?} has an empty value", tag.key));
             }
-            let value = owned(&line[kend + 1..vend], tag.value_escaped);
-            validate_tag(&tag.key, &value, false).or_else(|e| refuse(tag.start, e.to_string()))?;
-            if tags.iter().any(|(k, _)| *k == tag.key) {
+            let value = unescape(&line[tag.key_end + 1..vend], tag.value_escaped);
+            let known = self.checked.tag_keys.get(out.tags.len()) == Some(&tag.key);
+            known_so_far &= known;
+            if !known || value.len() > MAX_TAG_VALUE_LEN {
+                validate_tag(&tag.key, &value, false).or_else(|e| refuse(tag.start, e.to_string()))?;
+            }
+            if !known_so_far && out.tags.iter().any(|(k, _)| *k == tag.key) {
                 return refuse(tag.start, format!("duplicate tag key {:?}", tag.key));
             }
-            tags.push((tag.key, value));
+            out.tags.push((tag.key, value));
             pos = vend;
         }
+        let new_tags = !known_so_far || out.tags.len() != self.checked.tag_keys.len();
 
         pos = skip_spaces(b, pos);
         if pos == b.len() {
             return refuse(pos, "missing fields (a line needs at least one field=value)");
         }
-        let mut fields = Vec::with_capacity(self.field_hint);
+        known_so_far = true;
         loop {
             let (field, vend) = pair(line, pos, "field")?;
             let vstart = field.key_end + 1;
@@ -208,22 +274,36 @@ impl LineParser {
             }
             let raw = &line[vstart..vend];
             let value = field_value(raw).or_else(|why| refuse(vstart, format!("field {:?}: {why}", field.key)))?;
-            validate_field_name(&field.key).or_else(|e| refuse(field.start, e.to_string()))?;
-            if fields.iter().any(|(k, _)| *k == field.key) {
+            let known = self.checked.field_names.get(out.fields.len()) == Some(&field.key);
+            known_so_far &= known;
+            if !known {
+                validate_field_name(&field.key).or_else(|e| refuse(field.start, e.to_string()))?;
+            }
+            if !known_so_far && out.fields.iter().any(|(k, _)| *k == field.key) {
                 return refuse(field.start, format!("duplicate field {:?}", field.key));
             }
-            fields.push((field.key, value));
+            out.fields.push((field.key, value));
             pos = vend;
             if b.get(pos) != Some(&b',') {
                 break;
             }
             pos += 1;
         }
+        let new_fields = !known_so_far || out.fields.len() != self.checked.field_names.len();
 
-        let timestamp = self.timestamp(line, skip_spaces(b, pos))?;
-        self.tag_hint = tags.len();
-        self.field_hint = fields.len();
-        Ok(Row { measurement, tags, fields, timestamp })
+        out.timestamp = self.timestamp(line, skip_spaces(b, pos))?;
+        if new_measurement {
+            self.checked.measurement = out.measurement.clone();
+        }
+        if new_tags {
+            self.checked.tag_keys.clear();
+            self.checked.tag_keys.extend(out.tags.iter().map(|(k, _)| k.clone()));
+        }
+        if new_fields {
+            self.checked.field_names.clear();
+            self.checked.field_names.extend(out.fields.iter().map(|(k, _)| k.clone()));
+        }
+        Ok(())
     }
 
     /// The timestamp starting at `start` (or the default at the end of the
@@ -250,8 +330,8 @@ impl LineParser {
 
 /// A `key=` scanned by [`pair`]: the unescaped key, where it starts, where
 /// its `=` is, and whether the value after it holds an escape.
-struct Pair {
-    key: String,
+struct Pair<'a> {
+    key: Cow<'a, str>,
     start: usize,
     key_end: usize,
     value_escaped: bool,
@@ -259,13 +339,13 @@ struct Pair {
 
 /// Scans `key=value` from `start`, the value up to an unescaped `,`, space
 /// or `=` (or the end); returns the pair and the end of the value.
-fn pair(line: &str, start: usize, what: &str) -> Result<(Pair, usize), Refusal> {
+fn pair<'a>(line: &'a str, start: usize, what: &str) -> Result<(Pair<'a>, usize), Refusal> {
     let b = line.as_bytes();
     let (key_end, key_escaped) = scan(b, start, |c| c == b'=' || c == b',' || c == b' ');
     if key_end == start {
         return refuse(start, format!("missing {what} key"));
     }
-    let key = owned(&line[start..key_end], key_escaped);
+    let key = unescape(&line[start..key_end], key_escaped);
     if b.get(key_end) != Some(&b'=') {
         return refuse(key_end, format!("{what} {key:?} has no '=value'"));
     }
@@ -301,10 +381,10 @@ fn skip_spaces(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// `s` as an owned name, unescaped if it holds a backslash.
-fn owned(s: &str, escaped: bool) -> String {
+/// `s` unescaped, borrowed unless it holds a backslash.
+fn unescape(s: &str, escaped: bool) -> Cow<'_, str> {
     if !escaped {
-        return s.to_owned();
+        return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars().peekable();
@@ -319,7 +399,7 @@ fn owned(s: &str, escaped: bool) -> String {
             out.push(c);
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 /// A field value as stored: floats as written, integers and booleans
