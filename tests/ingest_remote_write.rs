@@ -99,11 +99,12 @@ fn samples_become_rows_of_field_value() {
 fn staleness_markers_keep_their_bits() {
     let stale = f64::from_bits(STALE_NAN_BITS);
     let other_nan = f64::from_bits(0x7ff8_0000_0000_0001);
+    // (-0.0 cannot travel: proto3 encoders, prost's and Prometheus's, skip a
+    // double equal to 0.0, so it arrives as +0.0.)
     let rows =
-        parse_series(vec![series(&[("__name__", "up")], &[(stale, 1), (other_nan, 2), (-0.0, 3), (f64::INFINITY, 4)])])
-            .unwrap();
+        parse_series(vec![series(&[("__name__", "up")], &[(stale, 1), (other_nan, 2), (f64::INFINITY, 3)])]).unwrap();
     let bits: Vec<u64> = rows.iter().map(|r| r.fields[0].1.to_bits()).collect();
-    assert_eq!(bits, [STALE_NAN_BITS, 0x7ff8_0000_0000_0001, (-0.0f64).to_bits(), f64::INFINITY.to_bits()]);
+    assert_eq!(bits, [STALE_NAN_BITS, 0x7ff8_0000_0000_0001, f64::INFINITY.to_bits()]);
 }
 
 #[test]

@@ -52,7 +52,7 @@ pub fn rows(request: WriteRequest) -> Result<Vec<Row>> {
                 "native histograms are not stored by Chronicle; send classic histograms (_bucket, _sum, _count)",
             ));
         }
-        let (measurement, tags) = series_identity(i, labels)?;
+        let (mut measurement, mut tags) = series_identity(i, labels)?;
         for (k, sample) in samples.iter().enumerate() {
             let timestamp = sample.timestamp.checked_mul(1_000_000).ok_or_else(|| {
                 Error::item(
@@ -60,12 +60,14 @@ pub fn rows(request: WriteRequest) -> Result<Vec<Row>> {
                     format!("{} ms overflows 64-bit nanoseconds", sample.timestamp),
                 )
             })?;
-            rows.push(Row {
-                measurement: measurement.clone(),
-                tags: tags.clone(),
-                fields: vec![(VALUE_FIELD.to_owned(), sample.value)],
-                timestamp,
-            });
+            // The last sample (often the only one) takes the names; the
+            // others copy them.
+            let (measurement, tags) = if k + 1 == samples.len() {
+                (std::mem::take(&mut measurement), std::mem::take(&mut tags))
+            } else {
+                (measurement.clone(), tags.clone())
+            };
+            rows.push(Row { measurement, tags, fields: vec![(VALUE_FIELD.to_owned(), sample.value)], timestamp });
         }
     }
     Ok(rows)
