@@ -2,7 +2,7 @@
 //! [`Row`]s, translated as Prometheus's OTLP receiver does.
 //!
 //! Every sample becomes a row of one field, `value`, whose measurement is a
-//! Prometheus metric name built by [`naming`] (unit suffixes, `_total`):
+//! Prometheus metric name built by `naming` (unit suffixes, `_total`):
 //!
 //! | OTLP                      | rows                                                        |
 //! |---------------------------|-------------------------------------------------------------|
@@ -10,14 +10,14 @@
 //! | sum, monotonic            | `name_total` (a counter)                                    |
 //! | sum, not monotonic        | `name` (gauge-like)                                         |
 //! | histogram                 | `name_bucket{le=...}` cumulative with `+Inf`, `name_sum`, `name_count` |
-//! | exponential histogram     | the same classic series, buckets converted by [`exponential`] |
+//! | exponential histogram     | the same classic series, buckets converted by `exponential` |
 //! | summary                   | `name{quantile=...}`, `name_sum`, `name_count`              |
 //!
 //! Tags: the resource's `service.name` becomes `job` (as
 //! `service.namespace/service.name` when a namespace is set),
 //! `service.instance.id` becomes `instance`; every other resource
 //! attribute and every data point attribute becomes a tag whose key is made
-//! a valid label name by [`naming`] (dots to underscores). A point
+//! a valid label name by `naming` (dots to underscores). A point
 //! attribute wins over a resource attribute of the same key; `le` and
 //! `quantile` are set last. Values become strings (numbers in decimal,
 //! booleans `true`/`false`, bytes in base64, arrays and maps as JSON); an
