@@ -5,6 +5,9 @@
 //! program opens it with one call; every acknowledged point survives a crash.
 //!
 //! ```text
+//!  wire bodies (line protocol, JSON, Prometheus remote write, OTLP)
+//!     │ ingest: parse to rows, all or nothing, errors name line / item
+//!     ▼
 //!  Db::write(points | rows)
 //!     │ model: validate names and tags          db::wal_record: one record per batch
 //!     ▼
@@ -68,6 +71,7 @@ mod db;
 pub mod encoding;
 mod error;
 pub mod fs;
+pub mod ingest;
 mod model;
 pub mod query;
 mod storage;

@@ -17,7 +17,7 @@ mod validate;
 pub use column_names::{BatchNames, ColumnNames};
 pub use point::{Point, Row, WriteRow};
 pub use series_key::SeriesKey;
-pub use validate::{InvalidInput, validate_field_name, validate_measurement, validate_tag};
+pub use validate::{InvalidInput, MAX_TAG_VALUE_LEN, validate_field_name, validate_measurement, validate_tag};
 
 /// The field a [`Point`] writes.
 pub const VALUE_FIELD: &str = "value";

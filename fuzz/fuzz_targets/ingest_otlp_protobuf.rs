@@ -1,0 +1,10 @@
+//! Fuzzes OTLP/protobuf metrics decoding and their translation to rows:
+//! never a panic.
+#![no_main]
+
+use chronicle::ingest::otlp;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = otlp::parse_protobuf(data, 1_767_225_600_000_000_000);
+});

@@ -1,0 +1,254 @@
+//! Prometheus remote write and read bodies: requests built with prost and
+//! compressed with snap, decoded back to rows; the snappy bomb, damaged
+//! snappy, invalid protobuf and UTF-8, and every refused series.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on an unexpected error")]
+
+use chronicle::ingest::prompb::{
+    Exemplar, Histogram, Label, LabelMatcher, MatcherType, MetricMetadata, Query, QueryResult, ReadRequest,
+    ReadResponse, ResponseType, Sample, TimeSeries, WriteRequest,
+};
+use chronicle::ingest::remote_write::{STALE_NAN_BITS, parse};
+use chronicle::ingest::{Error, remote_read, snappy};
+use chronicle::{MatchOp, Row};
+use prost::Message;
+
+const LIMIT: usize = 1 << 20;
+
+fn labels(pairs: &[(&str, &str)]) -> Vec<Label> {
+    pairs.iter().map(|(n, v)| Label { name: n.to_string(), value: v.to_string() }).collect()
+}
+
+fn series(pairs: &[(&str, &str)], samples: &[(f64, i64)]) -> TimeSeries {
+    TimeSeries {
+        labels: labels(pairs),
+        samples: samples.iter().map(|&(value, timestamp)| Sample { value, timestamp }).collect(),
+        ..Default::default()
+    }
+}
+
+fn body(request: &WriteRequest) -> Vec<u8> {
+    snap::raw::Encoder::new().compress_vec(&request.encode_to_vec()).unwrap()
+}
+
+fn parse_series(timeseries: Vec<TimeSeries>) -> Result<Vec<Row>, Error> {
+    parse(&body(&WriteRequest { timeseries, metadata: vec![] }), LIMIT)
+}
+
+#[track_caller]
+fn assert_item(result: Result<Vec<Row>, Error>, at: &str, needle: &str) {
+    match result {
+        Err(Error::Item { at: a, message }) => {
+            assert_eq!(a, at, "{message}");
+            assert!(message.contains(needle), "{message:?} lacks {needle:?}");
+        }
+        other => panic!("expected an error at {at}, got {other:?}"),
+    }
+}
+
+#[test]
+fn samples_become_rows_of_field_value() {
+    let request = WriteRequest {
+        timeseries: vec![
+            series(
+                &[("__name__", "up"), ("job", "node"), ("instance", "h:9100")],
+                &[(1.0, 1_700_000_000_000), (0.0, 1_700_000_015_000)],
+            ),
+            TimeSeries {
+                exemplars: vec![Exemplar { labels: labels(&[("trace_id", "abc")]), value: 0.5, timestamp: 1 }],
+                ..series(&[("job", "api"), ("__name__", "http_requests_total"), ("empty", "")], &[(42.0, -5)])
+            },
+            series(&[("__name__", "no_samples")], &[]),
+        ],
+        metadata: vec![MetricMetadata {
+            r#type: 1,
+            metric_family_name: "http_requests_total".into(),
+            help: "h".into(),
+            unit: String::new(),
+        }],
+    };
+    let rows = parse(&body(&request), LIMIT).unwrap();
+    let tags = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>();
+    let value = |v: f64| vec![("value".to_string(), v)];
+    assert_eq!(
+        rows,
+        [
+            Row {
+                measurement: "up".into(),
+                tags: tags(&[("job", "node"), ("instance", "h:9100")]),
+                fields: value(1.0),
+                timestamp: 1_700_000_000_000_000_000
+            },
+            Row {
+                measurement: "up".into(),
+                tags: tags(&[("job", "node"), ("instance", "h:9100")]),
+                fields: value(0.0),
+                timestamp: 1_700_000_015_000_000_000
+            },
+            // The empty label is no label, as in Prometheus.
+            Row {
+                measurement: "http_requests_total".into(),
+                tags: tags(&[("job", "api")]),
+                fields: value(42.0),
+                timestamp: -5_000_000
+            },
+        ]
+    );
+}
+
+#[test]
+fn staleness_markers_keep_their_bits() {
+    let stale = f64::from_bits(STALE_NAN_BITS);
+    let other_nan = f64::from_bits(0x7ff8_0000_0000_0001);
+    // (-0.0 cannot travel: proto3 encoders, prost's and Prometheus's, skip a
+    // double equal to 0.0, so it arrives as +0.0.)
+    let rows =
+        parse_series(vec![series(&[("__name__", "up")], &[(stale, 1), (other_nan, 2), (f64::INFINITY, 3)])]).unwrap();
+    let bits: Vec<u64> = rows.iter().map(|r| r.fields[0].1.to_bits()).collect();
+    assert_eq!(bits, [STALE_NAN_BITS, 0x7ff8_0000_0000_0001, f64::INFINITY.to_bits()]);
+}
+
+#[test]
+fn refused_series_are_named() {
+    assert_item(parse_series(vec![series(&[("job", "a")], &[(1.0, 1)])]), "timeseries[0].labels", "no __name__");
+    assert_item(
+        parse_series(vec![series(&[("__name__", "up")], &[]), series(&[("__name__", "")], &[(1.0, 1)])]),
+        "timeseries[1].labels[0]",
+        "invalid measurement name \"\": empty",
+    );
+    assert_item(
+        parse_series(vec![series(&[("__name__", "up"), ("job", "a"), ("job", "b")], &[(1.0, 1)])]),
+        "timeseries[0].labels[2]",
+        "duplicate label name \"job\"",
+    );
+    assert_item(
+        parse_series(vec![series(&[("__name__", "up"), ("__name__", "down")], &[(1.0, 1)])]),
+        "timeseries[0].labels[1]",
+        "duplicate label name \"__name__\"",
+    );
+    assert_item(
+        parse_series(vec![series(&[("__name__", "up"), ("__tenant__", "evil")], &[(1.0, 1)])]),
+        "timeseries[0].labels[1]",
+        "reserved",
+    );
+    assert_item(
+        parse_series(vec![series(&[("__name__", "up"), ("a-b", "x")], &[(1.0, 1)])]),
+        "timeseries[0].labels[1]",
+        "invalid tag key",
+    );
+    assert_item(
+        parse_series(vec![series(&[("__name__", "up")], &[(1.0, 1), (1.0, i64::MAX / 1000)])]),
+        "timeseries[0].samples[1].timestamp",
+        "overflows",
+    );
+    assert_item(
+        parse_series(vec![TimeSeries {
+            histograms: vec![Histogram { timestamp: 1 }],
+            ..series(&[("__name__", "h")], &[])
+        }]),
+        "timeseries[0].histograms",
+        "native histograms",
+    );
+}
+
+#[test]
+fn a_snappy_bomb_is_refused_before_allocating() {
+    // A block header claiming 4,000,000,000 bytes (varint), then 45 bytes of junk:
+    // refused from the header alone.
+    let mut bomb = Vec::new();
+    let mut n: u64 = 4_000_000_000;
+    while n >= 0x80 {
+        bomb.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    bomb.push(n as u8);
+    bomb.resize(50, 0xAB);
+    assert_eq!(parse(&bomb, 10 << 20), Err(Error::TooLarge { len: 4_000_000_000, limit: 10 << 20 }));
+    assert!(parse(&bomb, 10 << 20).unwrap_err().to_string().contains("4000000000 bytes is over the limit of 10485760"));
+    // The limit is exact: a body of exactly the limit passes.
+    let ok = body(&WriteRequest { timeseries: vec![series(&[("__name__", "up")], &[(1.0, 1)])], metadata: vec![] });
+    let len = snap::raw::decompress_len(&ok).unwrap();
+    assert_eq!(parse(&ok, len).unwrap().len(), 1);
+    assert!(matches!(parse(&ok, len - 1), Err(Error::TooLarge { .. })));
+}
+
+#[test]
+fn damaged_bodies_are_refused() {
+    // Not snappy: a header claiming 5 bytes, then a copy referring before the start.
+    assert!(matches!(parse(&[5, 0b0000_0010, 0xff, 0xff], LIMIT), Err(Error::Snappy(_))));
+    assert!(matches!(parse(&[], LIMIT), Err(Error::Snappy(_))));
+    // Truncated: the header claims more than the block holds.
+    let good = body(&WriteRequest { timeseries: vec![series(&[("__name__", "up")], &[(1.0, 1)])], metadata: vec![] });
+    assert!(matches!(parse(&good[..good.len() - 3], LIMIT), Err(Error::Snappy(_))));
+    // Snappy fine, protobuf not: field 1 (length-delimited) claiming 100 bytes.
+    let junk = snap::raw::Encoder::new().compress_vec(&[0x0a, 100, 1, 2]).unwrap();
+    let err = parse(&junk, LIMIT).unwrap_err();
+    assert!(matches!(&err, Error::Syntax { format: "protobuf", .. }), "{err:?}");
+    // Invalid UTF-8 in a label value: a Label {name: "a", value: 0xff}.
+    let label = [0x0a, 1, b'a', 0x12, 1, 0xff];
+    let series = [&[0x0a, label.len() as u8][..], &label].concat();
+    let request = [&[0x0a, series.len() as u8][..], &series].concat();
+    let err = parse(&snap::raw::Encoder::new().compress_vec(&request).unwrap(), LIMIT).unwrap_err();
+    assert!(matches!(&err, Error::Syntax { format: "protobuf", message } if message.contains("UTF-8")), "{err:?}");
+}
+
+#[test]
+fn remote_read_round_trip() {
+    let request = ReadRequest {
+        queries: vec![Query {
+            start_timestamp_ms: 1_000,
+            end_timestamp_ms: 2_000,
+            matchers: vec![
+                LabelMatcher { r#type: MatcherType::Eq as i32, name: "__name__".into(), value: "up".into() },
+                LabelMatcher { r#type: MatcherType::Re as i32, name: "job".into(), value: "no.*".into() },
+                LabelMatcher { r#type: MatcherType::Nre as i32, name: "env".into(), value: "dev".into() },
+                LabelMatcher { r#type: MatcherType::Neq as i32, name: "dc".into(), value: "x".into() },
+            ],
+            hints: None,
+        }],
+        accepted_response_types: vec![ResponseType::StreamedXorChunks as i32, ResponseType::Samples as i32],
+    };
+    let compressed = snappy::compress(&request.encode_to_vec()).unwrap();
+    let decoded = remote_read::decode_request(&compressed, LIMIT).unwrap();
+    assert_eq!(decoded, request);
+    assert!(remote_read::accepts_samples(&decoded));
+    assert!(remote_read::accepts_samples(&ReadRequest::default()));
+    assert!(!remote_read::accepts_samples(&ReadRequest {
+        accepted_response_types: vec![ResponseType::StreamedXorChunks as i32],
+        ..Default::default()
+    }));
+
+    let matchers: Vec<_> = decoded.queries[0]
+        .matchers
+        .iter()
+        .enumerate()
+        .map(|(j, m)| remote_read::tag_matcher(0, j, m).unwrap())
+        .collect();
+    assert_eq!(
+        matchers.iter().map(|m| m.op).collect::<Vec<_>>(),
+        [MatchOp::Eq, MatchOp::Regex, MatchOp::NotRegex, MatchOp::NotEq]
+    );
+    assert!(matchers[1].matches(Some("node")) && !matchers[1].matches(Some("xnode")));
+    let bad_regex = LabelMatcher { r#type: MatcherType::Re as i32, name: "job".into(), value: "(".into() };
+    assert!(
+        matches!(remote_read::tag_matcher(2, 3, &bad_regex), Err(Error::Item { at, .. }) if at == "queries[2].matchers[3]")
+    );
+    let bad_type = LabelMatcher { r#type: 9, name: "job".into(), value: "a".into() };
+    assert!(remote_read::tag_matcher(0, 0, &bad_type).unwrap_err().to_string().contains("unknown matcher type 9"));
+
+    let tags = vec![("job".to_string(), "node".to_string()), ("Zone".to_string(), "a".to_string())];
+    let labels = remote_read::series_labels("up", &tags);
+    assert_eq!(labels.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(), ["Zone", "__name__", "job"]);
+    let response = ReadResponse {
+        results: vec![QueryResult {
+            timeseries: vec![TimeSeries {
+                labels,
+                samples: vec![Sample { value: f64::from_bits(STALE_NAN_BITS), timestamp: 1_500 }],
+                ..Default::default()
+            }],
+        }],
+    };
+    let encoded = remote_read::encode_response(&response).unwrap();
+    let back = ReadResponse::decode(snap::raw::Decoder::new().decompress_vec(&encoded).unwrap().as_slice()).unwrap();
+    assert_eq!(back.results[0].timeseries[0].labels, response.results[0].timeseries[0].labels);
+    assert_eq!(back.results[0].timeseries[0].samples[0].value.to_bits(), STALE_NAN_BITS);
+}
