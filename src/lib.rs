@@ -71,6 +71,8 @@ mod db;
 pub mod encoding;
 mod error;
 pub mod fs;
+#[cfg(feature = "server")]
+pub mod http;
 pub mod ingest;
 mod model;
 pub mod query;
