@@ -333,6 +333,37 @@ fn import_line_protocol_in_batches_and_name_the_bad_line() {
 }
 
 #[test]
+fn import_to_a_server_posts_line_protocol_that_parses_back_to_the_rows() {
+    let dir = TempDir::new("cli-import-server");
+    std::fs::write(
+        dir.path("w.csv"),
+        "time,site,temp\n2026-01-01T00:00:00Z,north pole,-30.5\n1767225660000000000,x=y,2\n",
+    )
+    .unwrap();
+    let (url, request) = fake_server("204 No Content", "text/plain", Vec::new());
+    ok(chronicle(dir.as_path(), &["import", "--server", &url, "--token", "w", "--tags", "site", "w.csv"]));
+    let (head, body) = request.join().unwrap();
+    assert!(head.starts_with("POST /write?precision=ns HTTP/1.1"), "{head}");
+    assert!(head.to_ascii_lowercase().contains("authorization: bearer w"), "{head}");
+    // Parsed by the same parser the server's /write uses.
+    let rows = chronicle::ingest::line_protocol::parse(&body, chronicle::ingest::Precision::Nanoseconds, 0).unwrap();
+    assert_eq!(
+        rows,
+        [
+            Row::new("w", T0).with_tag("site", "north pole").with_field("temp", -30.5),
+            Row::new("w", T0 + MINUTE).with_tag("site", "x=y").with_field("temp", 2.0),
+        ],
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    assert!(!dir.path("data").exists(), "nothing written locally");
+
+    let (url, _) = fake_server("400 Bad Request", "application/json", br#"{"error":"line 1: reserved tag"}"#.to_vec());
+    let e = failed(chronicle(dir.as_path(), &["import", "--server", &url, "--tags", "site", "w.csv"]), 1);
+    assert!(e.contains("400") && e.contains("line 1: reserved tag"), "{e}");
+}
+
+#[test]
 fn import_csv_with_tags_and_both_time_forms() {
     let dir = TempDir::new("cli-import-csv");
     std::fs::write(

@@ -520,6 +520,9 @@ impl SettingsFile {
         Ok(file)
     }
 
+    /// The parsed document. Parsed again per lookup: a dozen lookups of a
+    /// small file cost nothing, and a stored table would borrow `text` from
+    /// the struct that owns it.
     fn root(&self) -> Result<Spanned<DeTable<'_>>, SettingError> {
         DeTable::parse(&self.text)
             .map_err(|e| SettingError::File { path: self.path.clone(), message: e.to_string().trim_end().to_owned() })

@@ -129,10 +129,10 @@ pub fn run(args: ImportArgs) -> Result<(), CliError> {
         }
     }
     let closed = sink.close();
-    let summary = format!("{} rows ({} points) from {} file(s)", total.rows, total.points, total.files);
+    let summary = format!("{} rows ({} points)", total.rows, total.points);
     match result.and(closed) {
         Ok(()) => {
-            eprintln!("imported {summary}");
+            eprintln!("imported {summary} from {} file(s)", total.files);
             if total.skipped > 0 {
                 eprintln!("skipped {} CSV rows without any field value", total.skipped);
             }
@@ -215,10 +215,16 @@ impl Import<'_> {
         CliError::Failed(format!("{}: {what} {line}: {message}", self.file.display()))
     }
 
-    fn progress(&self, len: u64, unit: &str) -> ProgressBar {
+    /// A bar on stderr (hidden when stderr is not a terminal) counting
+    /// `len` bytes, or rows when `rows` is set.
+    fn progress(&self, len: u64, rows: bool) -> ProgressBar {
         let bar = ProgressBar::new(len);
-        let template = format!("{{msg}} [{{bar:30}}] {{{unit}}}/{{total_{unit}}} ({{eta}})");
-        if let Ok(style) = ProgressStyle::with_template(&template.replace("total_pos", "len")) {
+        let template = if rows {
+            "{msg} [{bar:30}] {human_pos}/{human_len} rows ({eta})"
+        } else {
+            "{msg} [{bar:30}] {bytes}/{total_bytes} ({eta})"
+        };
+        if let Ok(style) = ProgressStyle::with_template(template) {
             bar.set_style(style);
         }
         bar.set_message(self.file.display().to_string());
@@ -243,7 +249,7 @@ impl Import<'_> {
 
     fn line_protocol(&mut self) -> Result<(), CliError> {
         let file = self.open()?;
-        let bar = self.progress(file.metadata().map_or(0, |m| m.len()), "bytes");
+        let bar = self.progress(file.metadata().map_or(0, |m| m.len()), false);
         let mut reader = BufReader::new(file);
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64);
         let batch = self.args.batch_size as usize;
@@ -293,7 +299,7 @@ impl Import<'_> {
     fn csv(&mut self) -> Result<(), CliError> {
         let measurement = self.measurement()?;
         let file = self.open()?;
-        let bar = self.progress(file.metadata().map_or(0, |m| m.len()), "bytes");
+        let bar = self.progress(file.metadata().map_or(0, |m| m.len()), false);
         let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(file);
         let header = reader.headers().map_err(|e| self.at("line", 1, e))?.clone();
         let column = |name: &str| header.iter().position(|h| h == name);
@@ -365,7 +371,7 @@ impl Import<'_> {
         let builder = ParquetRecordBatchReaderBuilder::try_new(self.open()?).map_err(not_parquet)?;
         let total = u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
         let reader = builder.with_batch_size(self.args.batch_size as usize).build().map_err(not_parquet)?;
-        let bar = self.progress(total, "pos");
+        let bar = self.progress(total, true);
         let mut first_row: u64 = 1;
         for batch in reader {
             let batch = batch.map_err(|e| self.at("row", first_row, e))?;

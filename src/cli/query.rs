@@ -175,7 +175,8 @@ impl<W: Write> Printer<W> {
             Printer::Table { mut out, schema, batches } => {
                 let table = match schema {
                     Some(schema) => pretty::pretty_format_batches_with_schema(schema, &batches)?.to_string(),
-                    None => pretty::pretty_format_batches(&batches)?.to_string(),
+                    // A dialect query with no rows has no columns either.
+                    None => "(no rows)".to_owned(),
                 };
                 writeln!(out, "{table}").map_err(CliError::io("stdout"))?;
                 out
