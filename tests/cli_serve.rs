@@ -129,7 +129,14 @@ fn a_second_server_on_the_same_directory_or_port_fails_clearly() {
     let out =
         chronicle(dir.as_path()).args(["serve", "--data-dir", "one", "--http-addr", "127.0.0.1:0"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("locked by another process"), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("open in another process"), "{out:?}");
+
+    // The one-shot commands say what to do instead of failing on the lock.
+    std::fs::create_dir_all(dir.path("one")).unwrap();
+    let out = chronicle(dir.as_path()).args(["query", "--data-dir", "one", "SELECT 1"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("open in another process") && stderr.contains("--server"), "{stderr}");
 
     let port = first.url.rsplit(':').next().unwrap();
     let out = chronicle(dir.as_path())

@@ -22,7 +22,8 @@ pub fn database_path(dir: &Path) -> PathBuf {
 /// Opens the database of `dir`, creating both if missing.
 pub fn open_or_create(dir: &Path, config: Config) -> Result<Db, CliError> {
     std::fs::create_dir_all(dir).map_err(CliError::io(dir))?;
-    Ok(Db::open(database_path(dir), config)?)
+    let path = database_path(dir);
+    Db::open(&path, config).map_err(|e| opening(&path, e))
 }
 
 /// Opens the database of `dir`, which must exist.
@@ -35,11 +36,16 @@ pub fn open_existing(dir: &Path) -> Result<Db, CliError> {
             path.display()
         )));
     }
-    Db::open(&path, Config::default()).map_err(|e| match e {
+    Db::open(&path, Config::default()).map_err(|e| opening(&path, e))
+}
+
+/// The error of opening `path`: a lock held elsewhere says what to do.
+fn opening(path: &Path, e: chronicle::Error) -> CliError {
+    match e {
         chronicle::Error::Locked(_) => CliError::Failed(format!(
-            "{} is open in another process (a running `chronicle serve`?); stop it, or query it with --server",
+            "{} is open in another process (a running `chronicle serve`? `query` and `import` reach one with --server)",
             path.display()
         )),
         e => CliError::Db(e),
-    })
+    }
 }
