@@ -71,6 +71,8 @@ mod db;
 pub mod encoding;
 mod error;
 pub mod fs;
+#[cfg(feature = "server")]
+pub mod http;
 pub mod ingest;
 mod model;
 pub mod query;
@@ -79,7 +81,7 @@ mod storage;
 pub mod testing;
 mod wal;
 
-pub use db::{Config, Db, PartitionInfo, RecoveryReport};
+pub use db::{Config, Db, EncodingCount, EncodingUsage, PartitionInfo, RecoveryReport};
 pub use error::{Error, Result};
 pub use model::{InvalidInput, Point, Row, SeriesKey};
 pub use query::{ChronicleSchema, ChronicleTable, ExportOptions, ExportSource};

@@ -10,6 +10,8 @@
 
 pub mod influxd;
 pub mod mixed_cpu;
+#[cfg(feature = "server")]
+pub mod server;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
