@@ -52,13 +52,20 @@ impl Histogram {
     }
 }
 
+/// What is known of one route: its latency, and its responses by status code.
+#[derive(Debug, Default)]
+struct RouteStats {
+    latency: Histogram,
+    codes: BTreeMap<u16, u64>,
+}
+
 /// The server's own counters and histograms.
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
     points: AtomicU64,
     rows: AtomicU64,
     /// By route: latency, and responses by status code.
-    requests: Mutex<BTreeMap<String, (Histogram, BTreeMap<u16, u64>)>>,
+    requests: Mutex<BTreeMap<String, RouteStats>>,
     /// By query language.
     queries: Mutex<BTreeMap<&'static str, Histogram>>,
 }
@@ -79,9 +86,9 @@ impl Metrics {
 
     fn request(&self, route: &str, status: StatusCode, elapsed: Duration) {
         if let Ok(mut requests) = self.requests.lock() {
-            let (latency, codes) = requests.entry(route.to_owned()).or_default();
-            latency.observe(elapsed);
-            *codes.entry(status.as_u16()).or_default() += 1;
+            let stats = requests.entry(route.to_owned()).or_default();
+            stats.latency.observe(elapsed);
+            *stats.codes.entry(status.as_u16()).or_default() += 1;
         }
     }
 
@@ -108,14 +115,14 @@ impl Metrics {
         );
         if let Ok(requests) = self.requests.lock() {
             out.push_str("# HELP chronicle_http_requests_total HTTP responses by route and status code.\n# TYPE chronicle_http_requests_total counter\n");
-            for (route, (_, codes)) in requests.iter() {
-                for (code, n) in codes {
+            for (route, stats) in requests.iter() {
+                for (code, n) in &stats.codes {
                     let _ = writeln!(out, "chronicle_http_requests_total{{route=\"{route}\",code=\"{code}\"}} {n}");
                 }
             }
             out.push_str("# HELP chronicle_http_request_duration_seconds HTTP request latency by route.\n# TYPE chronicle_http_request_duration_seconds histogram\n");
-            for (route, (latency, _)) in requests.iter() {
-                latency.render(&mut out, "chronicle_http_request_duration_seconds", &format!("route=\"{route}\""));
+            for (route, stats) in requests.iter() {
+                stats.latency.render(&mut out, "chronicle_http_request_duration_seconds", &format!("route=\"{route}\""));
             }
         }
         if let Ok(queries) = self.queries.lock() {
