@@ -52,13 +52,16 @@ impl Histogram {
     }
 }
 
+/// One route's latency, and its responses by status code.
+type RouteStats = (Histogram, BTreeMap<u16, u64>);
+
 /// The server's own counters and histograms.
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
     points: AtomicU64,
     rows: AtomicU64,
     /// By route: latency, and responses by status code.
-    requests: Mutex<BTreeMap<String, (Histogram, BTreeMap<u16, u64>)>>,
+    requests: Mutex<BTreeMap<String, RouteStats>>,
     /// By query language.
     queries: Mutex<BTreeMap<&'static str, Histogram>>,
 }
