@@ -68,8 +68,11 @@ fn remote_write_body(labels: &[(&str, &str)]) -> Vec<u8> {
 
 const SNAPPY: [(&str, &str); 2] = [("Content-Encoding", "snappy"), ("Content-Type", "application/x-protobuf")];
 
+/// Values by (tags, time).
+type Values = BTreeMap<(String, i64), f64>;
+
 /// What the earlier writes stored; checked again after every refusal.
-fn baseline(server: &TestServer) -> (BTreeMap<(String, i64), f64>, BTreeMap<(String, i64), f64>) {
+fn baseline(server: &TestServer) -> (Values, Values) {
     (stored(&server.db, "base", "v"), stored(&server.db, "up", "value"))
 }
 
