@@ -153,6 +153,17 @@ fn json_points_and_gzip_bodies() {
     // The ingest counters moved: 2 + 2 + 5,000 + 1 rows.
     let metrics = curl(&[&server.url("/metrics")], None).body;
     assert!(metrics.contains("\nchronicle_rows_ingested_total 5005\n"), "{metrics}");
+    let gauge = |metrics: &str, name: &str| -> u64 {
+        let line = metrics.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("{metrics}"));
+        line[name.len() + 1..].parse().unwrap()
+    };
+    // 5,000 rows are in the WAL; no flush happened yet, one after flush().
+    assert!(gauge(&metrics, "chronicle_wal_bytes") > 5_000, "{metrics}");
+    assert_eq!(gauge(&metrics, "chronicle_series"), 13, "{metrics}");
+    let before = gauge(&metrics, "chronicle_flushes_total");
+    server.db.flush().unwrap();
+    let metrics = curl(&[&server.url("/metrics")], None).body;
+    assert_eq!(gauge(&metrics, "chronicle_flushes_total"), before + 1, "{metrics}");
 }
 
 #[test]

@@ -52,12 +52,8 @@ impl Histogram {
     }
 }
 
-/// What is known of one route: its latency, and its responses by status code.
-#[derive(Debug, Default)]
-struct RouteStats {
-    latency: Histogram,
-    codes: BTreeMap<u16, u64>,
-}
+/// One route's latency, and its responses by status code.
+type RouteStats = (Histogram, BTreeMap<u16, u64>);
 
 /// The server's own counters and histograms.
 #[derive(Debug, Default)]
@@ -86,9 +82,9 @@ impl Metrics {
 
     fn request(&self, route: &str, status: StatusCode, elapsed: Duration) {
         if let Ok(mut requests) = self.requests.lock() {
-            let stats = requests.entry(route.to_owned()).or_default();
-            stats.latency.observe(elapsed);
-            *stats.codes.entry(status.as_u16()).or_default() += 1;
+            let (latency, codes) = requests.entry(route.to_owned()).or_default();
+            latency.observe(elapsed);
+            *codes.entry(status.as_u16()).or_default() += 1;
         }
     }
 
@@ -108,21 +104,26 @@ impl Metrics {
             "Rows (series and timestamp) stored by writes.",
             self.rows.load(Ordering::Relaxed),
         );
-        let series = state.db.series_count().unwrap_or(0);
-        let _ = writeln!(
-            out,
-            "# HELP chronicle_series Series in the database.\n# TYPE chronicle_series gauge\nchronicle_series {series}"
+        counter(
+            "chronicle_flushes_total",
+            "Flushes of memory to the database file since start.",
+            state.db.flush_count().unwrap_or(0),
         );
+        let mut gauge = |name: &str, help: &str, value: u64| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+        };
+        gauge("chronicle_series", "Series in the database.", state.db.series_count().unwrap_or(0) as u64);
+        gauge("chronicle_wal_bytes", "Bytes of write-ahead log on disk.", state.db.wal_bytes().unwrap_or(0));
         if let Ok(requests) = self.requests.lock() {
             out.push_str("# HELP chronicle_http_requests_total HTTP responses by route and status code.\n# TYPE chronicle_http_requests_total counter\n");
-            for (route, stats) in requests.iter() {
-                for (code, n) in &stats.codes {
+            for (route, (_, codes)) in requests.iter() {
+                for (code, n) in codes {
                     let _ = writeln!(out, "chronicle_http_requests_total{{route=\"{route}\",code=\"{code}\"}} {n}");
                 }
             }
             out.push_str("# HELP chronicle_http_request_duration_seconds HTTP request latency by route.\n# TYPE chronicle_http_request_duration_seconds histogram\n");
-            for (route, stats) in requests.iter() {
-                stats.latency.render(&mut out, "chronicle_http_request_duration_seconds", &format!("route=\"{route}\""));
+            for (route, (latency, _)) in requests.iter() {
+                latency.render(&mut out, "chronicle_http_request_duration_seconds", &format!("route=\"{route}\""));
             }
         }
         if let Ok(queries) = self.queries.lock() {
