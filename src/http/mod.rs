@@ -17,7 +17,10 @@
 
 mod auth;
 mod error;
+mod format;
 mod health_metrics;
+mod influx_compat;
+mod query;
 mod server;
 mod state;
 

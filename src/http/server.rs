@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use super::auth::AuthConfig;
 use super::error::{ApiError, Kind};
 use super::health_metrics;
+use super::query;
 use super::state::AppState;
 use crate::Db;
 
@@ -97,6 +98,7 @@ impl Server {
 fn router(state: AppState) -> Router {
     Router::new()
         .merge(health_metrics::routes())
+        .merge(query::routes())
         .fallback(not_found)
         // Each handler reads its body through `limits`, which says which
         // limit a body broke; axum's own limit would answer first, blindly.
