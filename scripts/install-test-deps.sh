@@ -25,3 +25,13 @@ if ! command -v influxd >/dev/null 2>&1; then
   # should listen on :8086 because a test needed the binary.
   if [ -x /etc/init.d/influxdb ]; then $sudo /etc/init.d/influxdb stop >/dev/null 2>&1 || true; fi
 fi
+if ! command -v influx >/dev/null 2>&1; then
+  # The `influx` 1.x CLI (Debian's `influxdb-client`), run against Chronicle's
+  # /query and against influxd by tests/influx_cli.rs.
+  sudo=""
+  if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then sudo="sudo"; fi
+  if ! apt-cache show influxdb-client >/dev/null 2>&1; then
+    $sudo apt-get update -qq >/dev/null
+  fi
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends influxdb-client >/dev/null
+fi
