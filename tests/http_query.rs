@@ -334,6 +334,8 @@ fn bad_queries_are_refused_saying_where() {
     assert!(e.contains("missing_table"), "{e}");
     let e = refused(get(&server, "/query", &[("q", "SELECT 1"), ("format", "xml")]));
     assert!(e.contains("unknown format \"xml\""), "{e}");
+    let e = refused(get(&server, "/query", &[("q", "SELECT make_array(1, 2) AS list"), ("format", "csv")]));
+    assert!(e.contains("cannot be written as csv"), "{e}");
     let e = refused(get(&server, "/query", &[("q", "SELECT 1"), ("lang", "promql")]));
     assert!(e.contains("unknown lang \"promql\""), "{e}");
     let e = refused(post(&server, "/query", serde_json::json!({"sql": "SELECT 1"})));

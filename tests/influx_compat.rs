@@ -128,6 +128,9 @@ fn raw_http_json_matches_influxd() {
     let raw = format!("SELECT usage, idle FROM cpu WHERE host = 'a' AND {WINDOW} LIMIT 8");
     let two = format!("SHOW MEASUREMENTS; SELECT max(used) FROM mem WHERE {WINDOW} GROUP BY time(5m), host");
     let missing = format!("SELECT mean(usage) FROM nothing WHERE {WINDOW}");
+    // As Grafana's InfluxQL data source writes a panel's query.
+    let grafana = "SELECT mean(\"usage\") FROM \"cpu\" WHERE time >= 1767225600000ms and time <= 1767226199999ms \
+                   GROUP BY time(30s), \"host\" fill(null)";
     let cases: Vec<(String, Option<&str>)> = vec![
         ("SHOW MEASUREMENTS".into(), None),
         ("SHOW TAG KEYS".into(), None),
@@ -146,6 +149,9 @@ fn raw_http_json_matches_influxd() {
         (raw, Some("s")),
         (two, Some("u")),
         (missing, None),
+        (grafana.into(), Some("ms")),
+        ("SHOW TAG VALUES FROM \"cpu\" WITH KEY = \"region\"".into(), None),
+        ("SHOW MEASUREMENTS LIMIT 1".into(), None),
     ];
     for (q, epoch) in &cases {
         let mut params = vec![("db", DB), ("q", q.as_str())];

@@ -228,9 +228,15 @@ async fn chronicle_form(
     }
     let internal = |e: datafusion::arrow::error::ArrowError| ApiError::new(Kind::Internal, e.to_string());
     let mut encoder = format.encoder(&running.schema).map_err(internal)?;
-    let head = Bytes::from(encoder.begin().map_err(internal)?);
-    let rest = Streamed { running, encoder, pending: Some(first), done: false }.into_stream();
-    let body = futures::stream::once(std::future::ready(Ok(head))).chain(rest);
+    let mut head = encoder.begin().map_err(internal)?;
+    let mut rest = Streamed { running, encoder, done: false };
+    // The first rows are encoded before answering, so a result the format
+    // cannot hold (CSV has no lists) is refused with a status, not cut short.
+    let first = rest
+        .encode(first)
+        .map_err(|e| ApiError::bad_data(format!("the result cannot be written as {}: {e}", format.name())))?;
+    head.extend_from_slice(&first);
+    let body = futures::stream::once(std::future::ready(Ok(Bytes::from(head)))).chain(rest.into_stream());
     Ok(([(header::CONTENT_TYPE, format.content_type())], Body::from_stream(body)).into_response())
 }
 
@@ -238,8 +244,6 @@ async fn chronicle_form(
 struct Streamed {
     running: Running,
     encoder: Box<dyn Encoder>,
-    /// The event taken from the query before answering.
-    pending: Option<Event>,
     done: bool,
 }
 
@@ -249,10 +253,7 @@ impl Streamed {
             if s.done {
                 return None;
             }
-            let event = match s.pending.take() {
-                Some(event) => event,
-                None => s.running.next().await,
-            };
+            let event = s.running.next().await;
             let chunk = s.encode(event);
             Some((chunk, s))
         })

@@ -70,6 +70,11 @@ impl Format {
         Ok(Format::Json)
     }
 
+    /// Its name in the `format` parameter.
+    pub fn name(self) -> &'static str {
+        Format::ALL.iter().find(|(f, _, _)| *f == self).map_or("json", |(_, name, _)| name)
+    }
+
     /// The `Content-Type` of a body in this format.
     pub fn content_type(self) -> &'static str {
         match self {
