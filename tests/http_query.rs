@@ -376,7 +376,7 @@ fn cpu_time() -> Duration {
 
 /// A query that would run for hours: a cross join of 10^10 * 12000 rows,
 /// whose operator makes thousands of batches per batch it reads.
-const ENDLESS: &str = "SELECT sum(r.value * c.usage) FROM range(10000000000) r CROSS JOIN cpu c";
+const ENDLESS: &str = "SELECT sum(r.value * c.usage) FROM cpu c CROSS JOIN range(10000000000) r";
 
 #[test]
 fn a_query_past_the_timeout_is_cancelled() {
@@ -445,4 +445,23 @@ fn a_read_token_queries_and_none_is_refused() {
     );
     assert_eq!(reader.status, 200);
     assert_eq!(reader.json()["rows"], serde_json::json!([[rows.len()]]));
+}
+
+#[test]
+fn a_failure_after_the_first_rows_ends_the_body_saying_so() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut config = ServerConfig::default();
+    config.limits.query_timeout = Duration::from_secs(1);
+    let (server, _) = start("http_query_late_failure", config);
+    // Rows come at once and never stop: the timeout strikes mid-body.
+    let q = "SELECT r.value, c.usage FROM cpu c CROSS JOIN range(10000000000) r";
+    let json = get(&server, "/query", &[("q", q), ("lang", "sql")]);
+    assert_eq!(json.status, 200, "the first rows were sent: {}", String::from_utf8_lossy(&json.body));
+    let doc = json.json();
+    assert!(!doc["rows"].as_array().unwrap().is_empty());
+    assert!(doc["error"].as_str().unwrap().contains("query timeout of 1s"), "{}", doc["error"]);
+    // CSV cannot say it: the body is cut short, which the client sees.
+    let mut csv = agent().get(server.url("/query")).query("q", q).query("format", "csv").call().unwrap();
+    assert_eq!(csv.status().as_u16(), 200);
+    assert!(csv.body_mut().with_config().limit(1 << 30).read_to_vec().is_err(), "a cut body reads as an error");
 }
