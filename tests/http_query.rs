@@ -303,7 +303,7 @@ fn the_dialect_is_found_without_lang() {
         assert_eq!((&g.0, &g.1), (&w.0, &w.1));
         assert!((g.2 - w.2).abs() <= 1e-9 * w.2.abs(), "{g:?} vs {w:?}");
     }
-    // Valid SQL stays SQL: `mean` is DataFusion's avg here, over every row.
+    // A text that parses as SQL is run as SQL.
     let sql = get(&server, "/query", &[("q", "SELECT count(*) AS n FROM cpu")]);
     assert_eq!(sql.json()["rows"], serde_json::json!([[rows.len()]]));
 }
