@@ -122,6 +122,7 @@ impl ApiError {
     }
 
     /// The kind of failure.
+    #[cfg(test)]
     pub fn kind(&self) -> Kind {
         self.kind
     }

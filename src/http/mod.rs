@@ -17,9 +17,12 @@
 
 mod auth;
 mod error;
+mod format;
 mod health_metrics;
+mod influx_compat;
 mod limits;
 mod otlp;
+mod query;
 mod remote;
 mod server;
 mod state;

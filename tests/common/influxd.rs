@@ -89,6 +89,11 @@ impl InfluxD {
         panic!("influxd did not answer /ping within {STARTUP:?}");
     }
 
+    /// `http://127.0.0.1:PORT`, for clients other than these helpers.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
     /// Creates database `name`.
     pub fn create_database(&self, name: &str) {
         let (status, body) = self.request(
