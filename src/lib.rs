@@ -81,7 +81,7 @@ mod storage;
 pub mod testing;
 mod wal;
 
-pub use db::{Config, Db, PartitionInfo, RecoveryReport};
+pub use db::{Config, Db, EncodingCount, EncodingUsage, PartitionInfo, RecoveryReport};
 pub use error::{Error, Result};
 pub use model::{InvalidInput, Point, Row, SeriesKey};
 pub use query::{ChronicleSchema, ChronicleTable, ExportOptions, ExportSource};

@@ -1,17 +1,71 @@
 //! The `chronicle` command line: built with the `cli` cargo feature (on by
-//! default), so the library alone never compiles clap.
+//! default), so the library alone never compiles clap. Each subcommand
+//! lives in `cli/`; this file parses the command line, runs one, and turns
+//! its outcome into the exit code (0 done, 1 failed, 2 usage or settings).
 
-use clap::Parser;
+mod cli;
 
-/// Chronicle: an embedded time-series database on Apache Arrow and DataFusion.
+use std::process::ExitCode;
+
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+
+use cli::CliError;
+
+/// Chronicle: a time-series database on Apache Arrow and DataFusion.
 #[derive(Debug, Parser)]
 #[command(name = "chronicle", version, about)]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() {
-    let _cli = Cli::parse();
-    println!(
-        "chronicle {}: the storage engine and server arrive in later releases; see --help",
-        env!("CARGO_PKG_VERSION")
-    );
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve a data directory over HTTP (InfluxDB and Prometheus APIs) until SIGINT or SIGTERM.
+    Serve(cli::config::ServeArgs),
+    /// Run a SQL or dialect query against a data directory or a server.
+    Query(cli::query::QueryArgs),
+    /// Import line protocol, CSV or Parquet files.
+    Import(cli::import::ImportArgs),
+    /// Export a measurement or a query's result as Parquet, to a path or s3://.
+    Export(cli::export::ExportArgs),
+    /// Show what a data directory holds: partitions, series, points, bytes/point, encodings, recovery.
+    Inspect(cli::inspect::InspectArgs),
+}
+
+fn main() -> ExitCode {
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let outcome = match cli.command {
+        Command::Serve(args) => match matches.subcommand_matches("serve") {
+            Some(serve) => cli::serve::run(&args, serve),
+            None => Err(CliError::Usage("serve: no arguments parsed".into())),
+        },
+        Command::Query(args) => {
+            cli::logging::init(&Default::default(), "warn");
+            cli::query::run(args)
+        }
+        Command::Import(args) => {
+            cli::logging::init(&Default::default(), "warn");
+            cli::import::run(args)
+        }
+        Command::Export(args) => {
+            cli::logging::init(&Default::default(), "warn");
+            cli::export::run(args)
+        }
+        Command::Inspect(args) => {
+            cli::logging::init(&Default::default(), "warn");
+            cli::inspect::run(args)
+        }
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
 }

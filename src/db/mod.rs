@@ -17,6 +17,7 @@
 
 mod compact;
 mod config;
+mod encodings;
 mod flush;
 mod read;
 mod state;
@@ -26,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 pub use config::Config;
+pub use encodings::{EncodingCount, EncodingUsage};
 
 use crate::encoding::ChunkEncoder;
 use crate::error::{Error, Result};

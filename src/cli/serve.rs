@@ -1,0 +1,95 @@
+//! `chronicle serve`: opens the data directory's database and serves it
+//! over HTTP until SIGINT or SIGTERM.
+//!
+//! Order of shutdown: stop accepting, let in-flight requests finish
+//! ([`Server::run`]'s shutdown future), then flush and close the database
+//! on the blocking pool. Once bound, the exact line `listening on
+//! http://ADDR` goes to stdout (flushed) so scripts can read the port.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use chronicle::http::Server;
+use clap::ArgMatches;
+
+use super::config::{self, ServeArgs};
+use super::{CliError, data_dir, logging};
+
+/// Runs the server with the settings of `args` (and of `matches`, which
+/// say where each came from); returns once it has shut down cleanly.
+pub fn run(args: &ServeArgs, matches: &ArgMatches) -> Result<(), CliError> {
+    let settings = config::resolve(args, matches)?;
+    logging::init(&settings.log, "info");
+    tracing::info!(settings = %settings.summary(), "starting chronicle {}", env!("CARGO_PKG_VERSION"));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failed(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(serve(settings))
+}
+
+async fn serve(settings: config::ServeSettings) -> Result<(), CliError> {
+    let dir = settings.data_dir.clone();
+    let db_config = settings.db.clone();
+    let db = tokio::task::spawn_blocking(move || data_dir::open_or_create(&dir, db_config))
+        .await
+        .map_err(|e| CliError::Failed(format!("opening the database panicked: {e}")))??;
+    let report = db.recovery_report();
+    tracing::info!(
+        path = %db.path().display(),
+        wal_records_replayed = report.replayed,
+        clean = report.is_clean(),
+        "database open"
+    );
+    let db = Arc::new(db);
+    let addr = settings.server.http_addr;
+    let server = Server::bind(Arc::clone(&db), settings.server)
+        .await
+        .map_err(|e| CliError::Failed(format!("cannot listen on {addr} (setting http_addr): {e}")))?;
+    let shutdown = shutdown_signal()?;
+    let bound = server.local_addr().map_err(|e| CliError::Failed(format!("no local address: {e}")))?;
+    {
+        let mut out = std::io::stdout().lock();
+        // A closed stdout (a script that stopped reading) must not stop the server.
+        let _ = writeln!(out, "listening on http://{bound}").and_then(|()| out.flush());
+    }
+    tracing::info!(addr = %bound, "listening");
+    let served = server.run(shutdown).await;
+    tracing::info!("no longer accepting; in-flight requests answered; flushing the database");
+    let closed = tokio::task::spawn_blocking(move || db.flush().and_then(|()| db.close()))
+        .await
+        .map_err(|e| CliError::Failed(format!("closing the database panicked: {e}")))?;
+    served.map_err(|e| CliError::Failed(format!("the HTTP server failed: {e}")))?;
+    closed?;
+    tracing::info!("database closed; bye");
+    Ok(())
+}
+
+/// Installs the SIGINT and SIGTERM handlers now (before the address is
+/// announced, so a signal sent right after never kills the process
+/// unflushed) and returns a future that completes on the first of them.
+#[cfg(unix)]
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, CliError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let install = |kind: SignalKind, name: &str| {
+        signal(kind).map_err(|e| CliError::Failed(format!("cannot listen for {name}: {e}")))
+    };
+    let mut interrupt = install(SignalKind::interrupt(), "SIGINT")?;
+    let mut terminate = install(SignalKind::terminate(), "SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => tracing::info!("SIGINT received; shutting down"),
+            _ = terminate.recv() => tracing::info!("SIGTERM received; shutting down"),
+        }
+    })
+}
+
+/// Completes on Ctrl-C.
+#[cfg(not(unix))]
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, CliError> {
+    Ok(async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::info!("Ctrl-C received; shutting down");
+        }
+    })
+}
