@@ -152,6 +152,7 @@ impl State {
         }
         self.durable_lsn = durable;
         wal.checkpoint(durable)?;
+        self.flushes += 1;
         Ok(())
     }
 

@@ -130,6 +130,7 @@ impl Db {
             poisoned: None,
             closed: false,
             encoder: ChunkEncoder::default(),
+            flushes: 0,
         };
         let mut report = RecoveryReport { wal: replay.report, file_damage: opened.damage, ..Default::default() };
         for (lsn, payload) in replay.records.iter().filter(|(lsn, _)| *lsn > snapshot.durable_lsn) {
@@ -343,6 +344,18 @@ impl Db {
     /// Number of series.
     pub fn series_count(&self) -> Result<usize> {
         Ok(self.read()?.index.len())
+    }
+
+    /// Bytes of WAL segments on disk: what a restart would replay, at most.
+    pub fn wal_bytes(&self) -> Result<u64> {
+        // Fails like every reader once the database is closed.
+        drop(self.read()?);
+        Ok(self.inner.wal.size()?)
+    }
+
+    /// Flushes of memory to the file completed since open.
+    pub fn flush_count(&self) -> Result<u64> {
+        Ok(self.read()?.flushes)
     }
 
     /// Every series as (id, key), by id.

@@ -49,6 +49,8 @@ pub(crate) struct State {
     pub poisoned: Option<String>,
     pub closed: bool,
     pub encoder: ChunkEncoder,
+    /// Flushes completed since open (for monitoring).
+    pub flushes: u64,
 }
 
 impl State {

@@ -126,6 +126,12 @@ impl ApiError {
         self.kind
     }
 
+    /// The HTTP status this failure is answered with (for routes whose
+    /// protocol prescribes its own body, as OTLP does).
+    pub fn status(&self) -> StatusCode {
+        self.kind.status()
+    }
+
     /// What went wrong.
     pub fn message(&self) -> &str {
         &self.message

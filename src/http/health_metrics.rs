@@ -52,13 +52,16 @@ impl Histogram {
     }
 }
 
+/// One route's latency, and its responses by status code.
+type RouteStats = (Histogram, BTreeMap<u16, u64>);
+
 /// The server's own counters and histograms.
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
     points: AtomicU64,
     rows: AtomicU64,
     /// By route: latency, and responses by status code.
-    requests: Mutex<BTreeMap<String, (Histogram, BTreeMap<u16, u64>)>>,
+    requests: Mutex<BTreeMap<String, RouteStats>>,
     /// By query language.
     queries: Mutex<BTreeMap<&'static str, Histogram>>,
 }
@@ -101,11 +104,16 @@ impl Metrics {
             "Rows (series and timestamp) stored by writes.",
             self.rows.load(Ordering::Relaxed),
         );
-        let series = state.db.series_count().unwrap_or(0);
-        let _ = writeln!(
-            out,
-            "# HELP chronicle_series Series in the database.\n# TYPE chronicle_series gauge\nchronicle_series {series}"
+        counter(
+            "chronicle_flushes_total",
+            "Flushes of memory to the database file since start.",
+            state.db.flush_count().unwrap_or(0),
         );
+        let mut gauge = |name: &str, help: &str, value: u64| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+        };
+        gauge("chronicle_series", "Series in the database.", state.db.series_count().unwrap_or(0) as u64);
+        gauge("chronicle_wal_bytes", "Bytes of write-ahead log on disk.", state.db.wal_bytes().unwrap_or(0));
         if let Ok(requests) = self.requests.lock() {
             out.push_str("# HELP chronicle_http_requests_total HTTP responses by route and status code.\n# TYPE chronicle_http_requests_total counter\n");
             for (route, (_, codes)) in requests.iter() {

@@ -18,8 +18,12 @@
 mod auth;
 mod error;
 mod health_metrics;
+mod limits;
+mod otlp;
+mod remote;
 mod server;
 mod state;
+mod write;
 
 pub use auth::{AuthConfig, Scope, Token};
 pub use server::{Limits, Server, ServerConfig};

@@ -14,7 +14,10 @@ use tokio::net::TcpListener;
 use super::auth::AuthConfig;
 use super::error::{ApiError, Kind};
 use super::health_metrics;
+use super::otlp;
+use super::remote;
 use super::state::AppState;
+use super::write;
 use crate::Db;
 
 /// The default address: loopback, InfluxDB's port.
@@ -97,6 +100,9 @@ impl Server {
 fn router(state: AppState) -> Router {
     Router::new()
         .merge(health_metrics::routes())
+        .merge(write::routes())
+        .merge(remote::routes())
+        .merge(otlp::routes())
         .fallback(not_found)
         // Each handler reads its body through `limits`, which says which
         // limit a body broke; axum's own limit would answer first, blindly.

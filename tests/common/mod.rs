@@ -8,6 +8,8 @@
 #![allow(dead_code, reason = "each test binary uses part of the shared helpers")]
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers: failing loudly is the point")]
 
+#[cfg(feature = "server")]
+pub mod http_client;
 pub mod influxd;
 pub mod mixed_cpu;
 #[cfg(feature = "server")]
