@@ -28,7 +28,7 @@ use arrow_array::{Array, RecordBatch};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 
@@ -52,27 +52,20 @@ const VALUE_FIELD: &str = "value";
 /// The routes of this module.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route(WRITE_PATH, post(remote_write_v1))
-        .route(WRITE_ALIAS, post(remote_write_alias))
+        .route(WRITE_PATH, post(remote_write))
+        .route(WRITE_ALIAS, post(remote_write))
         .route(READ_PATH, post(remote_read))
 }
 
-async fn remote_write_v1(
+/// Both write paths: the path only names the route in errors.
+async fn remote_write(
     State(state): State<AppState>,
     caller: Caller,
+    uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
-    store(&state, caller, WRITE_PATH, &headers, body).await
-}
-
-async fn remote_write_alias(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<StatusCode, ApiError> {
-    store(&state, caller, WRITE_ALIAS, &headers, body).await
+    store(&state, caller, uri.path(), &headers, body).await
 }
 
 async fn store(

@@ -8,41 +8,24 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::ipc::writer::StreamWriter;
 
-use super::Encoder;
+use super::BinaryWriter;
 
-/// Encodes rows as an Arrow IPC stream; see the module docs.
-pub(crate) struct ArrowEncoder {
-    writer: StreamWriter<Vec<u8>>,
+/// A stream writer of `schema`; it writes the schema message at once, so
+/// the body's first bytes are ready before any row.
+pub(super) fn writer(schema: &SchemaRef) -> Result<StreamWriter<Vec<u8>>, ArrowError> {
+    StreamWriter::try_new(Vec::new(), schema)
 }
 
-impl ArrowEncoder {
-    pub fn try_new(schema: &SchemaRef) -> Result<Self, ArrowError> {
-        Ok(Self { writer: StreamWriter::try_new(Vec::new(), schema)? })
+impl BinaryWriter for StreamWriter<Vec<u8>> {
+    fn write_batch(&mut self, batch: &RecordBatch) -> Result<(), ArrowError> {
+        self.write(batch)
     }
 
-    /// What the writer wrote since last asked.
-    fn take(&mut self) -> Vec<u8> {
-        std::mem::take(self.writer.get_mut())
-    }
-}
-
-impl Encoder for ArrowEncoder {
-    fn begin(&mut self) -> Result<Vec<u8>, ArrowError> {
-        // The writer wrote the schema message when created.
-        Ok(self.take())
+    fn close(&mut self) -> Result<(), ArrowError> {
+        self.finish()
     }
 
-    fn batch(&mut self, batch: &RecordBatch) -> Result<Vec<u8>, ArrowError> {
-        self.writer.write(batch)?;
-        Ok(self.take())
-    }
-
-    fn finish(&mut self) -> Result<Vec<u8>, ArrowError> {
-        self.writer.finish()?;
-        Ok(self.take())
-    }
-
-    fn fail(&mut self, _message: &str) -> Option<Vec<u8>> {
-        None
+    fn buffer(&mut self) -> &mut Vec<u8> {
+        self.get_mut()
     }
 }

@@ -91,9 +91,48 @@ impl Format {
         Ok(match self {
             Format::Json => Box::new(json::JsonEncoder::new(&schema)),
             Format::Csv => Box::new(csv::CsvEncoder::new()),
-            Format::Arrow => Box::new(arrow::ArrowEncoder::try_new(&schema)?),
-            Format::Parquet => Box::new(parquet::ParquetEncoder::try_new(schema)?),
+            Format::Arrow => Box::new(BinaryEncoder(arrow::writer(&schema)?)),
+            Format::Parquet => Box::new(BinaryEncoder(parquet::writer(schema)?)),
         })
+    }
+}
+
+/// A writer of a binary columnar format into a buffer it owns, whose
+/// bytes can be taken as they are written: the Arrow IPC stream and Parquet.
+trait BinaryWriter: Send {
+    fn write_batch(&mut self, batch: &RecordBatch) -> Result<(), ArrowError>;
+    fn close(&mut self) -> Result<(), ArrowError>;
+    /// The buffer the writer appends to.
+    fn buffer(&mut self) -> &mut Vec<u8>;
+}
+
+/// The [`Encoder`] of a [`BinaryWriter`]: each call returns what the writer
+/// wrote since the last one. Such formats cannot say why a body ends short.
+struct BinaryEncoder<W>(W);
+
+impl<W: BinaryWriter> BinaryEncoder<W> {
+    fn take(&mut self) -> Vec<u8> {
+        std::mem::take(self.0.buffer())
+    }
+}
+
+impl<W: BinaryWriter> Encoder for BinaryEncoder<W> {
+    fn begin(&mut self) -> Result<Vec<u8>, ArrowError> {
+        Ok(self.take())
+    }
+
+    fn batch(&mut self, batch: &RecordBatch) -> Result<Vec<u8>, ArrowError> {
+        self.0.write_batch(batch)?;
+        Ok(self.take())
+    }
+
+    fn finish(&mut self) -> Result<Vec<u8>, ArrowError> {
+        self.0.close()?;
+        Ok(self.take())
+    }
+
+    fn fail(&mut self, _message: &str) -> Option<Vec<u8>> {
+        None
     }
 }
 

@@ -6,41 +6,26 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::error::ArrowError;
 use datafusion::parquet::arrow::ArrowWriter;
 
-use super::Encoder;
+use super::BinaryWriter;
 
-/// Encodes rows as a Parquet file; see the module docs.
-pub(crate) struct ParquetEncoder {
-    writer: ArrowWriter<Vec<u8>>,
+/// A Parquet writer of `schema` with the default properties.
+pub(super) fn writer(schema: SchemaRef) -> Result<ArrowWriter<Vec<u8>>, ArrowError> {
+    Ok(ArrowWriter::try_new(Vec::new(), schema, None)?)
 }
 
-impl ParquetEncoder {
-    pub fn try_new(schema: SchemaRef) -> Result<Self, ArrowError> {
-        Ok(Self { writer: ArrowWriter::try_new(Vec::new(), schema, None)? })
+/// Taking the buffer's bytes is safe: the writer counts offsets itself, not
+/// by the buffer's length.
+impl BinaryWriter for ArrowWriter<Vec<u8>> {
+    fn write_batch(&mut self, batch: &RecordBatch) -> Result<(), ArrowError> {
+        Ok(self.write(batch)?)
     }
 
-    /// What the writer passed on since last asked. Taking the bytes is
-    /// safe: the writer counts offsets itself, not by the buffer's length.
-    fn take(&mut self) -> Vec<u8> {
-        std::mem::take(self.writer.inner_mut())
-    }
-}
-
-impl Encoder for ParquetEncoder {
-    fn begin(&mut self) -> Result<Vec<u8>, ArrowError> {
-        Ok(self.take())
+    fn close(&mut self) -> Result<(), ArrowError> {
+        self.finish()?;
+        Ok(())
     }
 
-    fn batch(&mut self, batch: &RecordBatch) -> Result<Vec<u8>, ArrowError> {
-        self.writer.write(batch)?;
-        Ok(self.take())
-    }
-
-    fn finish(&mut self) -> Result<Vec<u8>, ArrowError> {
-        self.writer.finish()?;
-        Ok(self.take())
-    }
-
-    fn fail(&mut self, _message: &str) -> Option<Vec<u8>> {
-        None
+    fn buffer(&mut self) -> &mut Vec<u8> {
+        self.inner_mut()
     }
 }
