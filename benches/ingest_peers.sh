@@ -35,8 +35,10 @@
 #   high-water mark at exit, so shutdown and flush count too).
 #
 # Chronicle is built with the `bench` profile: the release profile plus line
-# tables for profilers (same optimisations), shared with the load
-# generator's build.
+# tables for profilers (same optimisations). One `cargo bench --no-run`
+# builds the server binary and the load generator together (cargo builds a
+# package's binaries for its benches), so both share one feature resolution
+# and DataFusion is compiled once.
 #
 # Not part of CI. Needs prometheus, victoria-metrics and influxdb (installed
 # with apt-get when missing), curl, python3 and GNU time. Arguments are
@@ -85,7 +87,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 log "building chronicle and the load generator (profile $PROFILE)"
-cargo build --quiet --profile "$PROFILE" --bin chronicle
 cargo bench --quiet --profile "$PROFILE" --bench ingest_load --no-run
 CHRONICLE="$CARGO_TARGET_DIR/$OUT/chronicle"
 

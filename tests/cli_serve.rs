@@ -1,12 +1,14 @@
 //! `chronicle serve` as a real process: the `listening on` line, /health,
-//! SIGTERM and SIGINT shut it down with exit 0 and the data survives,
+//! SIGTERM and SIGINT shut it down with exit 0 and the data survives, a
+//! write in flight when SIGTERM arrives is answered and kept,
 //! settings from file < environment < flag, and bad settings exit 2
 //! naming the setting and where it came from.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on an unexpected error")]
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
@@ -119,6 +121,50 @@ fn serve_prints_its_address_answers_health_and_keeps_data_across_sigterm_and_sig
         assert!(stderr.contains("database closed"), "{stderr}");
         assert_eq!(stored(&db_path), expected, "after SIG{signal}");
     }
+}
+
+#[test]
+fn a_write_in_flight_at_sigterm_is_answered_and_kept() {
+    let dir = TempDir::new("cli-serve-in-flight");
+    let mut cmd = chronicle(dir.as_path());
+    cmd.args(["serve", "--http-addr", "127.0.0.1:0"]);
+    let mut server = Serving::start(cmd);
+    let lines: String =
+        (0..200i64).map(|i| format!("cpu,host=h{} usage={} {}\n", i % 3, i as f64 / 2.0, T0 + i * 1_000_000)).collect();
+    let (first, second) = lines.as_bytes().split_at(lines.len() / 2);
+
+    // The request line, the headers and half the body are sent before the
+    // signal; the rest after it. The server must read it to the end, store
+    // it and answer before it closes the database.
+    let mut conn = TcpStream::connect(server.url.trim_start_matches("http://")).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        conn,
+        "POST /write?db=x HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        lines.len()
+    )
+    .unwrap();
+    conn.write_all(first).unwrap();
+    conn.flush().unwrap();
+    // Time for the server to read the headers and start on the body.
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = server.child.id().to_string();
+    assert!(Command::new("sh").args(["-c", &format!("kill -TERM {pid}")]).status().unwrap().success());
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(server.child.try_wait().unwrap().is_none(), "the server waits for the request in flight");
+    conn.write_all(second).unwrap();
+    let mut response = String::new();
+    conn.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 204"), "{response}");
+
+    let status = server.child.wait().unwrap();
+    let mut err = String::new();
+    server.child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(err.contains("SIGTERM received") && err.contains("database closed"), "{err}");
+    let stored = stored(&dir.path("data").join("chronicle.db"));
+    let expected: Vec<(i64, f64)> = (0..200i64).map(|i| (T0 + i * 1_000_000, i as f64 / 2.0)).collect();
+    assert_eq!(stored, expected, "every line of the request answered 204 is kept");
 }
 
 #[test]
