@@ -12,7 +12,7 @@
 //! never logged nor echoed in a message.
 
 use arrow_flight::BasicAuth;
-use base64::Engine;
+use base64::Engine as _;
 use prost::Message;
 use tonic::metadata::MetadataMap;
 
@@ -103,9 +103,15 @@ pub fn credentials(metadata: &MetadataMap) -> Result<Credentials> {
     }
 }
 
-/// `user:password` in base64; the password may hold colons.
+/// `user:password` in base64, padded or not (Go's Flight client sends it
+/// unpadded); the password may hold colons.
 fn basic(encoded: &str) -> Result<Credentials> {
-    let decoded = base64::engine::general_purpose::STANDARD
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    const EITHER_PADDING: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    let decoded = EITHER_PADDING
         .decode(encoded)
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
@@ -147,6 +153,11 @@ mod tests {
         assert_eq!(
             credentials(&with("Basic YWRtaW46czM6Y3JldA==")).unwrap(),
             Credentials::Basic { username: "admin".into(), password: "s3:cret".into() }
+        );
+        // "u:p-0" unpadded, as Go's client sends it.
+        assert_eq!(
+            credentials(&with("Basic dTpwLTA")).unwrap(),
+            Credentials::Basic { username: "u".into(), password: "p-0".into() }
         );
         assert!(matches!(credentials(&with("Digest x")), Err(Error::Unauthenticated(_))));
         assert!(matches!(credentials(&with("Basic !!!")), Err(Error::Unauthenticated(_))));

@@ -186,7 +186,7 @@ impl SqlService {
         let df = self.timed(statement::plan(&ctx, &query.query)).await?;
         Ok(ActionCreatePreparedStatementResult {
             prepared_statement_handle: Prepared::new(query.query).encode()?,
-            dataset_schema: prepared::schema_bytes(df.schema().as_arrow())?,
+            dataset_schema: prepared::schema_bytes(&statement::wire_schema(df.schema().as_arrow()))?,
             parameter_schema: prepared::schema_bytes(&prepared::parameter_schema(&df)?)?,
         })
     }

@@ -19,7 +19,7 @@ use arrow_flight::encode::FlightDataEncoderBuilder;
 use arrow_flight::error::FlightError;
 use arrow_flight::sql::{Any, Command, ProstMessageExt, TicketStatementQuery};
 use arrow_flight::{FlightData, FlightDescriptor, FlightEndpoint, FlightInfo, Ticket};
-use arrow_schema::Schema;
+use arrow_schema::{DataType, Field, Schema};
 use bytes::Bytes;
 use datafusion::dataframe::DataFrame;
 use datafusion::execution::context::SQLOptions;
@@ -59,10 +59,27 @@ pub fn sql_of(ticket: &TicketStatementQuery) -> Result<String> {
         .map_err(|_| Error::invalid("the statement ticket is not UTF-8 SQL"))
 }
 
-/// A `FlightInfo` of one endpoint with `ticket`, describing `schema`.
+/// The schema a result has on the wire: dictionary columns are sent as
+/// their values (the encoder hydrates them, as clients that compare the
+/// announced schema with the stream's expect), so announced schemas must
+/// say the same.
+pub fn wire_schema(schema: &Schema) -> Schema {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Dictionary(_, values) => f.as_ref().clone().with_data_type(values.as_ref().clone()),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Schema::new_with_metadata(fields, schema.metadata().clone())
+}
+
+/// A `FlightInfo` of one endpoint with `ticket`, describing the result of
+/// `schema` as sent.
 pub fn flight_info(schema: &Schema, ticket: Ticket, descriptor: FlightDescriptor) -> Result<FlightInfo> {
     Ok(FlightInfo::new()
-        .try_with_schema(schema)?
+        .try_with_schema(&wire_schema(schema))?
         .with_endpoint(FlightEndpoint::new().with_ticket(ticket))
         .with_descriptor(descriptor)
         .with_ordered(true))
@@ -156,6 +173,15 @@ mod tests {
             assert_eq!(Status::from(e).code(), tonic::Code::InvalidArgument, "{sql}");
         }
         assert!(ctx.table_exist("t").is_ok_and(|exists| !exists));
+    }
+
+    #[test]
+    fn dictionaries_are_announced_as_their_values() {
+        let dict = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+        let schema = Schema::new(vec![Field::new("host", dict, true), Field::new("v", DataType::Float64, false)]);
+        let wire = wire_schema(&schema);
+        assert_eq!(wire.field(0), &Field::new("host", DataType::Utf8, true));
+        assert_eq!(wire.field(1), schema.field(1));
     }
 
     #[test]
