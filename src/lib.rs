@@ -70,6 +70,8 @@
 mod db;
 pub mod encoding;
 mod error;
+#[cfg(feature = "flight")]
+pub mod flight;
 pub mod fs;
 #[cfg(feature = "server")]
 pub mod http;
