@@ -74,3 +74,25 @@ def test_polars_write_database_with_adbc():
     assert [g * scale for g in got_ns] == sent_ns
     rows = http_query("SELECT region, count(*) AS n FROM pl_weather GROUP BY region ORDER BY region", token("write"))
     assert rows == [["eu", n // 2], ["us", n // 2]]
+
+
+def test_a_large_frame_ingests_as_a_stream_of_batches():
+    # The driver sends at most 16 MiB per message: a large frame goes as a
+    # reader of smaller batches, each written as it arrives.
+    import pyarrow as pa
+
+    n, chunk = 300_000, 50_000
+    table = pa.table(
+        {
+            "time": pa.array([i * 10**6 for i in range(n)], pa.timestamp("ns")),
+            "host": pa.array([f"h{i % 7}" for i in range(n)]),
+            "v": pa.array([float(i % 1000) for i in range(n)]),
+        }
+    )
+    reader = pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=chunk))
+    with connect(token("write")) as conn, conn.cursor() as cur:
+        assert cur.adbc_ingest("stream_cpu", reader, mode="create") == n
+    [[count, total, hosts]] = http_query(
+        "SELECT count(*) AS n, sum(v) AS s, count(DISTINCT host) AS hosts FROM stream_cpu", token("write")
+    )
+    assert (count, total, hosts) == (n, float(sum(i % 1000 for i in range(n))), 7)
