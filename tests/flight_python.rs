@@ -89,6 +89,16 @@ impl Serving {
     }
 }
 
+impl Drop for Serving {
+    /// A test that failed before `stop` leaves no server behind.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 #[test]
 fn adbc_queries_prepared_statements_and_metadata() {
     let server = Serving::start("flight_python_query");
