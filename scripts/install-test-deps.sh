@@ -20,7 +20,10 @@
 # - moto, an S3-compatible server the s3:// export is tested against
 #   (tests/parquet_export_s3.rs; it brings boto3);
 # - the OpenTelemetry SDK exports to /v1/metrics (tests/otlp_python_sdk.rs);
-# - influxdb-client writes to /api/v2/write (tests/influxdb_client_python.rs).
+# - influxdb-client writes to /api/v2/write (tests/influxdb_client_python.rs);
+# - ADBC's Flight SQL driver with pyarrow, pandas, polars and pytest query
+#   and ingest over Flight SQL (tests/flight_python.rs running
+#   tests/python/test_flight_*.py).
 set -euo pipefail
 
 pip_install() {
@@ -31,6 +34,8 @@ python3 -c "import moto.server, boto3" 2>/dev/null || pip_install 'moto[server]'
 python3 -c "import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http" 2>/dev/null \
   || pip_install opentelemetry-sdk opentelemetry-exporter-otlp-proto-http
 python3 -c "import influxdb_client" 2>/dev/null || pip_install influxdb-client
+python3 -c "import adbc_driver_flightsql, adbc_driver_manager, pyarrow, pandas, polars, pytest" 2>/dev/null \
+  || pip_install adbc-driver-flightsql adbc-driver-manager pyarrow pandas polars pytest
 
 # Each Debian package, by the program that says it is installed.
 missing=()

@@ -5,8 +5,8 @@
 //! program opens it with one call; every acknowledged point survives a crash.
 //!
 //! ```text
-//!  wire bodies (line protocol, JSON, Prometheus remote write, OTLP)
-//!     │ ingest: parse to rows, all or nothing, errors name line / item
+//!  wire bodies (line protocol, JSON, Prometheus remote write, OTLP, Arrow batches of Flight SQL ingest)
+//!     │ ingest: parse to rows, all or nothing, errors name line / item / column
 //!     ▼
 //!  Db::write(points | rows)
 //!     │ model: validate names and tags          db::wal_record: one record per batch
@@ -21,6 +21,8 @@
 //!                            storage::file::footer ──────────┘    fsync, then WAL checkpoint)
 //!
 //!  Db::scan ─▶ storage::scan: chunks of the file + head, last write wins ─▶ Arrow RecordBatches
+//!
+//!  flight (chronicle-flight): Flight SQL statements ─▶ Db::session_context, ingest ─▶ Db::write_rows
 //!
 //!  SQL (DataFusion) ─▶ query::ChronicleTable (filter pushdown) ─▶ query::ChronicleScanExec
 //!                      (one partition per time partition) ─▶ Db::scan;  functions: chronicle-udfs
@@ -70,6 +72,8 @@
 mod db;
 pub mod encoding;
 mod error;
+#[cfg(feature = "flight")]
+pub mod flight;
 pub mod fs;
 #[cfg(feature = "server")]
 pub mod http;

@@ -20,8 +20,9 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant, reason = "parsed once per run; boxing buys nothing")]
 enum Command {
-    /// Serve a data directory over HTTP (InfluxDB and Prometheus APIs) until SIGINT or SIGTERM.
+    /// Serve a data directory over HTTP (InfluxDB and Prometheus APIs) and Arrow Flight SQL until SIGINT or SIGTERM.
     Serve(cli::config::ServeArgs),
     /// Run a SQL or dialect query against a data directory or a server.
     Query(cli::query::QueryArgs),

@@ -21,7 +21,8 @@ use common::TempDir;
 const BIN: &str = env!("CARGO_BIN_EXE_chronicle");
 const T0: i64 = 1_767_225_600_000_000_000;
 
-/// A `chronicle` command with no CHRONICLE_* variables from the outside.
+/// A `chronicle` command with no CHRONICLE_* variables from the outside,
+/// its Flight SQL server on a free port (tests run at once).
 fn chronicle(cwd: &Path) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.current_dir(cwd);
@@ -30,6 +31,7 @@ fn chronicle(cwd: &Path) -> Command {
             cmd.env_remove(key);
         }
     }
+    cmd.env("CHRONICLE_FLIGHT_ADDR", "127.0.0.1:0");
     cmd
 }
 
@@ -194,6 +196,21 @@ fn a_second_server_on_the_same_directory_or_port_fails_clearly() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&format!("cannot listen on 127.0.0.1:{port} (setting http_addr)")), "{stderr}");
+    let out = chronicle(dir.as_path())
+        .args([
+            "serve",
+            "--data-dir",
+            "three",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--flight-addr",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("cannot listen on 127.0.0.1:{port} (setting flight_addr)")), "{stderr}");
 
     let (code, stderr) = first.stop("TERM");
     assert_eq!(code, Some(0), "{stderr}");

@@ -85,7 +85,7 @@ impl Server {
             .arg("serve")
             .arg("--data-dir")
             .arg(data_dir)
-            .args(["--http-addr", "127.0.0.1:0", "--wal-sync", "always"])
+            .args(["--http-addr", "127.0.0.1:0", "--flight-addr", "127.0.0.1:0", "--wal-sync", "always"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(log).expect("creates the server log"));

@@ -46,6 +46,8 @@ const fn setting(key: &'static str, env: &'static str, flag: &'static str, id: &
 pub const DATA_DIR: Setting = setting("data_dir", "CHRONICLE_DATA_DIR", "data-dir", "data_dir");
 /// Address the HTTP server listens on.
 pub const HTTP_ADDR: Setting = setting("http_addr", "CHRONICLE_HTTP_ADDR", "http-addr", "http_addr");
+/// Address the Flight SQL server listens on.
+pub const FLIGHT_ADDR: Setting = setting("flight_addr", "CHRONICLE_FLIGHT_ADDR", "flight-addr", "flight_addr");
 /// WAL sync policy.
 pub const WAL_SYNC: Setting = setting("wal.sync", "CHRONICLE_WAL_SYNC", "wal-sync", "wal_sync");
 /// Interval of the `interval` sync policy.
@@ -88,9 +90,10 @@ pub const LOG_LEVEL: Setting = setting("log.level", "CHRONICLE_LOG_LEVEL", "log-
 pub const LOG_FORMAT: Setting = setting("log.format", "CHRONICLE_LOG_FORMAT", "log-format", "log_format");
 
 /// Every setting, in the order `--help` lists them.
-pub const SETTINGS: [Setting; 14] = [
+pub const SETTINGS: [Setting; 15] = [
     DATA_DIR,
     HTTP_ADDR,
+    FLIGHT_ADDR,
     WAL_SYNC,
     WAL_SYNC_INTERVAL,
     PARTITION_DURATION,
@@ -122,6 +125,11 @@ pub struct ServeArgs {
     /// [default: 127.0.0.1:8086] [toml: http_addr]
     #[arg(long = HTTP_ADDR.flag, env = HTTP_ADDR.env, value_name = "HOST:PORT")]
     http_addr: Option<String>,
+    /// Address of the Arrow Flight SQL server (ADBC, pandas, polars),
+    /// HOST:PORT; port 0 picks a free port [default: 127.0.0.1:8815]
+    /// [toml: flight_addr]
+    #[arg(long = FLIGHT_ADDR.flag, env = FLIGHT_ADDR.env, value_name = "HOST:PORT")]
+    flight_addr: Option<String>,
     /// When the WAL is fsynced: always (before each write is acknowledged),
     /// interval (in the background every --wal-sync-interval) or none
     /// [default: interval] [toml: wal.sync]
@@ -183,6 +191,7 @@ written like 10MiB, 512KiB or 1GB, durations like 30s, 5m or 1h:
 
   data_dir = \"./data\"
   http_addr = \"127.0.0.1:8086\"
+  flight_addr = \"127.0.0.1:8815\"
   [wal]
   sync = \"interval\"
   sync_interval = \"1s\"
@@ -262,8 +271,11 @@ pub struct ServeSettings {
     pub data_dir: PathBuf,
     /// The database's settings.
     pub db: Config,
-    /// The HTTP server's settings.
+    /// The HTTP server's settings (the Flight SQL server shares its tokens
+    /// and query timeout).
     pub server: ServerConfig,
+    /// Where the Flight SQL server listens.
+    pub flight_addr: SocketAddr,
     /// Logging.
     pub log: LogSettings,
 }
@@ -286,11 +298,12 @@ impl ServeSettings {
             .map(|t| format!("{} ({})", t.name, if t.scope == Scope::Read { "read" } else { "read-write" }))
             .collect();
         format!(
-            "data_dir={} http_addr={} wal.sync={sync} storage.partition_duration={} storage.memory_budget={} \
+            "data_dir={} http_addr={} flight_addr={} wal.sync={sync} storage.partition_duration={} storage.memory_budget={} \
              limits.max_body_size={} limits.max_decompressed_size={} limits.request_timeout={} \
              limits.query_timeout={} limits.max_concurrent_queries={} auth.tokens=[{}] log.level={} log.format={}",
             self.data_dir.display(),
             self.server.http_addr,
+            self.flight_addr,
             format_duration(self.db.partition_duration),
             self.db.memory_budget,
             limits.max_body_bytes,
@@ -317,6 +330,9 @@ pub fn resolve(args: &ServeArgs, matches: &ArgMatches) -> Result<ServeSettings, 
 
     let data_dir = r.value(DATA_DIR, args.data_dir.as_deref(), |s| Ok(PathBuf::from(s)))?.unwrap_or("data".into());
     let http_addr = r.value(HTTP_ADDR, args.http_addr.as_deref(), parse_addr)?;
+    let flight_addr = r
+        .value(FLIGHT_ADDR, args.flight_addr.as_deref(), parse_addr)?
+        .unwrap_or(chronicle::flight::DEFAULT_FLIGHT_ADDR);
     let sync = r.value(WAL_SYNC, args.wal_sync.as_deref(), |s| Ok(s.to_owned()))?;
     let interval = r.value(WAL_SYNC_INTERVAL, args.wal_sync_interval.as_deref(), positive_duration)?;
     let mut db = Config::default();
@@ -364,7 +380,7 @@ pub fn resolve(args: &ServeArgs, matches: &ArgMatches) -> Result<ServeSettings, 
 
     let filter = r.value(LOG_LEVEL, args.log_level.as_deref(), parse_filter)?;
     let format = r.value(LOG_FORMAT, args.log_format.as_deref(), |s| s.parse::<LogFormat>())?.unwrap_or_default();
-    Ok(ServeSettings { data_dir, db, server, log: LogSettings { filter, format } })
+    Ok(ServeSettings { data_dir, db, server, flight_addr, log: LogSettings { filter, format } })
 }
 
 /// Looks each setting up in the flags, the environment and the file.
@@ -678,6 +694,7 @@ mod tests {
         let s = resolve_args(&[]).unwrap();
         assert_eq!(s.data_dir, PathBuf::from("data"));
         assert_eq!(s.server.http_addr, "127.0.0.1:8086".parse().unwrap());
+        assert_eq!(s.flight_addr, "127.0.0.1:8815".parse().unwrap());
         assert_eq!(s.db.sync, SyncPolicy::default());
         assert!(s.server.auth.tokens.is_empty());
         assert_eq!(s.log.format, LogFormat::Text);
@@ -687,7 +704,7 @@ mod tests {
     fn the_file_sets_every_kind_of_value() {
         let path = file(
             "every",
-            "data_dir = \"/tmp/x\"\nhttp_addr = \"127.0.0.1:0\"\n[wal]\nsync = \"interval\"\nsync_interval = \"250ms\"\n\
+            "data_dir = \"/tmp/x\"\nhttp_addr = \"127.0.0.1:0\"\nflight_addr = \"127.0.0.1:9815\"\n[wal]\nsync = \"interval\"\nsync_interval = \"250ms\"\n\
              [storage]\npartition_duration = \"2h\"\nmemory_budget = \"1MiB\"\n[limits]\nmax_body_size = 2048\n\
              max_decompressed_size = \"1KB\"\nrequest_timeout = \"5s\"\nquery_timeout = \"1m\"\nmax_concurrent_queries = 3\n\
              [log]\nlevel = \"debug\"\nformat = \"json\"\n\
@@ -696,6 +713,7 @@ mod tests {
         let s = resolve_args(&["--config", path.to_str().unwrap()]).unwrap();
         assert_eq!(s.data_dir, PathBuf::from("/tmp/x"));
         assert_eq!(s.server.http_addr.port(), 0);
+        assert_eq!(s.flight_addr.port(), 9815);
         assert_eq!(s.db.sync, SyncPolicy::Interval(Duration::from_millis(250)));
         assert_eq!(s.db.partition_duration, Duration::from_secs(7200));
         assert_eq!(s.db.memory_budget, 1 << 20);
@@ -735,6 +753,8 @@ mod tests {
         assert!(e.contains("at least 1"), "{e}");
         let e = resolve_args(&["--http-addr", "nowhere"]).unwrap_err().to_string();
         assert!(e.contains("http_addr") && e.contains("HOST:PORT"), "{e}");
+        let e = resolve_args(&["--flight-addr", "nowhere"]).unwrap_err().to_string();
+        assert!(e.contains("flight_addr") && e.contains("flag --flight-addr"), "{e}");
         let e = resolve_args(&["--log-format", "xml"]).unwrap_err().to_string();
         assert!(e.contains("log.format") && e.contains("\"xml\""), "{e}");
         std::fs::remove_file(path).ok();

@@ -1,16 +1,19 @@
 //! `chronicle serve`: opens the data directory's database and serves it
-//! over HTTP until SIGINT or SIGTERM.
+//! over HTTP and Arrow Flight SQL until SIGINT or SIGTERM.
 //!
-//! Order of shutdown: stop accepting, let in-flight requests finish
-//! ([`Server::run`]'s shutdown future), then flush and close the database
-//! on the blocking pool. Once bound, the exact line `listening on
-//! http://ADDR` goes to stdout (flushed) so scripts can read the port.
+//! Order of shutdown: both servers stop accepting and let in-flight
+//! requests finish (one signal reaches both), then the database is flushed
+//! and closed on the blocking pool. Once both are bound, the exact lines
+//! `listening on http://ADDR` and then `flight on grpc://ADDR` go to stdout
+//! (flushed) so scripts can read the ports; the HTTP line stays first.
 
 use std::io::Write;
 use std::sync::Arc;
 
 use chronicle::http::Server;
 use clap::ArgMatches;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use super::config::{self, ServeArgs};
 use super::{CliError, data_dir, logging};
@@ -43,26 +46,62 @@ async fn serve(settings: config::ServeSettings) -> Result<(), CliError> {
     );
     let db = Arc::new(db);
     let addr = settings.server.http_addr;
+    let flight = chronicle::flight::service(Arc::clone(&db), &settings.server)
+        .map_err(|e| CliError::Failed(format!("cannot set up Flight SQL: {e}")))?;
     let server = Server::bind(Arc::clone(&db), settings.server)
         .await
         .map_err(|e| CliError::Failed(format!("cannot listen on {addr} (setting http_addr): {e}")))?;
-    let shutdown = shutdown_signal()?;
-    let bound = server.local_addr().map_err(|e| CliError::Failed(format!("no local address: {e}")))?;
+    let flight_addr = settings.flight_addr;
+    let flight_listener = TcpListener::bind(flight_addr)
+        .await
+        .map_err(|e| CliError::Failed(format!("cannot listen on {flight_addr} (setting flight_addr): {e}")))?;
+    let shutdown = shared(shutdown_signal()?);
+    let no_address = |e: std::io::Error| CliError::Failed(format!("no local address: {e}"));
+    let bound = server.local_addr().map_err(no_address)?;
+    let flight_bound = flight_listener.local_addr().map_err(no_address)?;
     {
         let mut out = std::io::stdout().lock();
         // A closed stdout (a script that stopped reading) must not stop the server.
-        let _ = writeln!(out, "listening on http://{bound}").and_then(|()| out.flush());
+        let _ = writeln!(out, "listening on http://{bound}")
+            .and_then(|()| writeln!(out, "flight on grpc://{flight_bound}"))
+            .and_then(|()| out.flush());
     }
-    tracing::info!(addr = %bound, "listening");
-    let served = server.run(shutdown).await;
+    tracing::info!(addr = %bound, flight_addr = %flight_bound, "listening");
+    let (served, flight_served) =
+        tokio::join!(server.run(shutdown.wait()), flight.serve(flight_listener, shutdown.wait()));
     tracing::info!("no longer accepting; in-flight requests answered; flushing the database");
     let closed = tokio::task::spawn_blocking(move || db.flush().and_then(|()| db.close()))
         .await
         .map_err(|e| CliError::Failed(format!("closing the database panicked: {e}")))?;
     served.map_err(|e| CliError::Failed(format!("the HTTP server failed: {e}")))?;
+    flight_served.map_err(|e| CliError::Failed(format!("the Flight SQL server failed: {e}")))?;
     closed?;
     tracing::info!("database closed; bye");
     Ok(())
+}
+
+/// One shutdown signal for several servers: every [`Shutdown::wait`]
+/// completes once the signal has.
+struct Shutdown(watch::Receiver<bool>);
+
+impl Shutdown {
+    fn wait(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.0.clone();
+        async move {
+            // An error means the sender is gone, which only happens after it signalled.
+            let _ = rx.wait_for(|&stop| stop).await;
+        }
+    }
+}
+
+/// Shares `signal` between the servers.
+fn shared(signal: impl std::future::Future<Output = ()> + Send + 'static) -> Shutdown {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        signal.await;
+        let _ = tx.send(true);
+    });
+    Shutdown(rx)
 }
 
 /// Installs the SIGINT and SIGTERM handlers now (before the address is

@@ -66,7 +66,7 @@ impl AuthConfig {
     }
 
     /// The token whose secret is `presented`, comparing against every token.
-    fn find(&self, presented: &[u8]) -> Option<&Token> {
+    pub(crate) fn find(&self, presented: &[u8]) -> Option<&Token> {
         let mut found = None;
         for token in &self.tokens {
             if bool::from(token.secret.as_bytes().ct_eq(presented)) {

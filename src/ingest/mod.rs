@@ -10,6 +10,7 @@
 //! | JSON points `{"points":[...]}` | [`json`] | one per point: `metric{tags}`, field `value` |
 //! | Prometheus remote write 1.0 | [`remote_write`] | one per sample: `__name__{labels}`, field `value`, ms -> ns |
 //! | OTLP metrics (protobuf, JSON) | [`otlp`] | one per Prometheus sample, named as Prometheus's OTLP translation names them, field `value` |
+//! | Arrow record batches (Flight SQL bulk ingest) | [`arrow_rows`] | one per row with a field value: `time`, string columns as tags, numeric and boolean columns as fields |
 //!
 //! [`remote_read`] decodes Prometheus remote read requests and encodes
 //! their answers; [`prompb`] holds the Prometheus messages and [`snappy`]
@@ -34,6 +35,7 @@
 //!   own unit is scaled with overflow checked, and the caller passes the
 //!   time ("now") for points that carry none.
 
+pub mod arrow_rows;
 mod error;
 pub mod json;
 pub mod line_protocol;

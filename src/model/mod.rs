@@ -14,7 +14,7 @@ mod point;
 mod series_key;
 mod validate;
 
-pub use column_names::{BatchNames, ColumnNames};
+pub use column_names::{BatchNames, ColumnNames, TIME_COLUMN};
 pub use point::{Point, Row, WriteRow};
 pub use series_key::SeriesKey;
 pub use validate::{InvalidInput, MAX_TAG_VALUE_LEN, validate_field_name, validate_measurement, validate_tag};

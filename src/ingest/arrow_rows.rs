@@ -1,0 +1,234 @@
+//! Arrow record batches -> [`Row`]s: the bulk ingest path of Flight SQL
+//! (ADBC's `adbc_ingest`, DataFrames from pandas and polars).
+//!
+//! The batch is one measurement's points, one row per point:
+//! - column `time`: a timestamp of any unit (scaled to nanoseconds with
+//!   overflow checked; a time zone only labels the instant) or an integer
+//!   count of nanoseconds since the Unix epoch; never null;
+//! - string columns (`Utf8`, `LargeUtf8`, `Utf8View`, dictionaries of
+//!   strings) are tags; a null tag is the tag absent from that point;
+//! - numeric and boolean columns are fields, as float64 (integers exactly
+//!   up to 2^53, booleans 1.0 / 0.0); a null is no value for that field,
+//!   and a row with no field value at all is no point;
+//! - a column of only nulls (`Null` type) carries nothing and is skipped;
+//! - any other type is refused, naming the column.
+//!
+//! Errors name the column, and the row where a value is at fault. Names
+//! and tag values are checked with Chronicle's rules here, so the error
+//! points at the column; `__`-prefixed tag keys are reserved.
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::Float64Type;
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::{DataType, TimeUnit};
+use datafusion::arrow::compute::cast;
+
+use super::error::{Error, Result};
+use crate::Row;
+use crate::model::{TIME_COLUMN, validate_field_name, validate_measurement, validate_tag};
+
+/// What a column of the batch becomes.
+enum Column<'a> {
+    Tag(&'a str, ArrayRef),
+    Field(&'a str, ArrayRef),
+}
+
+/// The points of `batch`, all of measurement `measurement`.
+pub fn rows(measurement: &str, batch: &RecordBatch) -> Result<Vec<Row>> {
+    validate_measurement(measurement).map_err(|e| Error::item("table", e.to_string()))?;
+    let schema = batch.schema();
+    let mut times = None;
+    let mut columns = Vec::with_capacity(batch.num_columns());
+    for (field, array) in schema.fields().iter().zip(batch.columns()) {
+        let name = field.name().as_str();
+        if name == TIME_COLUMN {
+            times = Some(nanoseconds(array)?);
+            continue;
+        }
+        match array.data_type() {
+            DataType::Null => {}
+            t if is_text(t) => {
+                let text = cast(array, &DataType::Utf8).map_err(|e| column(name, e.to_string()))?;
+                columns.push(Column::Tag(name, text));
+            }
+            t if t.is_numeric() || *t == DataType::Boolean => {
+                validate_field_name(name).map_err(|e| column(name, e.to_string()))?;
+                let values = cast(array, &DataType::Float64).map_err(|e| column(name, e.to_string()))?;
+                columns.push(Column::Field(name, values));
+            }
+            other => {
+                return Err(column(
+                    name,
+                    format!(
+                        "type {other} cannot be stored: strings become tags, numbers and booleans fields, \
+                         and `time` is the timestamp"
+                    ),
+                ));
+            }
+        }
+    }
+    let times = times.ok_or_else(|| {
+        column(TIME_COLUMN, "is missing: every point needs a time (a timestamp, or integer nanoseconds)".into())
+    })?;
+    let mut rows = Vec::with_capacity(batch.num_rows());
+    for (i, &time) in times.iter().enumerate() {
+        let mut row = Row::new(measurement, time);
+        for c in &columns {
+            match c {
+                Column::Tag(key, values) => {
+                    let values = values.as_string::<i32>();
+                    if values.is_valid(i) {
+                        let value = values.value(i);
+                        validate_tag(key, value, false).map_err(|e| at(key, i, e.to_string()))?;
+                        row = row.with_tag(*key, value);
+                    }
+                }
+                Column::Field(name, values) => {
+                    let values = values.as_primitive::<Float64Type>();
+                    if values.is_valid(i) {
+                        row = row.with_field(*name, values.value(i));
+                    }
+                }
+            }
+        }
+        if !row.fields.is_empty() {
+            rows.push(row);
+        }
+    }
+    Ok(rows)
+}
+
+fn is_text(t: &DataType) -> bool {
+    match t {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
+        DataType::Dictionary(_, values) => is_text(values),
+        _ => false,
+    }
+}
+
+/// The `time` column in nanoseconds since the epoch.
+fn nanoseconds(array: &ArrayRef) -> Result<Vec<i64>> {
+    let scale: i64 = match array.data_type() {
+        DataType::Timestamp(TimeUnit::Second, _) => 1_000_000_000,
+        DataType::Timestamp(TimeUnit::Millisecond, _) => 1_000_000,
+        DataType::Timestamp(TimeUnit::Microsecond, _) => 1_000,
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => 1,
+        t if t.is_integer() => 1,
+        other => {
+            return Err(column(
+                TIME_COLUMN,
+                format!("has type {other}; expected a timestamp or integer nanoseconds since the epoch"),
+            ));
+        }
+    };
+    // Every timestamp unit and integer type is an i64 (or fits one) once cast.
+    let raw = cast(array, &DataType::Int64).map_err(|e| column(TIME_COLUMN, e.to_string()))?;
+    let raw = raw.as_primitive::<arrow_array::types::Int64Type>();
+    (0..raw.len())
+        .map(|i| {
+            if raw.is_null(i) {
+                return Err(at(TIME_COLUMN, i, "is null; every point needs a time".into()));
+            }
+            raw.value(i)
+                .checked_mul(scale)
+                .ok_or_else(|| at(TIME_COLUMN, i, "is out of range for nanoseconds since the epoch".into()))
+        })
+        .collect()
+}
+
+fn column(name: &str, message: String) -> Error {
+    Error::item(format!("column {name}"), message)
+}
+
+fn at(name: &str, row: usize, message: String) -> Error {
+    Error::item(format!("column {name}, row {row}"), message)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "a test fails loudly on an unexpected error")]
+
+    use std::sync::Arc;
+
+    use arrow_array::builder::StringDictionaryBuilder;
+    use arrow_array::types::Int32Type;
+    use arrow_array::{
+        BooleanArray, Date32Array, Float64Array, Int64Array, StringArray, TimestampMicrosecondArray, UInt8Array,
+    };
+    use arrow_schema::{Field, Schema};
+
+    use super::*;
+
+    fn batch(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
+        let fields: Vec<Field> = columns.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), true)).collect();
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns.into_iter().map(|(_, a)| a).collect()).unwrap()
+    }
+
+    #[test]
+    fn tags_fields_and_time_units() {
+        let mut hosts = StringDictionaryBuilder::<Int32Type>::new();
+        hosts.append_value("a");
+        hosts.append_null();
+        let b = batch(vec![
+            ("time", Arc::new(TimestampMicrosecondArray::from(vec![1, 2]).with_timezone("UTC"))),
+            ("host", Arc::new(hosts.finish())),
+            ("region", Arc::new(StringArray::from(vec![Some("eu"), Some("us")]))),
+            ("usage", Arc::new(Float64Array::from(vec![Some(0.5), None]))),
+            ("cores", Arc::new(UInt8Array::from(vec![4, 8]))),
+            ("up", Arc::new(BooleanArray::from(vec![true, false]))),
+        ]);
+        let rows = rows("cpu", &b).unwrap();
+        assert_eq!(
+            rows,
+            [
+                Row::new("cpu", 1_000)
+                    .with_tag("host", "a")
+                    .with_tag("region", "eu")
+                    .with_field("usage", 0.5)
+                    .with_field("cores", 4.0)
+                    .with_field("up", 1.0),
+                // Null tag: absent; null field: no value.
+                Row::new("cpu", 2_000).with_tag("region", "us").with_field("cores", 8.0).with_field("up", 0.0),
+            ]
+        );
+    }
+
+    #[test]
+    fn integer_time_is_nanoseconds_and_empty_rows_are_no_points() {
+        let b = batch(vec![
+            ("v", Arc::new(Float64Array::from(vec![None, Some(2.0)]))),
+            ("time", Arc::new(Int64Array::from(vec![5, 6]))),
+        ]);
+        assert_eq!(rows("m", &b).unwrap(), [Row::new("m", 6).with_field("v", 2.0)]);
+    }
+
+    #[test]
+    fn refusals_name_the_column_and_row() {
+        let e = rows("cpu", &batch(vec![("v", Arc::new(Float64Array::from(vec![1.0])))])).unwrap_err().to_string();
+        assert!(e.contains("column time") && e.contains("missing"), "{e}");
+        let b =
+            batch(vec![("time", Arc::new(Int64Array::from(vec![1]))), ("day", Arc::new(Date32Array::from(vec![1])))]);
+        let e = rows("cpu", &b).unwrap_err().to_string();
+        assert!(e.contains("column day") && e.contains("Date32"), "{e}");
+        let b = batch(vec![
+            ("time", Arc::new(Int64Array::from(vec![Some(1), None]))),
+            ("v", Arc::new(Float64Array::from(vec![1.0, 2.0]))),
+        ]);
+        let e = rows("cpu", &b).unwrap_err().to_string();
+        assert!(e.contains("column time, row 1") && e.contains("null"), "{e}");
+        let b = batch(vec![
+            ("time", Arc::new(TimestampMicrosecondArray::from(vec![i64::MAX]))),
+            ("v", Arc::new(Float64Array::from(vec![1.0]))),
+        ]);
+        assert!(rows("cpu", &b).unwrap_err().to_string().contains("out of range"));
+        let b = batch(vec![
+            ("time", Arc::new(Int64Array::from(vec![1]))),
+            ("__tenant__", Arc::new(StringArray::from(vec!["x"]))),
+            ("v", Arc::new(Float64Array::from(vec![1.0]))),
+        ]);
+        let e = rows("cpu", &b).unwrap_err().to_string();
+        assert!(e.contains("column __tenant__, row 0") && e.contains("reserved"), "{e}");
+        let e = rows("9cpu", &batch(vec![("time", Arc::new(Int64Array::from(vec![1])))])).unwrap_err().to_string();
+        assert!(e.contains("9cpu"), "{e}");
+    }
+}
