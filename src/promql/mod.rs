@@ -16,9 +16,17 @@
 //!
 //! Times are milliseconds since the Unix epoch, as in Prometheus.
 
+mod aggregate;
+mod binary;
+mod dates;
 mod engine;
 mod error;
+mod functions;
+mod guard;
+mod histogram;
 mod options;
+mod range_functions;
+mod selector;
 mod value;
 
 pub use error::{PromError, Result};

@@ -82,6 +82,19 @@ impl Labels {
         self.without(|n| n == METRIC_NAME)
     }
 
+    /// A stable 64-bit hash of the set (FNV-1a over `name 0xff value 0xff`
+    /// for each label), the same in every build and process.
+    pub fn stable_hash(&self) -> u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for (n, v) in &self.0 {
+            for &b in n.as_bytes().iter().chain([0xff].iter()).chain(v.as_bytes()).chain([0xff].iter()) {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        }
+        h
+    }
+
     /// The pairs, owned.
     pub fn into_pairs(self) -> Vec<(String, String)> {
         self.0
