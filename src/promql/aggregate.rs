@@ -17,7 +17,8 @@ use promql_parser::parser::{AggregateExpr, LabelModifier};
 
 use super::engine::{Evaluator, Range, StepSeries, Val};
 use super::error::{PromError, Result};
-use super::functions::{format_float, valid_label_name};
+use super::functions::valid_label_name;
+use super::value::format_value as format_float;
 use super::value::{Labels, METRIC_NAME};
 
 /// Evaluates an aggregation.

@@ -12,7 +12,7 @@ use super::engine::{Evaluator, Matrix, Range, StepSeries, Val, merge_same_labels
 use super::error::{PromError, Result};
 use super::histogram::{self, Over};
 use super::range_functions::{self, Window, WindowFn};
-use super::value::{Labels, METRIC_NAME};
+use super::value::{Labels, METRIC_NAME, format_value as format_float};
 use super::{dates, selector};
 
 /// Evaluates a function call.
@@ -443,8 +443,8 @@ fn trim_zeros(digits: &[u8]) -> &[u8] {
     &digits[zeros.min(digits.len().saturating_sub(1))..]
 }
 
-/// Whether `name` is a valid label name.
-pub(crate) fn valid_label_name(name: &str) -> bool {
+/// Whether `name` is a valid Prometheus label name.
+pub fn valid_label_name(name: &str) -> bool {
     let mut bytes = name.bytes();
     matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
@@ -499,15 +499,4 @@ fn label_join(series: Vec<StepSeries>, names: &[String]) -> Result<Vec<StepSerie
         })
         .collect();
     merge_same_labels(out)
-}
-
-/// A float as Go's `strconv.FormatFloat(f, 'f', -1, 64)` writes it.
-pub(crate) fn format_float(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v.is_infinite() {
-        if v > 0.0 { "+Inf".into() } else { "-Inf".into() }
-    } else {
-        format!("{v}")
-    }
 }

@@ -52,7 +52,7 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, what: Over<'_>, input: Vec<StepSeries
         let bad = q.iter().find(|q| !(0.0..=1.0).contains(*q)).copied().unwrap_or(f64::NAN);
         ev.warn(format!(
             "PromQL warning: quantile value should be between 0 and 1, got {}",
-            super::functions::format_float(bad)
+            super::value::format_value(bad)
         ));
     }
     let mut out = Vec::with_capacity(members.len());

@@ -24,14 +24,16 @@ mod error;
 mod functions;
 mod guard;
 mod histogram;
+pub mod labels;
 mod options;
 mod range_functions;
 mod selector;
 mod value;
 
 pub use error::{PromError, Result};
+pub use functions::valid_label_name;
 pub use options::PromOptions;
-pub use value::{Labels, METRIC_NAME, PromValue, QueryResult, Sample, Series};
+pub use value::{Labels, METRIC_NAME, PromValue, QueryResult, Sample, Series, format_value};
 
 use crate::db::Db;
 

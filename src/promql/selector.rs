@@ -3,7 +3,7 @@
 //! to the scan, and choosing each step's sample of an instant selector
 //! (the latest within the lookback delta, unless it is a staleness marker).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use datafusion::arrow::array::{Array, AsArray, StringArray};
 use datafusion::arrow::compute::cast;
@@ -14,6 +14,7 @@ use promql_parser::parser::VectorSelector;
 use super::engine::{Evaluator, Range, RawSeries, StepSeries, offset_ms};
 use super::error::{PromError, Result};
 use super::value::{Labels, METRIC_NAME};
+use crate::db::Db;
 use crate::storage::matcher::TagMatcher;
 use crate::storage::scan::ScanRequest;
 
@@ -38,10 +39,10 @@ pub(crate) struct Metric {
 
 /// Every metric of the database: each (measurement, field) pair, named
 /// `measurement` for the field `value`, else `measurement_field`.
-pub(crate) fn catalog(ev: &Evaluator<'_>) -> Result<Vec<Metric>> {
+pub(crate) fn catalog(db: &Db) -> Result<Vec<Metric>> {
     let mut out = Vec::new();
-    for measurement in ev.db.measurements()? {
-        for field in ev.db.fields(&measurement)? {
+    for measurement in db.measurements()? {
+        for field in db.fields(&measurement)? {
             let name = if field == VALUE_FIELD { measurement.clone() } else { format!("{measurement}_{field}") };
             out.push(Metric { name, measurement: measurement.clone(), field });
         }
@@ -77,42 +78,71 @@ pub(crate) fn read(ev: &mut Evaluator<'_>, vs: &VectorSelector, steps: Range, wi
     let start_ns = lo.saturating_add(1).saturating_mul(1_000_000);
     let end_ns = hi.saturating_add(1).saturating_mul(1_000_000).saturating_sub(1);
 
-    let groups: Vec<Vec<&Matcher>> = if vs.matchers.or_matchers.is_empty() {
-        vec![vs.matchers.matchers.iter().collect()]
-    } else {
-        vs.matchers.or_matchers.iter().map(|g| g.iter().chain(&vs.matchers.matchers).collect()).collect()
-    };
-    let metrics = catalog(ev)?;
+    let selection = Selection::new(vs)?;
+    let metrics = catalog(ev.db)?;
     let mut out: Vec<RawSeries> = Vec::new();
-    let mut seen: HashMap<Labels, usize> = HashMap::new();
-    for group in groups {
-        let mut names: Vec<TagMatcher> = Vec::new();
-        if let Some(name) = &vs.name {
-            names.push(TagMatcher::eq(METRIC_NAME, name));
-        }
-        let mut tags = Vec::new();
-        for m in group {
-            if m.name == METRIC_NAME { names.push(tag_matcher(m)?) } else { tags.push(tag_matcher(m)?) }
-        }
+    let mut seen: HashSet<Labels> = HashSet::new();
+    for Group { names, tags } in &selection.groups {
         for metric in metrics.iter().filter(|metric| names.iter().all(|n| n.matches(Some(&metric.name)))) {
             let mut request = ScanRequest::new(&metric.measurement)
                 .with_fields([metric.field.as_str()])
                 .with_present([metric.field.as_str()])
                 .with_time_range(start_ns, end_ns);
-            for t in &tags {
+            for t in tags {
                 request = request.with_matcher(t.clone());
             }
             for series in scan(ev, &request, metric)? {
                 // One series can match two alternatives of an `or` selector.
-                if seen.contains_key(&series.labels) {
-                    continue;
+                if seen.insert(series.labels.clone()) {
+                    out.push(series);
                 }
-                seen.insert(series.labels.clone(), out.len());
-                out.push(series);
             }
         }
     }
     Ok(out)
+}
+
+/// The matchers of a selector: alternatives (`{a="1" or b="2"}`), each
+/// with its conditions on the metric name and on the other labels.
+pub(crate) struct Selection {
+    groups: Vec<Group>,
+}
+
+/// One alternative of a selector.
+struct Group {
+    names: Vec<TagMatcher>,
+    tags: Vec<TagMatcher>,
+}
+
+impl Selection {
+    /// The matchers of `vs`, regexes compiled.
+    pub fn new(vs: &VectorSelector) -> Result<Selection> {
+        let alternatives: Vec<Vec<&Matcher>> = if vs.matchers.or_matchers.is_empty() {
+            vec![vs.matchers.matchers.iter().collect()]
+        } else {
+            vs.matchers.or_matchers.iter().map(|g| g.iter().chain(&vs.matchers.matchers).collect()).collect()
+        };
+        let mut groups = Vec::with_capacity(alternatives.len());
+        for alternative in alternatives {
+            let mut group = Group { names: Vec::new(), tags: Vec::new() };
+            if let Some(name) = &vs.name {
+                group.names.push(TagMatcher::eq(METRIC_NAME, name));
+            }
+            for m in alternative {
+                if m.name == METRIC_NAME { group.names.push(tag_matcher(m)?) } else { group.tags.push(tag_matcher(m)?) }
+            }
+            groups.push(group);
+        }
+        Ok(Selection { groups })
+    }
+
+    /// Whether a series with these labels is selected.
+    pub fn matches(&self, labels: &Labels) -> bool {
+        self.groups.iter().any(|g| {
+            g.names.iter().all(|m| m.matches(labels.metric_name()))
+                && g.tags.iter().all(|m| m.matches(labels.get(&m.key)))
+        })
+    }
 }
 
 /// The series of one metric a request reads, points sorted by time.

@@ -186,3 +186,16 @@ pub struct QueryResult {
     /// Infos (`PromQL info: ...`): the answer is right but the query looks odd.
     pub infos: Vec<String>,
 }
+
+/// A float as Prometheus writes sample values (Go's
+/// `strconv.FormatFloat(v, 'f', -1, 64)`): the shortest exact decimal, no
+/// exponent, and `NaN`, `+Inf`, `-Inf`.
+pub fn format_value(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf".into() } else { "-Inf".into() }
+    } else {
+        format!("{v}")
+    }
+}
