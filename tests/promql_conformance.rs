@@ -386,18 +386,20 @@ fn canonical(mut expr: Expr) -> Expr {
     expr
 }
 
+/// As test.go: a node without a timestamp gets `at`; `@ start()` and
+/// `@ end()` are not timestamps there, so they are replaced too.
+fn pin_at(slot: &mut Option<AtModifier>, at: &AtModifier) {
+    if !matches!(slot, Some(AtModifier::At(_))) {
+        *slot = Some(at.clone());
+    }
+}
+
 fn pin(expr: &mut Expr, at: &AtModifier, time_dependent: &mut bool) {
     match expr {
-        Expr::VectorSelector(vs) => {
-            vs.at.get_or_insert_with(|| at.clone());
-        }
-        Expr::MatrixSelector(ms) => {
-            ms.vs.at.get_or_insert_with(|| at.clone());
-        }
+        Expr::VectorSelector(vs) => pin_at(&mut vs.at, at),
+        Expr::MatrixSelector(ms) => pin_at(&mut ms.vs.at, at),
         // Inside a subquery the selectors keep their own times.
-        Expr::Subquery(sq) => {
-            sq.at.get_or_insert_with(|| at.clone());
-        }
+        Expr::Subquery(sq) => pin_at(&mut sq.at, at),
         Expr::Paren(e) => pin(&mut e.expr, at, time_dependent),
         Expr::Unary(e) => pin(&mut e.expr, at, time_dependent),
         Expr::Binary(e) => {
@@ -879,4 +881,7 @@ fn at_variants_pin_selectors_outside_subqueries() {
     // The printer sorts matchers and drops `by ()`: still the same query.
     assert!(at_variants(r#"sum by () (foo{b="1", a="2"}) + ignoring() bar"#, 60_000).unwrap().is_some());
     assert_eq!(at_variants("foo", 0).unwrap().unwrap().1, [-1000, 0, 1000]);
+    // `@ start()` becomes the eval time, an explicit `@` stays.
+    let (pinned, _) = at_variants("foo @ start() + bar @ 50", 100_000).unwrap().unwrap();
+    assert_eq!(pinned, "foo @ 100.000 + bar @ 50.000");
 }
