@@ -885,3 +885,25 @@ fn at_variants_pin_selectors_outside_subqueries() {
     let (pinned, _) = at_variants("foo @ start() + bar @ 50", 100_000).unwrap().unwrap();
     assert_eq!(pinned, "foo @ 100.000 + bar @ 50.000");
 }
+
+#[test]
+fn every_block_of_the_shipped_files_parses() {
+    for entry in std::fs::read_dir(test_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "test") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let evals = text.lines().filter(|l| l.trim_start().starts_with("eval")).count();
+        let commands = promqltest::parse_file(&text);
+        let broken: Vec<_> = commands.iter().filter(|c| matches!(c, Command::Broken { .. })).collect();
+        assert!(broken.is_empty(), "{}: {broken:?}", path.display());
+        let parsed = commands.iter().filter(|c| matches!(c, Command::Eval(_))).count();
+        assert_eq!(parsed, evals, "{}: every eval line is an eval", path.display());
+        let unparsed_series = commands.iter().any(|c| match c {
+            Command::Load { unloadable, .. } => unloadable.iter().any(|u| u.labels.is_none()),
+            _ => false,
+        });
+        assert!(!unparsed_series, "{}: a series line does not parse", path.display());
+    }
+}
