@@ -39,7 +39,8 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, agg: &AggregateExpr, steps: Range) ->
     let out = match op {
         T_TOPK | T_BOTTOMK | T_LIMITK | T_LIMIT_RATIO => {
             let param = scalar_param(param, n)?;
-            return select(ev, op, &input, &of_series, groups.len(), &param, n).map(Val::Vector);
+            let at = ev.position(&param_text(agg));
+            return select(ev, op, &input, &of_series, groups.len(), (&param, &at)).map(Val::Vector);
         }
         T_QUANTILE => {
             let param = scalar_param(param, n)?;
@@ -51,10 +52,11 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, agg: &AggregateExpr, steps: Range) ->
                     }
                 }
             }
+            let at = ev.position(&param_text(agg));
             for &q in &param {
                 if !(0.0..=1.0).contains(&q) || q.is_nan() {
                     ev.warn(format!(
-                        "PromQL warning: quantile value should be between 0 and 1, got {}",
+                        "PromQL warning: quantile value should be between 0 and 1, got {}{at}",
                         format_float(q)
                     ));
                 }
@@ -62,8 +64,9 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, agg: &AggregateExpr, steps: Range) ->
             groups
                 .into_iter()
                 .zip(values)
-                .map(|(labels, mut per_step)| StepSeries {
-                    labels,
+                .map(|(group, mut per_step)| StepSeries {
+                    labels: group.labels,
+                    drop_name: group.drop_name,
                     values: per_step
                         .iter_mut()
                         .enumerate()
@@ -85,9 +88,9 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, agg: &AggregateExpr, steps: Range) ->
             for (s, &g) in input.iter().zip(&of_series) {
                 for (i, v) in s.values.iter().enumerate() {
                     let Some(v) = v else { continue };
-                    let labels = groups[g].with(&label, &format_float(*v));
+                    let labels = groups[g].labels.with(&label, &format_float(*v));
                     let at = *index.entry(labels.clone()).or_insert_with(|| {
-                        out.push(StepSeries { labels, values: vec![None; n] });
+                        out.push(StepSeries::new(labels, vec![None; n]));
                         out.len() - 1
                     });
                     let slot = &mut out[at].values[i];
@@ -108,8 +111,9 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, agg: &AggregateExpr, steps: Range) ->
             groups
                 .into_iter()
                 .zip(acc)
-                .map(|(labels, per_step)| StepSeries {
-                    labels,
+                .map(|(group, per_step)| StepSeries {
+                    labels: group.labels,
+                    drop_name: group.drop_name,
                     values: per_step.iter().map(|a| a.result(op)).collect(),
                 })
                 .collect()
@@ -118,22 +122,39 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, agg: &AggregateExpr, steps: Range) ->
     Ok(Val::Vector(out))
 }
 
+/// The parameter of an aggregation as the query wrote it (near enough to
+/// find it in the text).
+fn param_text(agg: &AggregateExpr) -> String {
+    agg.param.as_ref().map(|p| p.to_string()).unwrap_or_default()
+}
+
 /// The group of every series: the distinct grouping label sets, in order
-/// of first appearance, and each series' index into them.
-fn group(input: &[StepSeries], modifier: Option<&LabelModifier>) -> (Vec<Labels>, Vec<usize>) {
+/// of first appearance, and each series' index into them. A metric name
+/// marked dropped still tells groups apart under `by (__name__)` (as in
+/// Prometheus); the group then carries the mark, so the answer drops it.
+fn group(input: &[StepSeries], modifier: Option<&LabelModifier>) -> (Vec<Group>, Vec<usize>) {
     let mut index: HashMap<Labels, usize> = HashMap::new();
-    let mut groups = Vec::new();
+    let mut groups: Vec<Group> = Vec::new();
     let of_series = input
         .iter()
         .map(|s| {
             let labels = grouping_labels(&s.labels, modifier);
-            *index.entry(labels.clone()).or_insert_with(|| {
-                groups.push(labels);
+            let g = *index.entry(labels.clone()).or_insert_with(|| {
+                groups.push(Group { labels, drop_name: false });
                 groups.len() - 1
-            })
+            });
+            groups[g].drop_name |= s.drop_name;
+            g
         })
         .collect();
     (groups, of_series)
+}
+
+/// The labels of one group and whether a member's metric name was marked
+/// dropped.
+struct Group {
+    labels: Labels,
+    drop_name: bool,
 }
 
 /// The labels a series keeps in its group: those named by `by`, or all but
@@ -159,7 +180,8 @@ fn scalar_param(param: Option<Val>, n: usize) -> Result<Vec<f64>> {
 }
 
 /// `topk`, `bottomk`, `limitk` and `limit_ratio`: each step keeps some of
-/// the samples of each group, with their labels. For one step the series
+/// the samples of each group, with their labels. The parameter comes with
+/// its position in the query, for warnings. For one step the series
 /// come out in Prometheus's order (groups in order of appearance, `topk`
 /// largest first, `bottomk` smallest first).
 fn select(
@@ -168,11 +190,11 @@ fn select(
     input: &[StepSeries],
     of_series: &[usize],
     groups: usize,
-    param: &[f64],
-    n: usize,
+    (param, param_at): (&[f64], &str),
 ) -> Result<Vec<StepSeries>> {
+    let n = param.len();
     let mut out: Vec<StepSeries> =
-        input.iter().map(|s| StepSeries { labels: s.labels.clone(), values: vec![None; n] }).collect();
+        input.iter().map(|s| StepSeries { values: vec![None; n], ..s.clone() }).collect();
     let mut rank: Vec<(usize, usize)> = vec![(usize::MAX, usize::MAX); input.len()];
     for (i, &p) in param.iter().enumerate().take(n) {
         if op == T_LIMIT_RATIO {
@@ -182,7 +204,7 @@ fn select(
             let ratio = p.clamp(-1.0, 1.0);
             if ratio != p {
                 ev.warn(format!(
-                    "PromQL warning: ratio value should be between -1 and 1, got {}, capping to {}",
+                    "PromQL warning: ratio value should be between -1 and 1, got {}, capping to {}{param_at}",
                     format_float(p),
                     format_float(ratio)
                 ));
@@ -389,7 +411,8 @@ impl Acc {
             T_STDDEV | T_STDVAR => {
                 if first {
                     self.mean = f;
-                    self.value = 0.0;
+                    // A non-finite value makes the spread undefined.
+                    self.value = if f.is_finite() { 0.0 } else { f64::NAN };
                 } else {
                     let delta = f - self.mean;
                     self.mean += delta / self.count;

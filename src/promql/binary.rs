@@ -87,7 +87,8 @@ fn vector_scalar(op: u16, vector: Vec<StepSeries>, scalar: &[f64], swap: bool, r
     let out = vector
         .into_iter()
         .map(|s| StepSeries {
-            labels: if drop_name { s.labels.without_name() } else { s.labels },
+            labels: s.labels,
+            drop_name: s.drop_name || drop_name,
             values: s
                 .values
                 .iter()
@@ -126,7 +127,7 @@ fn set_op(op: u16, lhs: Vec<StepSeries>, rhs: Vec<StepSeries>, m: &BinModifier, 
     let presence = |side: &[StepSeries]| {
         let mut map: HashMap<Labels, Vec<bool>> = HashMap::new();
         for s in side {
-            let p = map.entry(signature(&s.labels, matching)).or_insert_with(|| vec![false; n]);
+            let p = map.entry(signature(&s.visible_labels(), matching)).or_insert_with(|| vec![false; n]);
             for (slot, v) in p.iter_mut().zip(&s.values) {
                 *slot |= v.is_some();
             }
@@ -136,7 +137,7 @@ fn set_op(op: u16, lhs: Vec<StepSeries>, rhs: Vec<StepSeries>, m: &BinModifier, 
     let filter = |side: Vec<StepSeries>, other: &HashMap<Labels, Vec<bool>>, keep_if_present: bool| {
         side.into_iter()
             .filter_map(|mut s| {
-                let present = other.get(&signature(&s.labels, matching));
+                let present = other.get(&signature(&s.visible_labels(), matching));
                 for (i, v) in s.values.iter_mut().enumerate() {
                     let there = present.is_some_and(|p| p[i]);
                     if there != keep_if_present {
@@ -179,7 +180,7 @@ fn vector_vector(
     let mut one_by_sig: Vec<Vec<usize>> = Vec::new();
     for (j, s) in one.iter().enumerate() {
         let next = sig_ids.len();
-        let id = *sig_ids.entry(signature(&s.labels, matching)).or_insert(next);
+        let id = *sig_ids.entry(signature(&s.visible_labels(), matching)).or_insert(next);
         if id == one_by_sig.len() {
             one_by_sig.push(Vec::new());
         }
@@ -196,10 +197,14 @@ fn vector_vector(
                 }
                 if let Some(prev) = *slot {
                     let side = if swapped { "left" } else { "right" };
-                    let sig = signature(&one[j].labels, matching);
+                    let sig = signature(&one[j].visible_labels(), matching);
+                    let mut pair = [prometheus_notation(&one[j].labels), prometheus_notation(&one[prev].labels)];
+                    pair.sort();
                     return Err(PromError::Execution(format!(
-                        "found duplicate series for the match group {sig} on the {side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
-                        one[j].labels, one[prev].labels
+                        "found duplicate series for the match group {} on the {side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
+                        prometheus_notation(&sig),
+                        pair[0],
+                        pair[1]
                     )));
                 }
                 *slot = Some(j);
@@ -216,22 +221,12 @@ fn vector_vector(
     for i in 0..n {
         for (k, s) in many.iter().enumerate() {
             let Some(v_many) = s.values[i] else { continue };
-            let Some(&id) = sig_ids.get(&signature(&s.labels, matching)) else { continue };
+            let Some(&id) = sig_ids.get(&signature(&s.visible_labels(), matching)) else { continue };
             let Some(j) = partner[id][i] else { continue };
             let Some(v_one) = one[j].values[i] else { continue };
             let (l, r) = if swapped { (v_one, v_many) } else { (v_many, v_one) };
-            let (value, keep) = apply(op, l, r);
-            let value = match (m.return_bool, keep) {
-                (true, keep) => {
-                    if keep {
-                        1.0
-                    } else {
-                        0.0
-                    }
-                }
-                (false, true) => value,
-                (false, false) => continue,
-            };
+            // An ambiguous match is an error even where a comparison
+            // would filter the sample out.
             if one_to_one {
                 if matched_at[id] == Some(i) {
                     return Err(PromError::Execution(
@@ -241,12 +236,19 @@ fn vector_vector(
                 }
                 matched_at[id] = Some(i);
             }
+            let (value, keep) = apply(op, l, r);
+            let value = match (m.return_bool, keep) {
+                (true, true) => 1.0,
+                (true, false) => 0.0,
+                (false, true) => value,
+                (false, false) => continue,
+            };
             let at = match result_of.get(&(k, j)) {
                 Some(&at) => at,
                 None => {
-                    let labels = result_labels(&s.labels, &one[j].labels, drop_name, m, include);
+                    let labels = result_labels(&s.visible_labels(), &one[j].visible_labels(), m, include);
                     let at = *out_index.entry(labels.clone()).or_insert_with(|| {
-                        out.push(StepSeries { labels, values: vec![None; n] });
+                        out.push(StepSeries { labels, values: vec![None; n], drop_name: drop_name || s.drop_name });
                         out.len() - 1
                     });
                     result_of.insert((k, j), at);
@@ -265,18 +267,23 @@ fn vector_vector(
     merge_same_labels(out)
 }
 
-/// The labels of a result: the "many" side's, without the metric name for
-/// arithmetic, restricted to the matching labels (one-to-one `on`) or
+/// Labels as Prometheus prints them in errors: `{__name__="x", a="1"}`.
+fn prometheus_notation(labels: &Labels) -> String {
+    let pairs: Vec<String> = labels.iter().map(|(n, v)| format!("{n}={v:?}")).collect();
+    format!("{{{}}}", pairs.join(", "))
+}
+
+/// The labels of a result: the "many" side's (its metric name marked
+/// dropped for arithmetic by the caller), restricted to the matching labels (one-to-one `on`) or
 /// without the ignored ones (one-to-one `ignoring`), plus the labels
 /// `group_left` / `group_right` copy from the "one" side.
 fn result_labels(
     many: &Labels,
     one: &Labels,
-    drop_name: bool,
     m: &BinModifier,
     include: Option<&promql_parser::label::Labels>,
 ) -> Labels {
-    let mut labels = if drop_name { many.without_name() } else { many.clone() };
+    let mut labels = many.clone();
     if include.is_none() {
         labels = match &m.matching {
             Some(LabelModifier::Include(on)) => labels.without(|n| !on.labels.iter().any(|l| l == n)),

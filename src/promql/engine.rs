@@ -46,18 +46,49 @@ impl Range {
 }
 
 /// One series of an instant vector: a value at each step where it has one.
+///
+/// A function or operator that computes new values marks the metric name
+/// dropped instead of removing it (Prometheus's delayed name removal):
+/// `label_replace` can still read it, grouping and matching do not see it,
+/// and the answer leaves it out.
 #[derive(Clone, Debug)]
 pub(crate) struct StepSeries {
     pub labels: Labels,
     pub values: Vec<Option<f64>>,
+    pub drop_name: bool,
 }
 
-/// Raw points of one series, ascending by time (milliseconds).
+impl StepSeries {
+    /// A series with its metric name kept.
+    pub fn new(labels: Labels, values: Vec<Option<f64>>) -> Self {
+        StepSeries { labels, values, drop_name: false }
+    }
+
+    /// This series with its metric name marked dropped.
+    pub fn without_name(mut self) -> Self {
+        self.drop_name = true;
+        self
+    }
+
+    /// The labels as grouping and matching see them: without the metric
+    /// name once it is marked dropped.
+    pub fn visible_labels(&self) -> std::borrow::Cow<'_, Labels> {
+        if self.drop_name && self.labels.metric_name().is_some() {
+            std::borrow::Cow::Owned(self.labels.without_name())
+        } else {
+            std::borrow::Cow::Borrowed(&self.labels)
+        }
+    }
+}
+
+/// Raw points of one series, ascending by time (milliseconds); a
+/// subquery's series keeps the mark of a dropped metric name.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct RawSeries {
     pub labels: Labels,
     pub ts: Vec<i64>,
     pub vs: Vec<f64>,
+    pub drop_name: bool,
 }
 
 impl RawSeries {
@@ -117,6 +148,8 @@ impl Val {
 /// gathered so far (annotations, samples held, the deadline).
 pub(crate) struct Evaluator<'a> {
     pub db: &'a Db,
+    /// The query text, for positions in annotations.
+    pub text: &'a str,
     pub options: &'a PromOptions,
     pub query: Range,
     pub warnings: Vec<String>,
@@ -138,9 +171,9 @@ impl Evaluator<'_> {
                 Val::Vector(series) => Ok(Val::Vector(
                     series
                         .into_iter()
-                        .map(|s| StepSeries {
-                            labels: s.labels.without_name(),
-                            values: s.values.into_iter().map(|v| v.map(|x| -x)).collect(),
+                        .map(|s| {
+                            let values = s.values.iter().map(|v| v.map(|x| -x)).collect();
+                            StepSeries { values, ..s }.without_name()
                         })
                         .collect(),
                 )),
@@ -202,7 +235,8 @@ impl Evaluator<'_> {
                 Val::Vector(vector) => vector
                     .into_iter()
                     .map(|s| {
-                        let mut raw = RawSeries { labels: s.labels, ts: Vec::new(), vs: Vec::new() };
+                        let mut raw =
+                            RawSeries { labels: s.labels, ts: Vec::new(), vs: Vec::new(), drop_name: s.drop_name };
                         for (i, v) in s.values.into_iter().enumerate() {
                             if let Some(v) = v {
                                 raw.ts.push(inner.at(i));
@@ -214,7 +248,7 @@ impl Evaluator<'_> {
                     .filter(|s| !s.ts.is_empty())
                     .collect(),
                 Val::Scalar(values) => {
-                    vec![RawSeries { labels: Labels::default(), ts: inner.times().collect(), vs: values }]
+                    vec![RawSeries { ts: inner.times().collect(), vs: values, ..RawSeries::default() }]
                 }
                 other => {
                     return Err(PromError::BadData(format!(
@@ -249,6 +283,16 @@ impl Evaluator<'_> {
 
     fn check_deadline(&self) -> Result<()> {
         if Instant::now() > self.deadline { Err(PromError::Timeout("expression evaluation")) } else { Ok(()) }
+    }
+
+    /// Where `needle` first appears in the query, as Prometheus suffixes
+    /// annotations: ` (line:column)`, both from 1; empty if it does not.
+    pub fn position(&self, needle: &str) -> String {
+        let Some(at) = self.text.find(needle) else { return String::new() };
+        let before = &self.text[..at];
+        let line = before.matches('\n').count() + 1;
+        let column = at - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        format!(" ({line}:{column})")
     }
 
     /// Records a warning once.
@@ -298,6 +342,7 @@ pub(crate) fn evaluate(db: &Db, text: &str, range: Range, instant: bool, options
     let expr = parser::parse(text).map_err(PromError::BadData)?;
     let mut ev = Evaluator {
         db,
+        text,
         options,
         query: range,
         warnings: Vec::new(),
@@ -305,7 +350,10 @@ pub(crate) fn evaluate(db: &Db, text: &str, range: Range, instant: bool, options
         samples: 0,
         deadline: Instant::now() + options.timeout,
     };
-    let val = ev.eval(&expr, range)?;
+    let val = match ev.eval(&expr, range)? {
+        Val::Vector(series) => Val::Vector(remove_dropped_names(series)?),
+        other => other,
+    };
     let value = if instant { instant_value(val, range.start) } else { range_value(val, range)? };
     Ok(QueryResult { value, warnings: ev.warnings, infos: ev.infos })
 }
@@ -329,7 +377,8 @@ fn instant_value(val: Val, t: i64) -> PromValue {
                     .filter_map(|s| {
                         let w = s.window(end - m.range, end);
                         let points: Vec<(i64, f64)> = w.map(|i| (s.ts[i], s.vs[i])).collect();
-                        (!points.is_empty()).then_some(Series { labels: s.labels, points })
+                        let labels = if s.drop_name { s.labels.without_name() } else { s.labels };
+                        (!points.is_empty()).then_some(Series { labels, points })
                     })
                     .collect(),
             )
@@ -360,6 +409,17 @@ fn range_value(val: Val, range: Range) -> Result<PromValue> {
     };
     out.sort_by(|a, b| a.labels.cmp(&b.labels));
     Ok(PromValue::Matrix(out))
+}
+
+/// The series with the metric names marked dropped removed: two series
+/// that then have the same labels must not both have a value at one step.
+fn remove_dropped_names(series: Vec<StepSeries>) -> Result<Vec<StepSeries>> {
+    merge_same_labels(
+        series
+            .into_iter()
+            .map(|s| StepSeries::new(s.visible_labels().into_owned(), s.values))
+            .collect(),
+    )
 }
 
 /// Merges series with equal labels (they come from different inputs that

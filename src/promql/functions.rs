@@ -30,6 +30,12 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, call: &Call, steps: Range) -> Result<
             }
         }
         "absent" | "absent_over_time" => return absent(ev, name, &args, steps),
+        "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc" if ev.query.step != 0 => {
+            let at = ev.position(name);
+            ev.warn(format!(
+                "PromQL warning: sort is ineffective for range queries since results are always ordered by labels{at}"
+            ));
+        }
         _ => {}
     }
     if let Some(f) = range_functions::lookup(name) {
@@ -42,10 +48,25 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, call: &Call, steps: Range) -> Result<
     let n = steps.len();
     Ok(match name {
         "time" => Val::Scalar(steps.times().map(|t| t as f64 / 1000.0).collect()),
+        "timestamp" => {
+            // Of a computed vector: the time of each step.
+            let series = vector(vals.remove(0))?;
+            map_values(series, |i, _| Some(steps.at(i) as f64 / 1000.0))?
+        }
+        "step" => Val::Scalar(vec![ev.query.step as f64 / 1000.0; n]),
+        "range" => Val::Scalar(vec![(ev.query.end - ev.query.start) as f64 / 1000.0; n]),
+        "start" => Val::Scalar(vec![ev.query.start as f64 / 1000.0; n]),
+        "end" => Val::Scalar(vec![ev.query.end as f64 / 1000.0; n]),
+        "min_of" | "max_of" => {
+            let a = scalar(vals.remove(0))?;
+            let b = scalar(vals.remove(0))?;
+            let f = if name == "min_of" { go_min } else { go_max };
+            Val::Scalar(a.into_iter().zip(b).map(|(a, b)| f(a, b)).collect())
+        }
         "pi" => Val::Scalar(vec![std::f64::consts::PI; n]),
         "vector" => {
             let v = scalar(vals.remove(0))?;
-            Val::Vector(vec![StepSeries { labels: Labels::default(), values: v.into_iter().map(Some).collect() }])
+            Val::Vector(vec![StepSeries::new(Labels::default(), v.into_iter().map(Some).collect())])
         }
         "scalar" => {
             let series = vector(vals.remove(0))?;
@@ -82,13 +103,15 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, call: &Call, steps: Range) -> Result<
         "histogram_quantile" => {
             let q = scalar(vals.remove(0))?;
             let series = vector(vals.remove(0))?;
-            Val::Vector(histogram::eval(ev, Over::Quantile(&q), series, n))
+            let at = (ev.position(&args[0].to_string()), ev.position(&args[1].to_string()));
+            Val::Vector(histogram::eval(ev, Over::Quantile(&q), series, n, &at)?)
         }
         "histogram_fraction" => {
             let lower = scalar(vals.remove(0))?;
             let upper = scalar(vals.remove(0))?;
             let series = vector(vals.remove(0))?;
-            Val::Vector(histogram::eval(ev, Over::Fraction(&lower, &upper), series, n))
+            let at = (String::new(), ev.position(&args[2].to_string()));
+            Val::Vector(histogram::eval(ev, Over::Fraction(&lower, &upper), series, n, &at)?)
         }
         // Native histograms are not stored: these find no histogram samples.
         "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev" | "histogram_stdvar" => {
@@ -123,10 +146,10 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, call: &Call, steps: Range) -> Result<
         "day_of_month" | "day_of_week" | "day_of_year" | "days_in_month" | "hour" | "minute" | "month" | "year" => {
             let series = match vals.pop() {
                 Some(v) => vector(v)?,
-                None => vec![StepSeries {
-                    labels: Labels::default(),
-                    values: steps.times().map(|t| Some(t as f64 / 1000.0)).collect(),
-                }],
+                None => vec![StepSeries::new(
+                    Labels::default(),
+                    steps.times().map(|t| Some(t as f64 / 1000.0)).collect(),
+                )],
             };
             map_values(series, |_, v| Some(dates::component(name, v)))?
         }
@@ -197,9 +220,9 @@ fn go_min(a: f64, b: f64) -> f64 {
 fn map_values(series: Vec<StepSeries>, f: impl Fn(usize, f64) -> Option<f64>) -> Result<Val> {
     let out = series
         .into_iter()
-        .map(|s| StepSeries {
-            labels: s.labels.without_name(),
-            values: s.values.iter().enumerate().map(|(i, v)| v.and_then(|v| f(i, v))).collect(),
+        .map(|s| {
+            let values = s.values.iter().enumerate().map(|(i, v)| v.and_then(|v| f(i, v))).collect();
+            StepSeries { values, ..s }.without_name()
         })
         .collect();
     drop_names(out).map(Val::Vector)
@@ -207,9 +230,7 @@ fn map_values(series: Vec<StepSeries>, f: impl Fn(usize, f64) -> Option<f64>) ->
 
 /// The series without metric names, merged where that made them equal.
 fn drop_names(series: Vec<StepSeries>) -> Result<Vec<StepSeries>> {
-    merge_same_labels(
-        series.into_iter().map(|s| StepSeries { labels: s.labels.without_name(), values: s.values }).collect(),
-    )
+    merge_same_labels(series.into_iter().map(StepSeries::without_name).collect())
 }
 
 fn vector(v: Val) -> Result<Vec<StepSeries>> {
@@ -255,7 +276,8 @@ fn range_call(ev: &mut Evaluator<'_>, name: &str, f: WindowFn, args: &[&Expr], s
         }
     }
     let matrix = matrix.ok_or_else(|| PromError::BadData(format!("{name} needs a range vector")))?;
-    check_params(ev, name, &params)?;
+    let param_at = args.first().map(|a| ev.position(&a.to_string())).unwrap_or_default();
+    check_params(ev, name, &params, &param_at)?;
     if matches!(name, "rate" | "increase") {
         for s in &matrix.series {
             if let Some(metric) = s.labels.metric_name()
@@ -290,19 +312,19 @@ fn range_call(ev: &mut Evaluator<'_>, name: &str, f: WindowFn, args: &[&Expr], s
                         vs: &s.vs[w],
                         end,
                         range: matrix.range,
-                        eval_time: matrix.at.unwrap_or(t),
+                        eval_time: t,
                     };
                     f(&window, &args_at)
                 })
                 .collect();
-            StepSeries { labels: if keep_name { s.labels.clone() } else { s.labels.without_name() }, values }
+            StepSeries { labels: s.labels.clone(), values, drop_name: s.drop_name || !keep_name }
         })
         .collect();
     merge_same_labels(out).map(Val::Vector)
 }
 
 /// Checks the scalar parameters of range functions that constrain them.
-fn check_params(ev: &mut Evaluator<'_>, name: &str, params: &[Vec<f64>]) -> Result<()> {
+fn check_params(ev: &mut Evaluator<'_>, name: &str, params: &[Vec<f64>], param_at: &str) -> Result<()> {
     match name {
         "double_exponential_smoothing" => {
             for (which, what) in [(0, "smoothing"), (1, "trend")] {
@@ -317,7 +339,7 @@ fn check_params(ev: &mut Evaluator<'_>, name: &str, params: &[Vec<f64>]) -> Resu
         "quantile_over_time" => {
             if let Some(bad) = params.first().and_then(|p| p.iter().find(|q| !(0.0..=1.0).contains(*q))) {
                 ev.warn(format!(
-                    "PromQL warning: quantile value should be between 0 and 1, got {}",
+                    "PromQL warning: quantile value should be between 0 and 1, got {}{param_at}",
                     format_float(*bad)
                 ));
             }
@@ -349,30 +371,20 @@ fn absent(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], steps: Range) -> R
     };
     let labels = selector.map(absent_labels).unwrap_or_default();
     let values: Vec<Option<f64>> = present.into_iter().map(|p| (!p).then_some(1.0)).collect();
-    let out = if values.iter().any(Option::is_some) { vec![StepSeries { labels, values }] } else { Vec::new() };
+    let out = if values.iter().any(Option::is_some) { vec![StepSeries::new(labels, values)] } else { Vec::new() };
     Ok(Val::Vector(out))
 }
 
-/// The labels `absent` gives its answer: each label with exactly one
-/// equality matcher (the metric name excluded).
+/// The labels `absent` gives its answer: each label whose only matcher is
+/// an equality (the metric name excluded).
 fn absent_labels(vs: &VectorSelector) -> Labels {
-    let mut pairs: Vec<(String, String)> = Vec::new();
-    let mut dropped: Vec<String> = Vec::new();
-    for m in &vs.matchers.matchers {
-        if m.name == METRIC_NAME || dropped.contains(&m.name) {
-            continue;
-        }
-        if !matches!(m.op, MatchOp::Equal) {
-            continue;
-        }
-        if let Some(i) = pairs.iter().position(|(n, _)| *n == m.name) {
-            pairs.remove(i);
-            dropped.push(m.name.clone());
-            continue;
-        }
-        pairs.push((m.name.clone(), m.value.clone()));
-    }
-    Labels::new(pairs)
+    let matchers = &vs.matchers.matchers;
+    let pairs = matchers.iter().filter(|m| {
+        m.name != METRIC_NAME
+            && matches!(m.op, MatchOp::Equal)
+            && matchers.iter().filter(|other| other.name == m.name).count() == 1
+    });
+    Labels::new(pairs.map(|m| (m.name.clone(), m.value.clone())).collect::<Vec<_>>())
 }
 
 /// Orders an instant vector's series: by value (NaN first, as Prometheus
@@ -472,6 +484,9 @@ fn label_replace(
                 let mut expanded = String::new();
                 caps.expand(replacement, &mut expanded);
                 s.labels = s.labels.with(dst, &expanded);
+                if dst == METRIC_NAME {
+                    s.drop_name = false;
+                }
             }
             s
         })
@@ -495,6 +510,9 @@ fn label_join(series: Vec<StepSeries>, names: &[String]) -> Result<Vec<StepSerie
         .map(|mut s| {
             let joined: Vec<&str> = sources.iter().map(|l| s.labels.get(l).unwrap_or("")).collect();
             s.labels = s.labels.with(dst, &joined.join(separator));
+            if dst == METRIC_NAME {
+                s.drop_name = false;
+            }
             s
         })
         .collect();

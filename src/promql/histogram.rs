@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use super::engine::{Evaluator, StepSeries};
+use super::error::{PromError, Result};
 use super::value::Labels;
 
 /// The label holding a bucket's upper bound.
@@ -30,20 +31,39 @@ pub(crate) enum Over<'a> {
 }
 
 /// Evaluates `what` over the bucket series of `input`, step by step.
-pub(crate) fn eval(ev: &mut Evaluator<'_>, what: Over<'_>, input: Vec<StepSeries>, n: usize) -> Vec<StepSeries> {
+///
+/// `at` holds the positions of the parameter and of the vector argument in
+/// the query, for the annotations.
+pub(crate) fn eval(
+    ev: &mut Evaluator<'_>,
+    what: Over<'_>,
+    input: Vec<StepSeries>,
+    n: usize,
+    at: &(String, String),
+) -> Result<Vec<StepSeries>> {
     let mut groups: HashMap<Labels, usize> = HashMap::new();
     let mut members: Vec<(Labels, Vec<(f64, usize)>)> = Vec::new();
+    let mut names: Vec<Option<String>> = Vec::new();
     for (j, s) in input.iter().enumerate() {
         let Some(upper) = s.labels.get(BUCKET_LABEL).and_then(|le| le.trim().parse::<f64>().ok()) else {
             let name = s.labels.metric_name().unwrap_or_default().to_owned();
-            ev.warn(format!("PromQL warning: bucket label \"le\" is missing or has a malformed value of {:?} for metric name {name:?}", s.labels.get(BUCKET_LABEL).unwrap_or("")));
+            ev.warn(format!(
+                "PromQL warning: bucket label \"le\" is missing or has a malformed value of {:?} for metric name {name:?}{}",
+                s.labels.get(BUCKET_LABEL).unwrap_or(""),
+                at.1
+            ));
             continue;
         };
         let key = s.labels.without(|l| l == BUCKET_LABEL || l == super::value::METRIC_NAME);
         let g = *groups.entry(key.clone()).or_insert_with(|| {
             members.push((key, Vec::new()));
+            names.push(s.labels.metric_name().map(str::to_owned));
             members.len() - 1
         });
+        // Buckets of two metrics would end up in one histogram.
+        if names[g].as_deref() != s.labels.metric_name() {
+            return Err(PromError::Execution("vector cannot contain metrics with the same labelset".into()));
+        }
         members[g].1.push((upper, j));
     }
     if let Over::Quantile(q) = &what
@@ -51,8 +71,9 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, what: Over<'_>, input: Vec<StepSeries
     {
         let bad = q.iter().find(|q| !(0.0..=1.0).contains(*q)).copied().unwrap_or(f64::NAN);
         ev.warn(format!(
-            "PromQL warning: quantile value should be between 0 and 1, got {}",
-            super::value::format_value(bad)
+            "PromQL warning: quantile value should be between 0 and 1, got {}{}",
+            super::value::format_value(bad),
+            at.0
         ));
     }
     let mut out = Vec::with_capacity(members.len());
@@ -78,9 +99,9 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, what: Over<'_>, input: Vec<StepSeries
                 Over::Fraction(lower, upper) => fraction(lower[i], upper[i], &mut buckets),
             });
         }
-        out.push(StepSeries { labels, values });
+        out.push(StepSeries::new(labels, values));
     }
-    out
+    Ok(out)
 }
 
 /// Sorts by bound and merges buckets with equal bounds; false when the
@@ -185,53 +206,41 @@ fn quantile(q: f64, buckets: &mut Vec<Bucket>) -> (f64, bool) {
     (start + (end - start) * (rank / count), forced)
 }
 
-/// The estimated fraction of observations between `lower` and `upper`.
+/// The estimated fraction of observations between `lower` and `upper`:
+/// each bucket inside the range counts whole, one it straddles counts in
+/// proportion to the overlap (linear interpolation), except a bucket of
+/// infinite width, which counts only when the range covers it. The first
+/// bucket starts at 0 when its bound is positive, else at -Inf.
 fn fraction(lower: f64, upper: f64, buckets: &mut Vec<Bucket>) -> f64 {
     if !normalise(buckets) {
         return f64::NAN;
     }
-    let count = buckets[buckets.len() - 1].count;
-    if count == 0.0 || lower.is_nan() || upper.is_nan() {
+    let total = buckets[buckets.len() - 1].count;
+    if total == 0.0 || lower.is_nan() || upper.is_nan() {
         return f64::NAN;
     }
     if lower >= upper {
         return 0.0;
     }
-    let (mut rank, mut lower_rank, mut upper_rank) = (0.0, 0.0, 0.0);
-    let (mut lower_set, mut upper_set) = (false, false);
+    let mut inside = 0.0;
+    let mut below = 0.0;
     for (i, b) in buckets.iter().enumerate() {
-        let lower_bound = if i > 0 { buckets[i - 1].upper } else { f64::NEG_INFINITY };
-        let upper_bound = b.upper;
-        let interpolate = |v: f64| rank + (b.count - rank) * (v - lower_bound) / (upper_bound - lower_bound);
-        if !lower_set && lower_bound >= lower {
-            lower_rank = rank;
-            lower_set = true;
+        let start = match i {
+            0 if b.upper > 0.0 => 0.0,
+            0 => f64::NEG_INFINITY,
+            _ => buckets[i - 1].upper,
+        };
+        let count = b.count - below;
+        below = b.count;
+        let (from, to) = (lower.max(start), upper.min(b.upper));
+        if to <= from {
+            continue;
         }
-        if !upper_set && lower_bound >= upper {
-            upper_rank = rank;
-            upper_set = true;
+        if lower <= start && upper >= b.upper {
+            inside += count;
+        } else if start.is_finite() && b.upper.is_finite() && b.upper > start {
+            inside += count * (to - from) / (b.upper - start);
         }
-        if lower_set && upper_set {
-            break;
-        }
-        if !lower_set && lower_bound < lower && upper_bound > lower {
-            lower_rank = interpolate(lower);
-            lower_set = true;
-        }
-        if !upper_set && lower_bound < upper && upper_bound > upper {
-            upper_rank = interpolate(upper);
-            upper_set = true;
-        }
-        if lower_set && upper_set {
-            break;
-        }
-        rank = b.count;
     }
-    if !lower_set || lower_rank > count {
-        lower_rank = count;
-    }
-    if !upper_set || upper_rank > count {
-        upper_rank = count;
-    }
-    (upper_rank - lower_rank) / count
+    inside / total
 }

@@ -17,7 +17,8 @@ pub(crate) struct Window<'a> {
     pub end: i64,
     /// Its width in milliseconds.
     pub range: i64,
-    /// The evaluation time of the step (for `predict_linear`).
+    /// The time of the step (`predict_linear` predicts from it, even
+    /// when `@` fixes the window).
     pub eval_time: i64,
 }
 
@@ -75,6 +76,9 @@ pub(crate) fn lookup(name: &str) -> Option<WindowFn> {
         "quantile_over_time" => |w, a| (!w.vs.is_empty()).then(|| quantile(a[0], &mut w.vs.to_vec())),
         "mad_over_time" => |w, _| {
             (!w.vs.is_empty()).then(|| {
+                if w.vs.iter().any(|v| v.is_nan()) {
+                    return f64::NAN;
+                }
                 let median = quantile(0.5, &mut w.vs.to_vec());
                 let mut deviations: Vec<f64> = w.vs.iter().map(|v| (v - median).abs()).collect();
                 quantile(0.5, &mut deviations)

@@ -193,7 +193,7 @@ fn scan(ev: &mut Evaluator<'_>, request: &ScanRequest, metric: &Metric) -> Resul
                         }
                     }
                     index.insert(key.clone(), out.len());
-                    out.push(RawSeries { labels: Labels::new(pairs), ts: Vec::new(), vs: Vec::new() });
+                    out.push(RawSeries { labels: Labels::new(pairs), ..RawSeries::default() });
                     out.len() - 1
                 }
             };
@@ -257,7 +257,7 @@ fn pick(
                     (end > 0 && s.ts[end - 1] > t - lookback && !is_stale(s.vs[end - 1])).then(|| value(s, end - 1))
                 })
                 .collect();
-            values.iter().any(Option::is_some).then(|| StepSeries { labels: s.labels.clone(), values })
+            values.iter().any(Option::is_some).then(|| StepSeries::new(s.labels.clone(), values))
         })
         .collect()
 }
