@@ -79,6 +79,7 @@ pub mod fs;
 pub mod http;
 pub mod ingest;
 mod model;
+pub mod promql;
 pub mod query;
 mod storage;
 #[cfg(feature = "testing")]

@@ -13,14 +13,12 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chronicle::ingest::remote_write::STALE_NAN_BITS;
 use common::TempDir;
 use common::http_client::stored;
+use common::prometheus::{Process, free_port, prometheus};
 use common::server::TestServer;
 
 /// How long Prometheus scrapes and remote-writes.
@@ -30,80 +28,6 @@ const WINDOW_S: i64 = 120;
 
 /// A series (name, then `k=v` labels sorted) -> time in ms -> value bits.
 type Samples = BTreeMap<String, BTreeMap<i64, u64>>;
-
-/// A child process killed and reaped on drop.
-struct Process {
-    child: Child,
-    name: &'static str,
-    log: std::path::PathBuf,
-}
-
-impl Process {
-    fn start(name: &'static str, program: &str, args: &[String], dir: &Path) -> Self {
-        let installed = Command::new(program).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status();
-        assert!(
-            installed.is_ok_and(|s| s.success()),
-            "`{program}` is not installed or does not run: run scripts/install-test-deps.sh"
-        );
-        let log = dir.join(format!("{name}.log"));
-        let file = std::fs::File::create(&log).unwrap();
-        let child = Command::new(program)
-            .args(args)
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .spawn()
-            .unwrap_or_else(|e| panic!("{program} does not start ({e}): run scripts/install-test-deps.sh"));
-        Self { child, name, log }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Waits until `url` answers 200.
-    fn wait_ready(&mut self, url: &str) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("{} exited with {status} while starting; its log:\n{}", self.name, self.log());
-            }
-            if ureq::get(url).call().is_ok_and(|r| r.status().as_u16() == 200) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("{} did not answer {url} within 60 s; its log:\n{}", self.name, self.log());
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn prometheus(name: &'static str, dir: &Path, config: &str) -> (Process, String) {
-    let port = free_port();
-    let config_path = dir.join(format!("{name}.yml"));
-    std::fs::write(&config_path, config).unwrap();
-    let args = [
-        format!("--config.file={}", config_path.display()),
-        format!("--storage.tsdb.path={}", dir.join(format!("{name}-data")).display()),
-        format!("--web.listen-address=127.0.0.1:{port}"),
-        "--log.level=warn".to_owned(),
-    ];
-    let mut process = Process::start(name, "prometheus", &args, dir);
-    let base = format!("http://127.0.0.1:{port}");
-    process.wait_ready(&format!("{base}/-/ready"));
-    (process, base)
-}
 
 /// Every raw sample Prometheus at `base` returns for `selector[WINDOW_S]`
 /// at `at_ms` (stale markers are not returned by Prometheus).
@@ -212,7 +136,7 @@ remote_write:
 "#,
         server.url("/api/v1/write")
     );
-    let (scraper, scraper_base) = prometheus("prometheus", dir.as_path(), &scraper_config);
+    let (scraper, scraper_base) = prometheus("prometheus", dir.as_path(), &scraper_config, &[]);
     std::thread::sleep(RUN);
     let at_ms = now_ms();
 
@@ -260,7 +184,7 @@ remote_read:
 "#,
         server.url("/api/v1/read")
     );
-    let (reader, reader_base) = prometheus("prometheus-reader", dir.as_path(), &reader_config);
+    let (reader, reader_base) = prometheus("prometheus-reader", dir.as_path(), &reader_config, &[]);
     let read = ask(&reader_base, everything, at_ms);
     assert!(read == expected, "remote read differs: {:?}", differences(&expected, &read));
     // Every matcher type, against the same selection made locally.

@@ -364,6 +364,23 @@ impl Db {
         Ok(st.index.keys().iter().enumerate().map(|(id, k)| (id as u32, k.clone())).collect())
     }
 
+    /// The series with at least one point in `start..=end` (nanoseconds,
+    /// inclusive), or every series when `range` is `None`; from the index
+    /// and the partition directory (chunks that straddle the range are
+    /// checked).
+    pub fn series_keys(&self, range: Option<(i64, i64)>) -> Result<Vec<SeriesKey>> {
+        let st = self.read()?;
+        let keys = st.index.keys();
+        Ok(match range {
+            None => keys.to_vec(),
+            Some((start, end)) => {
+                let mut live: Vec<u32> = st.series_in_range(start, end)?.into_iter().collect();
+                live.sort_unstable();
+                live.into_iter().filter_map(|id| keys.get(id as usize).cloned()).collect()
+            }
+        })
+    }
+
     /// What each time partition holds, in the file and in memory, by start time.
     pub fn partitions(&self) -> Result<Vec<PartitionInfo>> {
         Ok(self.read()?.partition_infos())

@@ -22,6 +22,7 @@ mod health_metrics;
 mod influx_compat;
 mod limits;
 mod otlp;
+mod prometheus_api;
 mod query;
 mod remote;
 mod server;

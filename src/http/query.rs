@@ -59,7 +59,7 @@ use datafusion::physical_plan::{EmptyRecordBatchStream, ExecutionPlan, execute_s
 use datafusion::sql::parser::DFParser;
 use futures::StreamExt;
 use serde::Deserialize;
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::time::timeout_at;
 
 use super::auth::{Caller, Scope};
@@ -293,6 +293,23 @@ pub(crate) enum Event {
     Failed(ApiError),
 }
 
+/// Waits for one of the server's query slots, at most the query timeout.
+pub(crate) async fn acquire_query_slot(state: &AppState) -> Result<OwnedSemaphorePermit, ApiError> {
+    let limits = &state.config.limits;
+    let timeout = limits.query_timeout;
+    match tokio::time::timeout(timeout, state.queries.clone().acquire_owned()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        Ok(Err(_)) => Err(ApiError::new(Kind::Unavailable, "the server is shutting down")),
+        Err(_) => Err(ApiError::new(
+            Kind::Unavailable,
+            format!(
+                "too many queries: {} are running and none finished within the query timeout of {timeout:?}",
+                limits.max_concurrent_queries
+            ),
+        )),
+    }
+}
+
 /// A query started by [`Running::start`].
 pub(crate) struct Running {
     pub schema: SchemaRef,
@@ -310,22 +327,9 @@ impl Running {
     /// planned (a planning failure is the error).
     pub async fn start(state: &AppState, lang: Lang, text: String) -> Result<Running, ApiError> {
         let started = Instant::now();
-        let limits = &state.config.limits;
-        let timeout = limits.query_timeout;
+        let timeout = state.config.limits.query_timeout;
         let deadline = tokio::time::Instant::now() + timeout;
-        let permit = match timeout_at(deadline, state.queries.clone().acquire_owned()).await {
-            Ok(Ok(permit)) => permit,
-            Ok(Err(_)) => return Err(ApiError::new(Kind::Unavailable, "the server is shutting down")),
-            Err(_) => {
-                return Err(ApiError::new(
-                    Kind::Unavailable,
-                    format!(
-                        "too many queries: {} are running and none finished within the query timeout of {timeout:?}",
-                        limits.max_concurrent_queries
-                    ),
-                ));
-            }
-        };
+        let permit = acquire_query_slot(state).await?;
         let (tx, events) = mpsc::channel(2);
         let db = state.db.clone();
         let runtime = tokio::runtime::Handle::current();

@@ -15,6 +15,7 @@ use super::auth::AuthConfig;
 use super::error::{ApiError, Kind};
 use super::health_metrics;
 use super::otlp;
+use super::prometheus_api;
 use super::query;
 use super::remote;
 use super::state::AppState;
@@ -105,6 +106,7 @@ fn router(state: AppState) -> Router {
         .merge(remote::routes())
         .merge(otlp::routes())
         .merge(query::routes())
+        .merge(prometheus_api::routes())
         .fallback(not_found)
         // Each handler reads its body through `limits`, which says which
         // limit a body broke; axum's own limit would answer first, blindly.

@@ -12,6 +12,7 @@
 pub mod http_client;
 pub mod influxd;
 pub mod mixed_cpu;
+pub mod prometheus;
 #[cfg(feature = "server")]
 pub mod server;
 

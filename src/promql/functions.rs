@@ -1,0 +1,520 @@
+//! Function calls: dispatch to the range-vector functions
+//! ([`super::range_functions`]), the classic histogram functions
+//! ([`super::histogram`]), and the functions of instant vectors and
+//! scalars kept here: math and trigonometry, `clamp*`, `round`, the date
+//! functions, `timestamp`, `time`, `vector`, `scalar`, `absent*`,
+//! `label_replace`, `label_join` and the `sort*` family.
+
+use promql_parser::label::MatchOp;
+use promql_parser::parser::{Call, Expr, VectorSelector};
+
+use super::engine::{Evaluator, Matrix, Range, StepSeries, Val, merge_same_labels, offset_ms};
+use super::error::{PromError, Result};
+use super::histogram::{self, Over};
+use super::range_functions::{self, Window, WindowFn};
+use super::value::{Labels, METRIC_NAME, format_value as format_float};
+use super::{dates, selector};
+
+/// Evaluates a function call.
+pub(crate) fn call(ev: &mut Evaluator<'_>, call: &Call, steps: Range) -> Result<Val> {
+    let name = call.func.name;
+    let args: Vec<&Expr> = call.args.args.iter().map(|a| unparen(a)).collect();
+    match name {
+        "timestamp" => {
+            if let Some(Expr::VectorSelector(vs)) = args.first() {
+                let series = selector::read(ev, vs, steps, ev.options.lookback_delta_ms)?;
+                let at = ev.at_time(vs.at.as_ref());
+                let offset = offset_ms(vs.offset.as_ref());
+                let out = selector::instant_times(&series, steps, at, offset, ev.options.lookback_delta_ms);
+                return drop_names(out).map(Val::Vector);
+            }
+        }
+        "absent" | "absent_over_time" => return absent(ev, name, &args, steps),
+        "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc" if ev.query.step != 0 => {
+            let at = ev.position(name);
+            ev.warn(format!(
+                "PromQL warning: sort is ineffective for range queries since results are always ordered by labels{at}"
+            ));
+        }
+        _ => {}
+    }
+    if let Some(f) = range_functions::lookup(name) {
+        return range_call(ev, name, f, &args, steps);
+    }
+    let mut vals = Vec::with_capacity(args.len());
+    for a in &args {
+        vals.push(ev.eval(a, steps)?);
+    }
+    let n = steps.len();
+    Ok(match name {
+        "time" => Val::Scalar(steps.times().map(|t| t as f64 / 1000.0).collect()),
+        "timestamp" => {
+            // Of a computed vector: the time of each step.
+            let series = vector(vals.remove(0))?;
+            map_values(series, |i, _| Some(steps.at(i) as f64 / 1000.0))?
+        }
+        "step" => Val::Scalar(vec![ev.query.step as f64 / 1000.0; n]),
+        "range" => Val::Scalar(vec![(ev.query.end - ev.query.start) as f64 / 1000.0; n]),
+        "start" => Val::Scalar(vec![ev.query.start as f64 / 1000.0; n]),
+        "end" => Val::Scalar(vec![ev.query.end as f64 / 1000.0; n]),
+        "min_of" | "max_of" => {
+            let a = scalar(vals.remove(0))?;
+            let b = scalar(vals.remove(0))?;
+            let f = if name == "min_of" { go_min } else { go_max };
+            Val::Scalar(a.into_iter().zip(b).map(|(a, b)| f(a, b)).collect())
+        }
+        "pi" => Val::Scalar(vec![std::f64::consts::PI; n]),
+        "vector" => {
+            let v = scalar(vals.remove(0))?;
+            Val::Vector(vec![StepSeries::new(Labels::default(), v.into_iter().map(Some).collect())])
+        }
+        "scalar" => {
+            let series = vector(vals.remove(0))?;
+            Val::Scalar(
+                (0..n)
+                    .map(|i| {
+                        let mut present = series.iter().filter_map(|s| s.values[i]);
+                        match (present.next(), present.next()) {
+                            (Some(v), None) => v,
+                            _ => f64::NAN,
+                        }
+                    })
+                    .collect(),
+            )
+        }
+        "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc" => {
+            let mut series = vector(vals.remove(0))?;
+            let labels: Vec<String> = vals.into_iter().map(string).collect::<Result<_>>()?;
+            if n == 1 {
+                sort(name, &mut series, &labels);
+            }
+            Val::Vector(series)
+        }
+        "label_replace" => {
+            let series = vector(vals.remove(0))?;
+            let [dst, replacement, src, regex] = strings::<4>(vals)?;
+            Val::Vector(label_replace(series, &dst, &replacement, &src, &regex)?)
+        }
+        "label_join" => {
+            let series = vector(vals.remove(0))?;
+            let names: Vec<String> = vals.into_iter().map(string).collect::<Result<_>>()?;
+            Val::Vector(label_join(series, &names)?)
+        }
+        "histogram_quantile" => {
+            let q = scalar(vals.remove(0))?;
+            let series = vector(vals.remove(0))?;
+            let at = (ev.position(&args[0].to_string()), ev.position(&args[1].to_string()));
+            Val::Vector(histogram::eval(ev, Over::Quantile(&q), series, n, &at)?)
+        }
+        "histogram_fraction" => {
+            let lower = scalar(vals.remove(0))?;
+            let upper = scalar(vals.remove(0))?;
+            let series = vector(vals.remove(0))?;
+            let at = (String::new(), ev.position(&args[2].to_string()));
+            Val::Vector(histogram::eval(ev, Over::Fraction(&lower, &upper), series, n, &at)?)
+        }
+        // Native histograms are not stored: these find no histogram samples.
+        "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev" | "histogram_stdvar" => {
+            Val::Vector(Vec::new())
+        }
+        "clamp" => {
+            let series = vector(vals.remove(0))?;
+            let lo = scalar(vals.remove(0))?;
+            let hi = scalar(vals.remove(0))?;
+            map_values(series, |i, v| {
+                (lo[i] <= hi[i] || lo[i].is_nan() || hi[i].is_nan()).then(|| go_max(lo[i], go_min(hi[i], v)))
+            })?
+        }
+        "clamp_min" => {
+            let series = vector(vals.remove(0))?;
+            let lo = scalar(vals.remove(0))?;
+            map_values(series, |i, v| Some(go_max(lo[i], v)))?
+        }
+        "clamp_max" => {
+            let series = vector(vals.remove(0))?;
+            let hi = scalar(vals.remove(0))?;
+            map_values(series, |i, v| Some(go_min(hi[i], v)))?
+        }
+        "round" => {
+            let series = vector(vals.remove(0))?;
+            let to = if vals.is_empty() { vec![1.0; n] } else { scalar(vals.remove(0))? };
+            map_values(series, |i, v| {
+                let inverse = 1.0 / to[i];
+                Some((v * inverse + 0.5).floor() / inverse)
+            })?
+        }
+        "day_of_month" | "day_of_week" | "day_of_year" | "days_in_month" | "hour" | "minute" | "month" | "year" => {
+            let series = match vals.pop() {
+                Some(v) => vector(v)?,
+                None => vec![StepSeries::new(
+                    Labels::default(),
+                    steps.times().map(|t| Some(t as f64 / 1000.0)).collect(),
+                )],
+            };
+            map_values(series, |_, v| Some(dates::component(name, v)))?
+        }
+        _ => match math(name) {
+            Some(f) => map_values(vector(vals.remove(0))?, |_, v| Some(f(v)))?,
+            None => return Err(PromError::BadData(format!("function {name:?} is not supported"))),
+        },
+    })
+}
+
+/// The expression inside any parentheses.
+fn unparen(e: &Expr) -> &Expr {
+    match e {
+        Expr::Paren(p) => unparen(&p.expr),
+        other => other,
+    }
+}
+
+/// A function of one number, if `name` is one.
+fn math(name: &str) -> Option<fn(f64) -> f64> {
+    Some(match name {
+        "abs" => f64::abs,
+        "ceil" => f64::ceil,
+        "floor" => f64::floor,
+        "exp" => f64::exp,
+        "sqrt" => f64::sqrt,
+        "ln" => f64::ln,
+        "log2" => f64::log2,
+        "log10" => f64::log10,
+        "sgn" => |v| {
+            if v < 0.0 {
+                -1.0
+            } else if v > 0.0 {
+                1.0
+            } else {
+                v
+            }
+        },
+        "acos" => f64::acos,
+        "acosh" => f64::acosh,
+        "asin" => f64::asin,
+        "asinh" => f64::asinh,
+        "atan" => f64::atan,
+        "atanh" => f64::atanh,
+        "cos" => f64::cos,
+        "cosh" => f64::cosh,
+        "sin" => f64::sin,
+        "sinh" => f64::sinh,
+        "tan" => f64::tan,
+        "tanh" => f64::tanh,
+        "deg" => |v| v * 180.0 / std::f64::consts::PI,
+        "rad" => |v| v * std::f64::consts::PI / 180.0,
+        _ => return None,
+    })
+}
+
+/// Go's `math.Max`: NaN wins, +0 over -0.
+fn go_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() { f64::NAN } else { a.max(b) }
+}
+
+/// Go's `math.Min`: NaN wins.
+fn go_min(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() { f64::NAN } else { a.min(b) }
+}
+
+/// Applies `f(step, value)` to every value, dropping the metric name.
+fn map_values(series: Vec<StepSeries>, f: impl Fn(usize, f64) -> Option<f64>) -> Result<Val> {
+    let out = series
+        .into_iter()
+        .map(|s| {
+            let values = s.values.iter().enumerate().map(|(i, v)| v.and_then(|v| f(i, v))).collect();
+            StepSeries { values, ..s }.without_name()
+        })
+        .collect();
+    drop_names(out).map(Val::Vector)
+}
+
+/// The series without metric names, merged where that made them equal.
+fn drop_names(series: Vec<StepSeries>) -> Result<Vec<StepSeries>> {
+    merge_same_labels(series.into_iter().map(StepSeries::without_name).collect())
+}
+
+fn vector(v: Val) -> Result<Vec<StepSeries>> {
+    match v {
+        Val::Vector(v) => Ok(v),
+        other => Err(PromError::BadData(format!("expected an instant vector argument, got {}", other.type_name()))),
+    }
+}
+
+fn scalar(v: Val) -> Result<Vec<f64>> {
+    match v {
+        Val::Scalar(v) => Ok(v),
+        other => Err(PromError::BadData(format!("expected a scalar argument, got {}", other.type_name()))),
+    }
+}
+
+fn string(v: Val) -> Result<String> {
+    match v {
+        Val::String(s) => Ok(s),
+        other => Err(PromError::BadData(format!("expected a string argument, got {}", other.type_name()))),
+    }
+}
+
+fn strings<const N: usize>(vals: Vec<Val>) -> Result<[String; N]> {
+    let list: Vec<String> = vals.into_iter().map(string).collect::<Result<_>>()?;
+    list.try_into().map_err(|_| PromError::BadData(format!("expected {N} string arguments")))
+}
+
+/// A function of a range vector: its window at each step, per series.
+fn range_call(ev: &mut Evaluator<'_>, name: &str, f: WindowFn, args: &[&Expr], steps: Range) -> Result<Val> {
+    let mut matrix: Option<Matrix> = None;
+    let mut params: Vec<Vec<f64>> = Vec::new();
+    for a in args {
+        match ev.eval(a, steps)? {
+            Val::Matrix(m) => matrix = Some(m),
+            Val::Scalar(v) => params.push(v),
+            other => {
+                return Err(PromError::BadData(format!(
+                    "expected type range vector in call to function {name:?}, got {}",
+                    other.type_name()
+                )));
+            }
+        }
+    }
+    let matrix = matrix.ok_or_else(|| PromError::BadData(format!("{name} needs a range vector")))?;
+    let param_at = args.first().map(|a| ev.position(&a.to_string())).unwrap_or_default();
+    check_params(ev, name, &params, &param_at)?;
+    if matches!(name, "rate" | "increase") {
+        for s in &matrix.series {
+            if let Some(metric) = s.labels.metric_name()
+                && !["_total", "_sum", "_count", "_bucket"].iter().any(|suffix| metric.ends_with(suffix))
+            {
+                ev.info(format!(
+                    "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {metric:?}"
+                ));
+            }
+        }
+    }
+    let keep_name = range_functions::keeps_name(name);
+    let mut args_at = vec![0.0; params.len()];
+    let out: Vec<StepSeries> = matrix
+        .series
+        .iter()
+        .map(|s| {
+            let values = steps
+                .times()
+                .enumerate()
+                .map(|(i, t)| {
+                    let end = matrix.window_end(t);
+                    let w = s.window(end - matrix.range, end);
+                    if w.is_empty() {
+                        return None;
+                    }
+                    for (slot, p) in args_at.iter_mut().zip(&params) {
+                        *slot = p[i];
+                    }
+                    let window = Window {
+                        ts: &s.ts[w.clone()],
+                        vs: &s.vs[w],
+                        end,
+                        range: matrix.range,
+                        eval_time: t,
+                    };
+                    f(&window, &args_at)
+                })
+                .collect();
+            StepSeries { labels: s.labels.clone(), values, drop_name: s.drop_name || !keep_name }
+        })
+        .collect();
+    merge_same_labels(out).map(Val::Vector)
+}
+
+/// Checks the scalar parameters of range functions that constrain them.
+fn check_params(ev: &mut Evaluator<'_>, name: &str, params: &[Vec<f64>], param_at: &str) -> Result<()> {
+    match name {
+        "double_exponential_smoothing" => {
+            for (which, what) in [(0, "smoothing"), (1, "trend")] {
+                let short = if which == 0 { "sf" } else { "tf" };
+                if let Some(bad) = params.get(which).and_then(|p| p.iter().find(|v| !(**v > 0.0 && **v < 1.0))) {
+                    return Err(PromError::BadData(format!(
+                        "invalid {what} factor. Expected: 0 < {short} < 1, got: {bad:.6}"
+                    )));
+                }
+            }
+        }
+        "quantile_over_time" => {
+            if let Some(bad) = params.first().and_then(|p| p.iter().find(|q| !(0.0..=1.0).contains(*q))) {
+                ev.warn(format!(
+                    "PromQL warning: quantile value should be between 0 and 1, got {}{param_at}",
+                    format_float(*bad)
+                ));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `absent(v)` / `absent_over_time(m)`: 1 at the steps where the argument
+/// has nothing, labelled with the equality matchers of its selector.
+fn absent(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], steps: Range) -> Result<Val> {
+    let arg = args.first().copied().ok_or_else(|| PromError::BadData(format!("{name} needs an argument")))?;
+    let present: Vec<bool> = match ev.eval(arg, steps)? {
+        Val::Vector(series) => (0..steps.len()).map(|i| series.iter().any(|s| s.values[i].is_some())).collect(),
+        Val::Matrix(m) => steps
+            .times()
+            .map(|t| {
+                let end = m.window_end(t);
+                m.series.iter().any(|s| !s.window(end - m.range, end).is_empty())
+            })
+            .collect(),
+        other => return Err(PromError::BadData(format!("{name} needs a vector, got {}", other.type_name()))),
+    };
+    let selector = match arg {
+        Expr::VectorSelector(vs) => Some(vs),
+        Expr::MatrixSelector(ms) => Some(&ms.vs),
+        _ => None,
+    };
+    let labels = selector.map(absent_labels).unwrap_or_default();
+    let values: Vec<Option<f64>> = present.into_iter().map(|p| (!p).then_some(1.0)).collect();
+    let out = if values.iter().any(Option::is_some) { vec![StepSeries::new(labels, values)] } else { Vec::new() };
+    Ok(Val::Vector(out))
+}
+
+/// The labels `absent` gives its answer: each label whose only matcher is
+/// an equality (the metric name excluded).
+fn absent_labels(vs: &VectorSelector) -> Labels {
+    let matchers = &vs.matchers.matchers;
+    let pairs = matchers.iter().filter(|m| {
+        m.name != METRIC_NAME
+            && matches!(m.op, MatchOp::Equal)
+            && matchers.iter().filter(|other| other.name == m.name).count() == 1
+    });
+    Labels::new(pairs.map(|m| (m.name.clone(), m.value.clone())).collect::<Vec<_>>())
+}
+
+/// Orders an instant vector's series: by value (NaN first, as Prometheus
+/// does) or by the values of the given labels, then by all labels.
+fn sort(name: &str, series: &mut [StepSeries], labels: &[String]) {
+    let value = |s: &StepSeries| s.values[0].unwrap_or(f64::NAN);
+    match name {
+        "sort" | "sort_desc" => {
+            let desc = name == "sort_desc";
+            series.sort_by(|a, b| {
+                let (x, y) = (value(a), value(b));
+                match (x.is_nan(), y.is_nan()) {
+                    (true, true) => std::cmp::Ordering::Equal,
+                    (true, false) => std::cmp::Ordering::Less,
+                    (false, true) => std::cmp::Ordering::Greater,
+                    _ if desc => y.partial_cmp(&x).unwrap_or(std::cmp::Ordering::Equal),
+                    _ => x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal),
+                }
+            });
+        }
+        _ => {
+            let desc = name == "sort_by_label_desc";
+            series.sort_by(|a, b| {
+                let mut ord = std::cmp::Ordering::Equal;
+                for l in labels {
+                    ord = natural_cmp(a.labels.get(l).unwrap_or(""), b.labels.get(l).unwrap_or(""));
+                    if ord.is_ne() {
+                        break;
+                    }
+                }
+                let ord = ord.then_with(|| a.labels.cmp(&b.labels));
+                if desc { ord.reverse() } else { ord }
+            });
+        }
+    }
+}
+
+/// Compares strings with runs of digits compared as numbers.
+fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let (mut x, mut y) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (x.first(), y.first()) {
+            (None, None) => return std::cmp::Ordering::Equal,
+            (None, _) => return std::cmp::Ordering::Less,
+            (_, None) => return std::cmp::Ordering::Greater,
+            (Some(c), Some(d)) if c.is_ascii_digit() && d.is_ascii_digit() => {
+                let i = x.iter().take_while(|c| c.is_ascii_digit()).count();
+                let j = y.iter().take_while(|c| c.is_ascii_digit()).count();
+                let (nx, ny) = (trim_zeros(&x[..i]), trim_zeros(&y[..j]));
+                let ord = nx.len().cmp(&ny.len()).then_with(|| nx.cmp(ny));
+                if ord.is_ne() {
+                    return ord;
+                }
+                (x, y) = (&x[i..], &y[j..]);
+            }
+            (Some(c), Some(d)) => {
+                if c != d {
+                    return c.cmp(d);
+                }
+                (x, y) = (&x[1..], &y[1..]);
+            }
+        }
+    }
+}
+
+fn trim_zeros(digits: &[u8]) -> &[u8] {
+    let zeros = digits.iter().take_while(|&&c| c == b'0').count();
+    &digits[zeros.min(digits.len().saturating_sub(1))..]
+}
+
+/// Whether `name` is a valid Prometheus label name.
+pub fn valid_label_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// `label_replace`: where the regex matches the source label's whole
+/// value, sets the destination label to the expanded replacement.
+fn label_replace(
+    series: Vec<StepSeries>,
+    dst: &str,
+    replacement: &str,
+    src: &str,
+    regex: &str,
+) -> Result<Vec<StepSeries>> {
+    let re = regex::Regex::new(&format!("^(?s:{regex})$"))
+        .map_err(|_| PromError::BadData(format!("invalid regular expression in label_replace(): {regex}")))?;
+    if !valid_label_name(dst) {
+        return Err(PromError::BadData(format!("invalid destination label name in label_replace(): {dst}")));
+    }
+    let out = series
+        .into_iter()
+        .map(|mut s| {
+            let value = s.labels.get(src).unwrap_or("").to_owned();
+            if let Some(caps) = re.captures(&value) {
+                let mut expanded = String::new();
+                caps.expand(replacement, &mut expanded);
+                s.labels = s.labels.with(dst, &expanded);
+                if dst == METRIC_NAME {
+                    s.drop_name = false;
+                }
+            }
+            s
+        })
+        .collect();
+    merge_same_labels(out)
+}
+
+/// `label_join(v, dst, separator, src...)`.
+fn label_join(series: Vec<StepSeries>, names: &[String]) -> Result<Vec<StepSeries>> {
+    let (dst, rest) = names.split_first().ok_or_else(|| PromError::BadData("label_join needs a destination".into()))?;
+    let (separator, sources) =
+        rest.split_first().ok_or_else(|| PromError::BadData("label_join needs a separator".into()))?;
+    if !valid_label_name(dst) {
+        return Err(PromError::BadData(format!("invalid destination label name in label_join(): {dst}")));
+    }
+    if let Some(bad) = sources.iter().find(|s| !valid_label_name(s)) {
+        return Err(PromError::BadData(format!("invalid source label name in label_join(): {bad}")));
+    }
+    let out = series
+        .into_iter()
+        .map(|mut s| {
+            let joined: Vec<&str> = sources.iter().map(|l| s.labels.get(l).unwrap_or("")).collect();
+            s.labels = s.labels.with(dst, &joined.join(separator));
+            if dst == METRIC_NAME {
+                s.drop_name = false;
+            }
+            s
+        })
+        .collect();
+    merge_same_labels(out)
+}
