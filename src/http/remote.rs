@@ -40,14 +40,12 @@ use super::write;
 use crate::ingest::prompb::{Query, QueryResult, ReadRequest, ReadResponse, Sample, TimeSeries};
 use crate::ingest::remote_read::{accepts_samples, decode_request, encode_response, series_labels, tag_matcher};
 use crate::ingest::remote_write::{self, METRIC_NAME_LABEL};
+use crate::promql::{Metric, catalog};
 use crate::{Db, ScanRequest};
 
 const WRITE_PATH: &str = "/api/v1/write";
 const WRITE_ALIAS: &str = "/prometheus/write";
 const READ_PATH: &str = "/api/v1/read";
-
-/// The field Prometheus-style writes store.
-const VALUE_FIELD: &str = "value";
 
 /// The routes of this module.
 pub(crate) fn routes() -> Router<AppState> {
@@ -128,17 +126,14 @@ fn select(db: &Db, i: usize, query: &Query) -> Result<QueryResult, ApiError> {
     // Samples are in milliseconds: the whole last millisecond is in range.
     let end = query.end_timestamp_ms.saturating_mul(1_000_000).saturating_add(999_999);
     let mut series: BTreeMap<Vec<(String, String)>, Vec<Sample>> = BTreeMap::new();
-    for measurement in db.measurements()? {
-        for field in db.fields(&measurement)? {
-            let metric = if field == VALUE_FIELD { measurement.clone() } else { format!("{measurement}_{field}") };
-            if !names.iter().all(|m| m.matches(Some(&metric))) {
-                continue;
-            }
-            let mut scan = ScanRequest::new(&measurement).with_fields([&field]).with_time_range(start, end);
-            scan.matchers.clone_from(&tags);
-            for batch in db.scan(&scan)? {
-                add_samples(&batch?, &metric, &mut series)?;
-            }
+    for Metric { name, measurement, field } in catalog(db)? {
+        if !names.iter().all(|m| m.matches(Some(&name))) {
+            continue;
+        }
+        let mut scan = ScanRequest::new(&measurement).with_fields([&field]).with_time_range(start, end);
+        scan.matchers.clone_from(&tags);
+        for batch in db.scan(&scan)? {
+            add_samples(&batch?, &name, &mut series)?;
         }
     }
     let timeseries = series

@@ -15,6 +15,7 @@ use super::engine::{Evaluator, Range, RawSeries, StepSeries, offset_ms};
 use super::error::{PromError, Result};
 use super::value::{Labels, METRIC_NAME};
 use crate::db::Db;
+use crate::model::VALUE_FIELD;
 use crate::storage::matcher::TagMatcher;
 use crate::storage::scan::ScanRequest;
 
@@ -25,9 +26,6 @@ pub(crate) const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
 pub(crate) fn is_stale(v: f64) -> bool {
     v.to_bits() == STALE_NAN_BITS
 }
-
-/// The field whose metric is named after its measurement alone.
-const VALUE_FIELD: &str = "value";
 
 /// A metric as PromQL sees it: its name and where it is stored.
 #[derive(Clone, Debug)]
