@@ -5,7 +5,7 @@
 # directory and its default durability settings:
 #
 #   chronicle         remote write   (POST /api/v1/write, 5,000 samples a request)
-#   prometheus 2.42   remote write   (--web.enable-remote-write-receiver)
+#   prometheus 2.42   remote write   (--web.enable-remote-write-receiver, out-of-order window 1d)
 #   victoriametrics   remote write   (Debian `victoria-metrics`, 1.79)
 #   chronicle         line protocol  (POST /write, 5,000 lines a request)
 #   influxdb 1.6      line protocol  (influxd with a config of its own)
@@ -172,7 +172,11 @@ run_prometheus() {
   local dir="$WORK/prometheus" port
   port=$(free_port)
   mkdir -p "$dir"
-  printf 'global:\n  scrape_interval: 1h\nscrape_configs: []\n' >"$dir/prometheus.yml"
+  # The load shards series over 4 connections that drift apart in time
+  # while a day of data is replayed; Prometheus refuses samples more than an
+  # hour behind its newest ("out of bounds") unless an out-of-order window
+  # admits them.
+  printf 'global:\n  scrape_interval: 1h\nscrape_configs: []\nstorage:\n  tsdb:\n    out_of_order_time_window: 1d\n' >"$dir/prometheus.yml"
   start prometheus prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/tsdb" \
     --web.listen-address="127.0.0.1:$port" --web.enable-remote-write-receiver --log.level=warn
   wait_ready prometheus "http://127.0.0.1:$port/-/ready"

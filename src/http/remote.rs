@@ -75,7 +75,10 @@ async fn store(
 ) -> Result<StatusCode, ApiError> {
     caller.require(Scope::ReadWrite)?;
     let limit = state.config.limits.max_decompressed_bytes;
-    write::ingest(state, path, headers, body, true, Box::new(move |body| remote_write::parse(body, limit))).await?;
+    write::ingest(state, path, headers, body, true, move |body| {
+        remote_write::samples(remote_write::decode(body, limit)?)
+    })
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -37,11 +37,33 @@ use super::auth::{Caller, Scope};
 use super::error::{ApiError, Kind};
 use super::limits::read_body;
 use super::state::AppState;
-use crate::Row;
+use crate::ingest::remote_write;
 use crate::ingest::{self, Precision, json, line_protocol};
+use crate::{Db, Row};
 
 /// How a route's body becomes rows; runs on the blocking pool.
 pub(crate) type Parser = Box<dyn FnOnce(&[u8]) -> ingest::Result<Vec<Row>> + Send>;
+
+/// What a body parses to, and how it is stored.
+pub(crate) trait Parsed: Send + 'static {
+    /// Stores it with one write; says how much.
+    fn store(&self, db: &Db) -> crate::Result<Stored>;
+}
+
+impl Parsed for Vec<Row> {
+    fn store(&self, db: &Db) -> crate::Result<Stored> {
+        db.write_rows(self)?;
+        Ok(Stored { rows: self.len(), points: self.iter().map(|r| r.fields.len()).sum() })
+    }
+}
+
+impl Parsed for remote_write::Samples {
+    fn store(&self, db: &Db) -> crate::Result<Stored> {
+        let views: Vec<remote_write::SampleRow<'_>> = self.views().collect();
+        db.write_views(&views)?;
+        Ok(Stored { rows: self.len(), points: self.len() })
+    }
+}
 
 /// What one write stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,22 +80,21 @@ pub(crate) struct Stored {
 /// [`Db::write_rows`](crate::Db::write_rows). Concurrent requests so share
 /// the WAL's group commits. Counts what was stored in the server's metrics.
 /// Errors are in the shape of the route at `path`.
-pub(crate) async fn ingest(
+pub(crate) async fn ingest<P: Parsed>(
     state: &AppState,
     path: &str,
     headers: &HeaderMap,
     body: Body,
     snappy_passes: bool,
-    parse: Parser,
+    parse: impl FnOnce(&[u8]) -> ingest::Result<P> + Send + 'static,
 ) -> Result<Stored, ApiError> {
     let stored = async {
         let bytes = read_body(&state.config.limits, headers, body, snappy_passes).await?;
         let db = std::sync::Arc::clone(&state.db);
         let stored = tokio::task::spawn_blocking(move || -> Result<Stored, ApiError> {
-            let rows = parse(&bytes)?;
+            let parsed = parse(&bytes)?;
             drop(bytes);
-            db.write_rows(&rows)?;
-            Ok(Stored { rows: rows.len(), points: rows.iter().map(|r| r.fields.len()).sum() })
+            Ok(parsed.store(&db)?)
         })
         .await
         .map_err(|e| ApiError::new(Kind::Internal, format!("the write task failed: {e}")))??;

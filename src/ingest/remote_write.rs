@@ -1,4 +1,5 @@
-//! Prometheus remote write 1.0 -> [`Row`]s.
+//! Prometheus remote write 1.0 -> [`Row`]s, or [`Samples`] that write
+//! without a copy of the labels per sample.
 //!
 //! The body is a snappy block ([`super::snappy`]) holding a protobuf
 //! [`WriteRequest`]. Each sample becomes one row:
@@ -20,7 +21,7 @@
 use super::prompb::{Label, TimeSeries, WriteRequest};
 use super::{Error, Result, snappy};
 use crate::Row;
-use crate::model::{VALUE_FIELD, validate_measurement, validate_tag};
+use crate::model::{VALUE_FIELD, WriteRow, validate_measurement, validate_tag};
 
 /// The label that holds the metric name.
 pub const METRIC_NAME_LABEL: &str = "__name__";
@@ -43,7 +44,87 @@ pub fn decode(body: &[u8], max_decoded_len: usize) -> Result<WriteRequest> {
 
 /// The rows of a decoded request; see the module docs for the mapping.
 pub fn rows(request: WriteRequest) -> Result<Vec<Row>> {
-    let mut rows = Vec::with_capacity(request.timeseries.iter().map(|s| s.samples.len()).sum());
+    let samples = samples(request)?;
+    Ok(samples
+        .views()
+        .map(|s| Row {
+            measurement: s.measurement.to_owned(),
+            tags: s.tags.to_vec(),
+            fields: vec![(VALUE_FIELD.to_owned(), s.value)],
+            timestamp: s.timestamp,
+        })
+        .collect())
+}
+
+/// The samples of a decoded request, checked, with each series' name and
+/// tags held once however many samples it has (writing them as
+/// [`SampleRow`] views allocates nothing per sample).
+#[derive(Debug, Default)]
+pub struct Samples {
+    /// (measurement, tags) of each series.
+    series: Vec<(String, Vec<(String, String)>)>,
+    /// (series index, nanoseconds, value) of each sample, in request order.
+    points: Vec<(u32, i64, f64)>,
+}
+
+impl Samples {
+    /// How many samples.
+    pub fn len(&self) -> usize {
+        self.points.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.points.is_empty()
+    }
+
+    /// Each sample as a row borrowing its series' names.
+    pub fn views(&self) -> impl Iterator<Item = SampleRow<'_>> {
+        self.points.iter().map(|&(s, timestamp, value)| {
+            let (measurement, tags) = &self.series[s as usize];
+            SampleRow { measurement, tags, timestamp, value }
+        })
+    }
+}
+
+/// One sample as a row: its series' names borrowed, the field `value`.
+#[derive(Debug, Clone, Copy)]
+pub struct SampleRow<'a> {
+    /// The metric name.
+    pub measurement: &'a str,
+    /// The other labels.
+    pub tags: &'a [(String, String)],
+    /// Nanoseconds since the epoch.
+    pub timestamp: i64,
+    /// The value, bit for bit.
+    pub value: f64,
+}
+
+impl WriteRow for SampleRow<'_> {
+    fn measurement(&self) -> &str {
+        self.measurement
+    }
+    fn tags(&self) -> &[(String, String)] {
+        self.tags
+    }
+    fn timestamp(&self) -> i64 {
+        self.timestamp
+    }
+    fn field_count(&self) -> usize {
+        1
+    }
+    fn field(&self, _: usize) -> (&str, f64) {
+        (VALUE_FIELD, self.value)
+    }
+}
+
+/// The checked samples of a decoded request; see the module docs for the
+/// mapping.
+pub fn samples(request: WriteRequest) -> Result<Samples> {
+    let mut out = Samples {
+        series: Vec::with_capacity(request.timeseries.len()),
+        points: Vec::with_capacity(request.timeseries.iter().map(|s| s.samples.len()).sum()),
+    };
     for (i, series) in request.timeseries.into_iter().enumerate() {
         let TimeSeries { labels, samples, histograms, .. } = series;
         if !histograms.is_empty() {
@@ -52,7 +133,9 @@ pub fn rows(request: WriteRequest) -> Result<Vec<Row>> {
                 "native histograms are not stored by Chronicle; send classic histograms (_bucket, _sum, _count)",
             ));
         }
-        let (mut measurement, mut tags) = series_identity(i, labels)?;
+        let identity = series_identity(i, labels)?;
+        let index = u32::try_from(out.series.len())
+            .map_err(|_| Error::item(format!("timeseries[{i}]"), "more than 2^32 series in one request"))?;
         for (k, sample) in samples.iter().enumerate() {
             let timestamp = sample.timestamp.checked_mul(1_000_000).ok_or_else(|| {
                 Error::item(
@@ -60,17 +143,11 @@ pub fn rows(request: WriteRequest) -> Result<Vec<Row>> {
                     format!("{} ms overflows 64-bit nanoseconds", sample.timestamp),
                 )
             })?;
-            // The last sample (often the only one) takes the names; the
-            // others copy them.
-            let (measurement, tags) = if k + 1 == samples.len() {
-                (std::mem::take(&mut measurement), std::mem::take(&mut tags))
-            } else {
-                (measurement.clone(), tags.clone())
-            };
-            rows.push(Row { measurement, tags, fields: vec![(VALUE_FIELD.to_owned(), sample.value)], timestamp });
+            out.points.push((index, timestamp, sample.value));
         }
+        out.series.push(identity);
     }
-    Ok(rows)
+    Ok(out)
 }
 
 /// The measurement and tags of series `i`, checked.
