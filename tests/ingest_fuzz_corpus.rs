@@ -35,7 +35,7 @@ fn seeds_parse_or_fail_as_named() {
     for bad in ["stale_and_dup", "histogram_series", "snappy_bomb"] {
         assert!(remote_write::parse(&remote_body(bad), 1 << 16).is_err(), "{bad}");
     }
-    let stale = remote_write::rows(remote_write::decode(&remote_body("stale_and_dup"), 1 << 16).unwrap());
+    let stale = remote_write::parse(&remote_body("stale_and_dup"), 1 << 16);
     assert!(stale.unwrap_err().to_string().contains("duplicate label name"));
     let read = remote_read::decode_request(&remote_body("read_request"), 1 << 16).unwrap();
     assert_eq!(read.queries[0].matchers[0].name, "job");

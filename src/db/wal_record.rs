@@ -46,17 +46,17 @@ pub fn encode<R: WriteRow>(rows: &[R]) -> Result<Encoded<'_>> {
     let mut field_table = Vec::new();
     let mut body = Vec::with_capacity(rows.len() * 16);
     let mut canonical = Vec::new();
-    let mut sorted: Vec<&(String, String)> = Vec::new();
+    let mut sorted: Vec<(&str, &str)> = Vec::new();
     for (i, row) in rows.iter().enumerate() {
         let invalid = |source| Error::InvalidRow { row: i, source };
         sorted.clear();
         sorted.extend(row.tags());
         sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         if let Some(w) = sorted.windows(2).find(|w| w[0].0 == w[1].0) {
-            return Err(invalid(InvalidInput::DuplicateTag(w[0].0.clone())));
+            return Err(invalid(InvalidInput::DuplicateTag(w[0].0.to_owned())));
         }
         canonical.clear();
-        let tags = sorted.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        let tags = sorted.iter().copied();
         SeriesKey::encode_parts(row.measurement(), tags, &mut canonical);
         let (key_index, measurement) = match keys.get(&canonical) {
             Some(&k) => k,

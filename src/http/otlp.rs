@@ -23,7 +23,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResp
 use super::auth::{Caller, Scope};
 use super::error::{ApiError, Kind};
 use super::state::AppState;
-use super::write::{self, Parser, now_ns};
+use super::write::{self, Store, now_ns, store_rows};
 use crate::ingest::otlp;
 
 const PATH: &str = "/v1/metrics";
@@ -89,11 +89,11 @@ async fn store(
 ) -> Result<(), ApiError> {
     caller.require(Scope::ReadWrite)?;
     let now = now_ns();
-    let parse: Parser = match encoding {
-        Encoding::Protobuf => Box::new(move |body| otlp::parse_protobuf(body, now)),
-        Encoding::Json => Box::new(move |body| otlp::parse_json(body, now)),
+    let store: Store = match encoding {
+        Encoding::Protobuf => Box::new(move |body, db| store_rows(otlp::parse_protobuf(body, now), db)),
+        Encoding::Json => Box::new(move |body, db| store_rows(otlp::parse_json(body, now), db)),
     };
-    write::ingest(state, PATH, headers, body, false, parse).await.map(|_| ())
+    write::ingest(state, PATH, headers, body, false, store).await.map(|_| ())
 }
 
 /// The body of a full success: an empty `ExportMetricsServiceResponse`.

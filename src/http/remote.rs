@@ -40,6 +40,7 @@ use super::write;
 use crate::ingest::prompb::{Query, QueryResult, ReadRequest, ReadResponse, Sample, TimeSeries};
 use crate::ingest::remote_read::{accepts_samples, decode_request, encode_response, series_labels, tag_matcher};
 use crate::ingest::remote_write::{self, METRIC_NAME_LABEL};
+use crate::ingest::snappy;
 use crate::promql::{Metric, catalog};
 use crate::{Db, ScanRequest};
 
@@ -75,10 +76,14 @@ async fn store(
 ) -> Result<StatusCode, ApiError> {
     caller.require(Scope::ReadWrite)?;
     let limit = state.config.limits.max_decompressed_bytes;
-    write::ingest(state, path, headers, body, true, move |body| {
-        remote_write::samples(remote_write::decode(body, limit)?)
-    })
-    .await?;
+    let store: write::Store = Box::new(move |body, db| {
+        let bytes = snappy::decompress(body, limit)?;
+        let samples = remote_write::samples(&bytes)?;
+        let views: Vec<remote_write::SampleRow<'_>> = samples.views().collect();
+        db.write_views(&views)?;
+        Ok(write::Stored { rows: views.len(), points: views.len() })
+    });
+    write::ingest(state, path, headers, body, true, store).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

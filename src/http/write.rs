@@ -37,32 +37,18 @@ use super::auth::{Caller, Scope};
 use super::error::{ApiError, Kind};
 use super::limits::read_body;
 use super::state::AppState;
-use crate::ingest::remote_write;
 use crate::ingest::{self, Precision, json, line_protocol};
 use crate::{Db, Row};
 
-/// How a route's body becomes rows; runs on the blocking pool.
-pub(crate) type Parser = Box<dyn FnOnce(&[u8]) -> ingest::Result<Vec<Row>> + Send>;
+/// How a route's body is parsed and stored (with one write); runs on the
+/// blocking pool.
+pub(crate) type Store = Box<dyn FnOnce(&[u8], &Db) -> Result<Stored, ApiError> + Send>;
 
-/// What a body parses to, and how it is stored.
-pub(crate) trait Parsed: Send + 'static {
-    /// Stores it with one write; says how much.
-    fn store(&self, db: &Db) -> crate::Result<Stored>;
-}
-
-impl Parsed for Vec<Row> {
-    fn store(&self, db: &Db) -> crate::Result<Stored> {
-        db.write_rows(self)?;
-        Ok(Stored { rows: self.len(), points: self.iter().map(|r| r.fields.len()).sum() })
-    }
-}
-
-impl Parsed for remote_write::Samples {
-    fn store(&self, db: &Db) -> crate::Result<Stored> {
-        let views: Vec<remote_write::SampleRow<'_>> = self.views().collect();
-        db.write_views(&views)?;
-        Ok(Stored { rows: self.len(), points: self.len() })
-    }
+/// Stores parsed rows with one [`Db::write_rows`].
+pub(crate) fn store_rows(rows: ingest::Result<Vec<Row>>, db: &Db) -> Result<Stored, ApiError> {
+    let rows = rows?;
+    db.write_rows(&rows)?;
+    Ok(Stored { rows: rows.len(), points: rows.iter().map(|r| r.fields.len()).sum() })
 }
 
 /// What one write stored.
@@ -80,24 +66,20 @@ pub(crate) struct Stored {
 /// [`Db::write_rows`](crate::Db::write_rows). Concurrent requests so share
 /// the WAL's group commits. Counts what was stored in the server's metrics.
 /// Errors are in the shape of the route at `path`.
-pub(crate) async fn ingest<P: Parsed>(
+pub(crate) async fn ingest(
     state: &AppState,
     path: &str,
     headers: &HeaderMap,
     body: Body,
     snappy_passes: bool,
-    parse: impl FnOnce(&[u8]) -> ingest::Result<P> + Send + 'static,
+    store: Store,
 ) -> Result<Stored, ApiError> {
     let stored = async {
         let bytes = read_body(&state.config.limits, headers, body, snappy_passes).await?;
         let db = std::sync::Arc::clone(&state.db);
-        let stored = tokio::task::spawn_blocking(move || -> Result<Stored, ApiError> {
-            let parsed = parse(&bytes)?;
-            drop(bytes);
-            Ok(parsed.store(&db)?)
-        })
-        .await
-        .map_err(|e| ApiError::new(Kind::Internal, format!("the write task failed: {e}")))??;
+        let stored = tokio::task::spawn_blocking(move || -> Result<Stored, ApiError> { store(&bytes, &db) })
+            .await
+            .map_err(|e| ApiError::new(Kind::Internal, format!("the write task failed: {e}")))??;
         state.metrics.ingested(stored.rows, stored.points);
         Ok(stored)
     };
@@ -193,11 +175,11 @@ async fn write(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/json"));
-    let parse: Parser = if is_json {
-        Box::new(move |body| json::parse(body, now))
+    let store: Store = if is_json {
+        Box::new(move |body, db| store_rows(json::parse(body, now), db))
     } else {
-        Box::new(move |body| line_protocol::parse(body, precision, now))
+        Box::new(move |body, db| store_rows(line_protocol::parse(body, precision, now), db))
     };
-    ingest(state, path, headers, body, false, parse).await?;
+    ingest(state, path, headers, body, false, store).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -41,6 +41,7 @@ pub mod json;
 pub mod line_protocol;
 pub mod otlp;
 pub mod prompb;
+mod protobuf;
 pub mod remote_read;
 pub mod remote_write;
 pub mod snappy;

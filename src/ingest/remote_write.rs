@@ -1,5 +1,6 @@
 //! Prometheus remote write 1.0 -> [`Row`]s, or [`Samples`] that write
-//! without a copy of the labels per sample.
+//! without a copy of the labels: the protobuf is read in place
+//! ([`super::protobuf`]), names borrowed from the decompressed bytes.
 //!
 //! The body is a snappy block ([`super::snappy`]) holding a protobuf
 //! [`WriteRequest`]. Each sample becomes one row:
@@ -18,7 +19,7 @@
 //! (not stored yet; refused by name so a sender sees why). Exemplars and
 //! metadata are accepted and not stored.
 
-use super::prompb::{Label, TimeSeries, WriteRequest};
+use super::protobuf::{FIXED64, LEN, Reader, VARINT};
 use super::{Error, Result, snappy};
 use crate::Row;
 use crate::model::{VALUE_FIELD, WriteRow, validate_measurement, validate_tag};
@@ -31,43 +32,35 @@ pub const METRIC_NAME_LABEL: &str = "__name__";
 pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
 
 /// Parses a remote-write body whose decompressed size may be at most
-/// `max_decoded_len` bytes.
+/// `max_decoded_len` bytes, into owned rows.
 pub fn parse(body: &[u8], max_decoded_len: usize) -> Result<Vec<Row>> {
-    rows(decode(body, max_decoded_len)?)
-}
-
-/// Decompresses and decodes a remote-write body, without checking labels.
-pub fn decode(body: &[u8], max_decoded_len: usize) -> Result<WriteRequest> {
     let bytes = snappy::decompress(body, max_decoded_len)?;
-    prost::Message::decode(bytes.as_slice()).map_err(|e| Error::Syntax { format: "protobuf", message: e.to_string() })
-}
-
-/// The rows of a decoded request; see the module docs for the mapping.
-pub fn rows(request: WriteRequest) -> Result<Vec<Row>> {
-    let samples = samples(request)?;
+    let samples = samples(&bytes)?;
     Ok(samples
         .views()
         .map(|s| Row {
             measurement: s.measurement.to_owned(),
-            tags: s.tags.to_vec(),
+            tags: s.tags.iter().map(|&(k, v)| (k.to_owned(), v.to_owned())).collect(),
             fields: vec![(VALUE_FIELD.to_owned(), s.value)],
             timestamp: s.timestamp,
         })
         .collect())
 }
 
-/// The samples of a decoded request, checked, with each series' name and
-/// tags held once however many samples it has (writing them as
-/// [`SampleRow`] views allocates nothing per sample).
+/// The checked samples of a decompressed request, names borrowed from its
+/// bytes: each series' name and tags are read and checked once, and
+/// writing the samples as [`SampleRow`] views allocates nothing per label.
 #[derive(Debug, Default)]
-pub struct Samples {
-    /// (measurement, tags) of each series.
-    series: Vec<(String, Vec<(String, String)>)>,
+pub struct Samples<'a> {
+    /// Measurement and range of `tags` of each series.
+    series: Vec<(&'a str, std::ops::Range<usize>)>,
+    /// The tags of every series, back to back.
+    tags: Vec<(&'a str, &'a str)>,
     /// (series index, nanoseconds, value) of each sample, in request order.
     points: Vec<(u32, i64, f64)>,
 }
 
-impl Samples {
+impl Samples<'_> {
     /// How many samples.
     pub fn len(&self) -> usize {
         self.points.len()
@@ -82,7 +75,7 @@ impl Samples {
     pub fn views(&self) -> impl Iterator<Item = SampleRow<'_>> {
         self.points.iter().map(|&(s, timestamp, value)| {
             let (measurement, tags) = &self.series[s as usize];
-            SampleRow { measurement, tags, timestamp, value }
+            SampleRow { measurement, tags: &self.tags[tags.clone()], timestamp, value }
         })
     }
 }
@@ -92,8 +85,8 @@ impl Samples {
 pub struct SampleRow<'a> {
     /// The metric name.
     pub measurement: &'a str,
-    /// The other labels.
-    pub tags: &'a [(String, String)],
+    /// The other labels with a value.
+    pub tags: &'a [(&'a str, &'a str)],
     /// Nanoseconds since the epoch.
     pub timestamp: i64,
     /// The value, bit for bit.
@@ -104,8 +97,8 @@ impl WriteRow for SampleRow<'_> {
     fn measurement(&self) -> &str {
         self.measurement
     }
-    fn tags(&self) -> &[(String, String)] {
-        self.tags
+    fn tags(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.tags.iter().copied()
     }
     fn timestamp(&self) -> i64 {
         self.timestamp
@@ -118,58 +111,128 @@ impl WriteRow for SampleRow<'_> {
     }
 }
 
-/// The checked samples of a decoded request; see the module docs for the
-/// mapping.
-pub fn samples(request: WriteRequest) -> Result<Samples> {
-    let mut out = Samples {
-        series: Vec::with_capacity(request.timeseries.len()),
-        points: Vec::with_capacity(request.timeseries.iter().map(|s| s.samples.len()).sum()),
-    };
-    for (i, series) in request.timeseries.into_iter().enumerate() {
-        let TimeSeries { labels, samples, histograms, .. } = series;
-        if !histograms.is_empty() {
-            return Err(Error::item(
-                format!("timeseries[{i}].histograms"),
-                "native histograms are not stored by Chronicle; send classic histograms (_bucket, _sum, _count)",
-            ));
+/// Reads and checks the samples of a decompressed `WriteRequest` (fields:
+/// 1 `timeseries`, 3 `metadata`, skipped), see the module docs for the
+/// mapping. Unknown fields are skipped, as protobuf readers do.
+pub fn samples(bytes: &[u8]) -> Result<Samples<'_>> {
+    let mut out = Samples::default();
+    let mut labels: Vec<(&str, &str)> = Vec::new();
+    let mut request = Reader::new(bytes);
+    let mut i = 0usize;
+    while !request.done() {
+        match request.key()? {
+            (1, wire) => {
+                request.expect(1, wire, LEN)?;
+                series(i, request.bytes()?, &mut labels, &mut out)?;
+                i += 1;
+            }
+            (_, wire) => request.skip(wire)?,
         }
-        let identity = series_identity(i, labels)?;
-        let index = u32::try_from(out.series.len())
-            .map_err(|_| Error::item(format!("timeseries[{i}]"), "more than 2^32 series in one request"))?;
-        for (k, sample) in samples.iter().enumerate() {
-            let timestamp = sample.timestamp.checked_mul(1_000_000).ok_or_else(|| {
-                Error::item(
-                    format!("timeseries[{i}].samples[{k}].timestamp"),
-                    format!("{} ms overflows 64-bit nanoseconds", sample.timestamp),
-                )
-            })?;
-            out.points.push((index, timestamp, sample.value));
-        }
-        out.series.push(identity);
     }
     Ok(out)
 }
 
-/// The measurement and tags of series `i`, checked.
-fn series_identity(i: usize, labels: Vec<Label>) -> Result<(String, Vec<(String, String)>)> {
+/// Reads series `i` (`TimeSeries`: 1 labels, 2 samples, 3 exemplars
+/// (skipped), 4 native histograms (refused)) into `out`.
+fn series<'a>(i: usize, bytes: &'a [u8], labels: &mut Vec<(&'a str, &'a str)>, out: &mut Samples<'a>) -> Result<()> {
+    let index = u32::try_from(out.series.len())
+        .map_err(|_| Error::item(format!("timeseries[{i}]"), "more than 2^32 series in one request"))?;
+    labels.clear();
+    let first_point = out.points.len();
+    let mut message = Reader::new(bytes);
+    while !message.done() {
+        match message.key()? {
+            (1, wire) => {
+                message.expect(1, wire, LEN)?;
+                labels.push(label(message.bytes()?)?);
+            }
+            (2, wire) => {
+                message.expect(2, wire, LEN)?;
+                let k = out.points.len() - first_point;
+                let (value, ms) = sample(message.bytes()?)?;
+                let timestamp = ms.checked_mul(1_000_000).ok_or_else(|| {
+                    Error::item(
+                        format!("timeseries[{i}].samples[{k}].timestamp"),
+                        format!("{ms} ms overflows 64-bit nanoseconds"),
+                    )
+                })?;
+                out.points.push((index, timestamp, value));
+            }
+            (4, _) => {
+                return Err(Error::item(
+                    format!("timeseries[{i}].histograms"),
+                    "native histograms are not stored by Chronicle; send classic histograms (_bucket, _sum, _count)",
+                ));
+            }
+            (_, wire) => message.skip(wire)?,
+        }
+    }
+    let start = out.tags.len();
+    let measurement = series_identity(i, labels, &mut out.tags)?;
+    out.series.push((measurement, start..out.tags.len()));
+    Ok(())
+}
+
+/// A `Label` (1 name, 2 value).
+fn label(bytes: &[u8]) -> Result<(&str, &str)> {
+    let (mut name, mut value) = ("", "");
+    let mut message = Reader::new(bytes);
+    while !message.done() {
+        match message.key()? {
+            (1, wire) => {
+                message.expect(1, wire, LEN)?;
+                name = message.str()?;
+            }
+            (2, wire) => {
+                message.expect(2, wire, LEN)?;
+                value = message.str()?;
+            }
+            (_, wire) => message.skip(wire)?,
+        }
+    }
+    Ok((name, value))
+}
+
+/// A `Sample` (1 value as double, 2 timestamp in ms as int64).
+fn sample(bytes: &[u8]) -> Result<(f64, i64)> {
+    let (mut value, mut timestamp) = (0.0, 0);
+    let mut message = Reader::new(bytes);
+    while !message.done() {
+        match message.key()? {
+            (1, wire) => {
+                message.expect(1, wire, FIXED64)?;
+                value = f64::from_bits(message.fixed64()?);
+            }
+            (2, wire) => {
+                message.expect(2, wire, VARINT)?;
+                // int64 is the two's complement of the varint.
+                timestamp = message.varint()? as i64;
+            }
+            (_, wire) => message.skip(wire)?,
+        }
+    }
+    Ok((value, timestamp))
+}
+
+/// The measurement of series `i`, its tags appended to `tags`, checked: a
+/// `__name__`, no duplicate label names, names Chronicle accepts; labels
+/// with an empty value are left out.
+fn series_identity<'a>(i: usize, labels: &[(&'a str, &'a str)], tags: &mut Vec<(&'a str, &'a str)>) -> Result<&'a str> {
     let at = |j: usize| format!("timeseries[{i}].labels[{j}]");
-    for (j, label) in labels.iter().enumerate() {
-        if labels[..j].iter().any(|l| l.name == label.name) {
-            return Err(Error::item(at(j), format!("duplicate label name {:?}", label.name)));
+    for (j, (name, _)) in labels.iter().enumerate() {
+        if labels[..j].iter().any(|(n, _)| n == name) {
+            return Err(Error::item(at(j), format!("duplicate label name {name:?}")));
         }
     }
     let mut measurement = None;
-    let mut tags = Vec::with_capacity(labels.len().saturating_sub(1));
-    for (j, Label { name, value }) in labels.into_iter().enumerate() {
+    for (j, &(name, value)) in labels.iter().enumerate() {
         if name == METRIC_NAME_LABEL {
-            validate_measurement(&value).map_err(|e| Error::item(at(j), e.to_string()))?;
+            validate_measurement(value).map_err(|e| Error::item(at(j), e.to_string()))?;
             measurement = Some(value);
         } else if !value.is_empty() {
-            validate_tag(&name, &value, false).map_err(|e| Error::item(at(j), e.to_string()))?;
+            validate_tag(name, value, false).map_err(|e| Error::item(at(j), e.to_string()))?;
             tags.push((name, value));
         }
     }
-    let measurement = measurement
-        .ok_or_else(|| Error::item(format!("timeseries[{i}].labels"), "no __name__ label (the metric name)"))?;
-    Ok((measurement, tags))
+    measurement.ok_or_else(|| Error::item(format!("timeseries[{i}].labels"), "no __name__ label (the metric name)"))
 }

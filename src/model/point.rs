@@ -65,7 +65,7 @@ pub trait WriteRow {
     /// The measurement name.
     fn measurement(&self) -> &str;
     /// The tags, as given.
-    fn tags(&self) -> &[(String, String)];
+    fn tags(&self) -> impl Iterator<Item = (&str, &str)>;
     /// The timestamp in nanoseconds.
     fn timestamp(&self) -> i64;
     /// How many fields the row carries.
@@ -78,8 +78,8 @@ impl WriteRow for Point {
     fn measurement(&self) -> &str {
         &self.metric
     }
-    fn tags(&self) -> &[(String, String)] {
-        &self.tags
+    fn tags(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
     fn timestamp(&self) -> i64 {
         self.timestamp
@@ -96,8 +96,8 @@ impl WriteRow for Row {
     fn measurement(&self) -> &str {
         &self.measurement
     }
-    fn tags(&self) -> &[(String, String)] {
-        &self.tags
+    fn tags(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
     fn timestamp(&self) -> i64 {
         self.timestamp

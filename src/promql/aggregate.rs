@@ -193,8 +193,7 @@ fn select(
     (param, param_at): (&[f64], &str),
 ) -> Result<Vec<StepSeries>> {
     let n = param.len();
-    let mut out: Vec<StepSeries> =
-        input.iter().map(|s| StepSeries { values: vec![None; n], ..s.clone() }).collect();
+    let mut out: Vec<StepSeries> = input.iter().map(|s| StepSeries { values: vec![None; n], ..s.clone() }).collect();
     let mut rank: Vec<(usize, usize)> = vec![(usize::MAX, usize::MAX); input.len()];
     for (i, &p) in param.iter().enumerate().take(n) {
         if op == T_LIMIT_RATIO {

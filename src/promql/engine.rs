@@ -414,12 +414,7 @@ fn range_value(val: Val, range: Range) -> Result<PromValue> {
 /// The series with the metric names marked dropped removed: two series
 /// that then have the same labels must not both have a value at one step.
 fn remove_dropped_names(series: Vec<StepSeries>) -> Result<Vec<StepSeries>> {
-    merge_same_labels(
-        series
-            .into_iter()
-            .map(|s| StepSeries::new(s.visible_labels().into_owned(), s.values))
-            .collect(),
-    )
+    merge_same_labels(series.into_iter().map(|s| StepSeries::new(s.visible_labels().into_owned(), s.values)).collect())
 }
 
 /// Merges series with equal labels (they come from different inputs that

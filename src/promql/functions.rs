@@ -146,10 +146,9 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, call: &Call, steps: Range) -> Result<
         "day_of_month" | "day_of_week" | "day_of_year" | "days_in_month" | "hour" | "minute" | "month" | "year" => {
             let series = match vals.pop() {
                 Some(v) => vector(v)?,
-                None => vec![StepSeries::new(
-                    Labels::default(),
-                    steps.times().map(|t| Some(t as f64 / 1000.0)).collect(),
-                )],
+                None => {
+                    vec![StepSeries::new(Labels::default(), steps.times().map(|t| Some(t as f64 / 1000.0)).collect())]
+                }
             };
             map_values(series, |_, v| Some(dates::component(name, v)))?
         }
@@ -307,13 +306,7 @@ fn range_call(ev: &mut Evaluator<'_>, name: &str, f: WindowFn, args: &[&Expr], s
                     for (slot, p) in args_at.iter_mut().zip(&params) {
                         *slot = p[i];
                     }
-                    let window = Window {
-                        ts: &s.ts[w.clone()],
-                        vs: &s.vs[w],
-                        end,
-                        range: matrix.range,
-                        eval_time: t,
-                    };
+                    let window = Window { ts: &s.ts[w.clone()], vs: &s.vs[w], end, range: matrix.range, eval_time: t };
                     f(&window, &args_at)
                 })
                 .collect();

@@ -32,8 +32,8 @@ mod value;
 
 pub use error::{PromError, Result};
 pub use functions::valid_label_name;
-pub(crate) use selector::{Metric, catalog};
 pub use options::PromOptions;
+pub(crate) use selector::{Metric, catalog};
 pub use value::{Labels, METRIC_NAME, PromValue, QueryResult, Sample, Series, format_value};
 
 use crate::db::Db;
