@@ -51,7 +51,7 @@ pub fn encode<R: WriteRow>(rows: &[R]) -> Result<Encoded<'_>> {
         let invalid = |source| Error::InvalidRow { row: i, source };
         sorted.clear();
         sorted.extend(row.tags());
-        sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
         if let Some(w) = sorted.windows(2).find(|w| w[0].0 == w[1].0) {
             return Err(invalid(InvalidInput::DuplicateTag(w[0].0.to_owned())));
         }
