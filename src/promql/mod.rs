@@ -33,6 +33,7 @@ mod value;
 pub use error::{PromError, Result};
 pub use functions::valid_label_name;
 pub use options::PromOptions;
+#[cfg(feature = "server")]
 pub(crate) use selector::{Metric, catalog};
 pub use value::{Labels, METRIC_NAME, PromValue, QueryResult, Sample, Series, format_value};
 
