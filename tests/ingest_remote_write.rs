@@ -252,3 +252,73 @@ fn remote_read_round_trip() {
     assert_eq!(back.results[0].timeseries[0].labels, response.results[0].timeseries[0].labels);
     assert_eq!(back.results[0].timeseries[0].samples[0].value.to_bits(), STALE_NAN_BITS);
 }
+
+/// The rows prost's decoding of `request` gives, built here without the
+/// in-place reader: the oracle for it.
+fn rows_via_prost(request: &WriteRequest) -> Vec<Row> {
+    let mut out = Vec::new();
+    for series in &request.timeseries {
+        let name = series.labels.iter().find(|l| l.name == "__name__").map(|l| l.value.clone()).unwrap();
+        let tags: Vec<(String, String)> = series
+            .labels
+            .iter()
+            .filter(|l| l.name != "__name__" && !l.value.is_empty())
+            .map(|l| (l.name.clone(), l.value.clone()))
+            .collect();
+        for s in &series.samples {
+            out.push(Row {
+                measurement: name.clone(),
+                tags: tags.clone(),
+                fields: vec![("value".into(), s.value)],
+                timestamp: s.timestamp * 1_000_000,
+            });
+        }
+    }
+    out
+}
+
+proptest::proptest! {
+    /// The in-place protobuf reader reads what prost writes, field for
+    /// field (extra exemplars and metadata skipped), and a truncated body
+    /// is an error, never a panic or a partial answer.
+    #[test]
+    fn the_in_place_reader_agrees_with_prost(
+        shape in proptest::collection::vec(
+            (0usize..4, proptest::collection::vec((proptest::num::f64::ANY, -1_000_000_000_000i64..1_000_000_000_000), 0..4), proptest::bool::ANY),
+            1..6,
+        ),
+        cut in 1usize..64,
+    ) {
+        let timeseries: Vec<TimeSeries> = shape
+            .iter()
+            .enumerate()
+            .map(|(i, (tags, samples, exemplar))| {
+                let mut labels = vec![Label { name: "__name__".into(), value: format!("m{}", i % 3) }];
+                labels.extend((0..*tags).map(|t| Label { name: format!("t{t}"), value: if t == 1 { String::new() } else { format!("v{i}é{t}") } }));
+                TimeSeries {
+                    labels,
+                    samples: samples.iter().map(|&(value, timestamp)| Sample { value, timestamp }).collect(),
+                    exemplars: if *exemplar { vec![Default::default()] } else { vec![] },
+                    ..Default::default()
+                }
+            })
+            .collect();
+        let request = WriteRequest { timeseries, metadata: vec![Default::default()] };
+        let encoded = request.encode_to_vec();
+        let got = parse(&snap::raw::Encoder::new().compress_vec(&encoded).unwrap(), 1 << 20).unwrap();
+        // What prost reads back (it leaves out fields equal to their
+        // default, -0.0 among them).
+        let expected = rows_via_prost(&<WriteRequest as Message>::decode(encoded.as_slice()).unwrap());
+        proptest::prop_assert_eq!(got.len(), expected.len());
+        for (g, e) in got.iter().zip(&expected) {
+            proptest::prop_assert_eq!((&g.measurement, &g.tags, g.timestamp), (&e.measurement, &e.tags, e.timestamp));
+            proptest::prop_assert_eq!(g.fields[0].1.to_bits(), e.fields[0].1.to_bits());
+        }
+        // Cut inside the message: prost refuses it, and so must the reader.
+        let short = &encoded[..encoded.len().saturating_sub(cut)];
+        if <WriteRequest as Message>::decode(short).is_err() {
+            let body = snap::raw::Encoder::new().compress_vec(short).unwrap();
+            proptest::prop_assert!(parse(&body, 1 << 20).is_err());
+        }
+    }
+}
