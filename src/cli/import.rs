@@ -24,11 +24,9 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use chronicle::ingest::{self, Precision};
+use chronicle::ingest::{self, Precision, arrow_rows};
 use chronicle::{Config, Db, Row};
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Float64Type, TimeUnit, TimestampNanosecondType};
+use datafusion::arrow::array::RecordBatch;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -386,78 +384,11 @@ impl Import<'_> {
         Ok(())
     }
 
-    /// The rows of one Parquet batch whose first row is row `first` of the file.
+    /// The rows of one Parquet batch whose first row is row `first` of the
+    /// file (the library's Arrow-to-rows mapping, as Flight SQL ingest uses).
     fn parquet_rows(&self, batch: &RecordBatch, measurement: &str, first: u64) -> Result<Vec<Row>, CliError> {
-        let schema = batch.schema();
-        let time = schema.index_of(&self.args.time_column).map_err(|_| {
-            self.at("row", first, format_args!("no column {:?} (see --time-column)", self.args.time_column))
-        })?;
-        let times = match schema.field(time).data_type() {
-            DataType::Timestamp(_, _) | DataType::Int64 => {
-                cast(batch.column(time), &DataType::Timestamp(TimeUnit::Nanosecond, None))?
-            }
-            other => {
-                return Err(self.at(
-                    "row",
-                    first,
-                    format_args!("column {:?} is {other}, not a timestamp", self.args.time_column),
-                ));
-            }
-        };
-        let times = times.as_primitive::<TimestampNanosecondType>();
-        let mut tags = Vec::new();
-        let mut fields = Vec::new();
-        for (i, field) in schema.fields().iter().enumerate().filter(|(i, _)| *i != time) {
-            let column = batch.column(i);
-            match field.data_type() {
-                t if is_text(t) => tags.push((field.name(), cast(column, &DataType::Utf8)?)),
-                t if t.is_numeric() || *t == DataType::Boolean => {
-                    fields.push((field.name(), cast(column, &DataType::Float64)?))
-                }
-                other => {
-                    return Err(self.at(
-                        "row",
-                        first,
-                        format_args!(
-                            "column {:?} is {other}: neither text (a tag) nor a number (a field)",
-                            field.name()
-                        ),
-                    ));
-                }
-            }
-        }
-        let mut rows = Vec::with_capacity(batch.num_rows());
-        for r in 0..batch.num_rows() {
-            if times.is_null(r) {
-                return Err(self.at("row", first + r as u64, format_args!("{:?} is null", self.args.time_column)));
-            }
-            let mut row = Row::new(measurement, times.value(r));
-            for (name, values) in &tags {
-                let values = values.as_string::<i32>();
-                if values.is_valid(r) {
-                    row = row.with_tag(name.as_str(), values.value(r));
-                }
-            }
-            for (name, values) in &fields {
-                let values = values.as_primitive::<Float64Type>();
-                if values.is_valid(r) {
-                    row = row.with_field(name.as_str(), values.value(r));
-                }
-            }
-            // A row of nulls (a series absent at that time) has nothing to store.
-            if !row.fields.is_empty() {
-                rows.push(row);
-            }
-        }
-        Ok(rows)
-    }
-}
-
-fn is_text(t: &DataType) -> bool {
-    match t {
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
-        DataType::Dictionary(_, value) => is_text(value),
-        _ => false,
+        arrow_rows::rows_at(measurement, &self.args.time_column, first as usize, batch)
+            .map_err(|e| CliError::Failed(format!("{}: {e}", self.file.display())))
     }
 }
 

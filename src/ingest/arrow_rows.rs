@@ -35,14 +35,21 @@ enum Column<'a> {
 
 /// The points of `batch`, all of measurement `measurement`.
 pub fn rows(measurement: &str, batch: &RecordBatch) -> Result<Vec<Row>> {
+    rows_at(measurement, TIME_COLUMN, 0, batch)
+}
+
+/// [`rows`] with the time in column `time_column`, errors numbering the
+/// batch's rows from `first_row` (a batch read from the middle of a file).
+pub fn rows_at(measurement: &str, time_column: &str, first_row: usize, batch: &RecordBatch) -> Result<Vec<Row>> {
     validate_measurement(measurement).map_err(|e| Error::item("table", e.to_string()))?;
+    let at = |name: &str, row: usize, message: String| at(name, first_row + row, message);
     let schema = batch.schema();
     let mut times = None;
     let mut columns = Vec::with_capacity(batch.num_columns());
     for (field, array) in schema.fields().iter().zip(batch.columns()) {
         let name = field.name().as_str();
-        if name == TIME_COLUMN {
-            times = Some(nanoseconds(array)?);
+        if name == time_column {
+            times = Some(nanoseconds(array, time_column, first_row)?);
             continue;
         }
         match array.data_type() {
@@ -68,7 +75,7 @@ pub fn rows(measurement: &str, batch: &RecordBatch) -> Result<Vec<Row>> {
         }
     }
     let times = times.ok_or_else(|| {
-        column(TIME_COLUMN, "is missing: every point needs a time (a timestamp, or integer nanoseconds)".into())
+        column(time_column, "is missing: every point needs a time (a timestamp, or integer nanoseconds)".into())
     })?;
     let mut rows = Vec::with_capacity(batch.num_rows());
     for (i, &time) in times.iter().enumerate() {
@@ -106,8 +113,9 @@ fn is_text(t: &DataType) -> bool {
     }
 }
 
-/// The `time` column in nanoseconds since the epoch.
-fn nanoseconds(array: &ArrayRef) -> Result<Vec<i64>> {
+/// The time column `name` in nanoseconds since the epoch; errors number
+/// rows from `first_row`.
+fn nanoseconds(array: &ArrayRef, name: &str, first_row: usize) -> Result<Vec<i64>> {
     let scale: i64 = match array.data_type() {
         DataType::Timestamp(TimeUnit::Second, _) => 1_000_000_000,
         DataType::Timestamp(TimeUnit::Millisecond, _) => 1_000_000,
@@ -116,22 +124,22 @@ fn nanoseconds(array: &ArrayRef) -> Result<Vec<i64>> {
         t if t.is_integer() => 1,
         other => {
             return Err(column(
-                TIME_COLUMN,
+                name,
                 format!("has type {other}; expected a timestamp or integer nanoseconds since the epoch"),
             ));
         }
     };
     // Every timestamp unit and integer type is an i64 (or fits one) once cast.
-    let raw = cast(array, &DataType::Int64).map_err(|e| column(TIME_COLUMN, e.to_string()))?;
+    let raw = cast(array, &DataType::Int64).map_err(|e| column(name, e.to_string()))?;
     let raw = raw.as_primitive::<arrow_array::types::Int64Type>();
     (0..raw.len())
         .map(|i| {
             if raw.is_null(i) {
-                return Err(at(TIME_COLUMN, i, "is null; every point needs a time".into()));
+                return Err(at(name, first_row + i, "is null; every point needs a time".into()));
             }
             raw.value(i)
                 .checked_mul(scale)
-                .ok_or_else(|| at(TIME_COLUMN, i, "is out of range for nanoseconds since the epoch".into()))
+                .ok_or_else(|| at(name, first_row + i, "is out of range for nanoseconds since the epoch".into()))
         })
         .collect()
 }

@@ -15,12 +15,10 @@ use super::engine::{Evaluator, Range, RawSeries, StepSeries, offset_ms};
 use super::error::{PromError, Result};
 use super::value::{Labels, METRIC_NAME};
 use crate::db::Db;
+use crate::ingest::remote_write::STALE_NAN_BITS;
 use crate::model::VALUE_FIELD;
 use crate::storage::matcher::TagMatcher;
 use crate::storage::scan::ScanRequest;
-
-/// The bits of Prometheus's staleness marker, a NaN that ends a series.
-pub(crate) const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
 
 /// Whether `v` is a staleness marker.
 pub(crate) fn is_stale(v: f64) -> bool {
