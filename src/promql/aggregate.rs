@@ -7,30 +7,91 @@
 //! results agree to the last bits that its tests check.
 
 use std::collections::HashMap;
+use std::fmt;
 
 use promql_parser::label::Labels as NameList;
+use promql_parser::parser::token::TokenType;
 use promql_parser::parser::token::{
     T_AVG, T_BOTTOMK, T_COUNT, T_COUNT_VALUES, T_GROUP, T_LIMIT_RATIO, T_LIMITK, T_MAX, T_MIN, T_QUANTILE, T_STDDEV,
     T_STDVAR, T_SUM, T_TOPK,
 };
 use promql_parser::parser::{AggregateExpr, LabelModifier};
 
-use super::engine::{Evaluator, Range, StepSeries, Val};
+use super::context::QueryContext;
 use super::error::{PromError, Result};
 use super::functions::valid_label_name;
+use super::node::Operator;
+use super::series::{Range, StepSeries, Val};
 use super::value::format_value as format_float;
 use super::value::{Labels, METRIC_NAME};
 
+/// `PromAggregate`: one aggregation over its input vector (and its
+/// parameter, planned as an input before it).
+#[derive(Debug)]
+pub(crate) struct Aggregate {
+    pub op: TokenType,
+    pub modifier: Option<LabelModifier>,
+    /// The parameter as the query wrote it (for the position of warnings);
+    /// `None` without one.
+    pub param: Option<String>,
+    pub steps: Range,
+}
+
+impl Aggregate {
+    /// The node of `agg` at `steps` (its inputs are planned by the caller).
+    pub fn new(agg: &AggregateExpr, steps: Range) -> Aggregate {
+        Aggregate {
+            op: agg.op,
+            modifier: agg.modifier.clone(),
+            param: agg.param.as_ref().map(|p| p.to_string()),
+            steps,
+        }
+    }
+}
+
+impl Aggregate {
+    /// Whether the answer is some of the input series, labels unchanged
+    /// (`topk`, `bottomk`, `limitk`, `limit_ratio`).
+    pub fn keeps_series(&self) -> bool {
+        matches!(self.op.id(), T_TOPK | T_BOTTOMK | T_LIMITK | T_LIMIT_RATIO)
+    }
+}
+
+impl Operator for Aggregate {
+    fn name(&self) -> &'static str {
+        "PromAggregate"
+    }
+
+    fn fmt_params(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "op={}", self.op)?;
+        match &self.modifier {
+            Some(LabelModifier::Include(l)) => write!(f, ", by=({})", l.labels.join(", "))?,
+            Some(LabelModifier::Exclude(l)) => write!(f, ", without=({})", l.labels.join(", "))?,
+            None => {}
+        }
+        if let Some(p) = &self.param {
+            write!(f, ", param={p}")?;
+        }
+        write!(f, ", steps={}", self.steps)
+    }
+
+    fn apply(&self, ctx: &QueryContext, mut inputs: Vec<Val>) -> Result<Val> {
+        let input = inputs.pop();
+        let param = inputs.pop();
+        eval(ctx, self, param, input)
+    }
+}
+
 /// Evaluates an aggregation.
-pub(crate) fn eval(ev: &mut Evaluator<'_>, agg: &AggregateExpr, steps: Range) -> Result<Val> {
+fn eval(ev: &QueryContext, agg: &Aggregate, param: Option<Val>, input: Option<Val>) -> Result<Val> {
     let op = agg.op.id();
-    let param = agg.param.as_ref().map(|p| ev.eval(p, steps)).transpose()?;
-    let input = match ev.eval(&agg.expr, steps)? {
-        Val::Vector(v) => v,
+    let steps = agg.steps;
+    let input = match input {
+        Some(Val::Vector(v)) => v,
         other => {
             return Err(PromError::BadData(format!(
                 "expected type instant vector in aggregation expression, got {}",
-                other.type_name()
+                other.map_or("nothing", |v| v.type_name())
             )));
         }
     };
@@ -124,8 +185,8 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, agg: &AggregateExpr, steps: Range) ->
 
 /// The parameter of an aggregation as the query wrote it (near enough to
 /// find it in the text).
-fn param_text(agg: &AggregateExpr) -> String {
-    agg.param.as_ref().map(|p| p.to_string()).unwrap_or_default()
+fn param_text(agg: &Aggregate) -> String {
+    agg.param.clone().unwrap_or_default()
 }
 
 /// The group of every series: the distinct grouping label sets, in order
@@ -185,7 +246,7 @@ fn scalar_param(param: Option<Val>, n: usize) -> Result<Vec<f64>> {
 /// come out in Prometheus's order (groups in order of appearance, `topk`
 /// largest first, `bottomk` smallest first).
 fn select(
-    ev: &mut Evaluator<'_>,
+    ev: &QueryContext,
     op: u16,
     input: &[StepSeries],
     of_series: &[usize],

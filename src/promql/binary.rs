@@ -5,28 +5,79 @@
 //! errors for ambiguous matches.
 
 use std::collections::HashMap;
+use std::fmt;
 
+use promql_parser::parser::token::TokenType;
 use promql_parser::parser::token::{
     T_ADD, T_ATAN2, T_DIV, T_EQLC, T_GTE, T_GTR, T_LAND, T_LOR, T_LSS, T_LTE, T_LUNLESS, T_MOD, T_MUL, T_NEQ, T_POW,
     T_SUB,
 };
 use promql_parser::parser::{BinModifier, BinaryExpr, LabelModifier, VectorMatchCardinality};
 
-use super::engine::{Evaluator, Range, StepSeries, Val, merge_same_labels};
+use super::context::QueryContext;
 use super::error::{PromError, Result};
+use super::node::Operator;
+use super::series::{Range, StepSeries, Val, merge_same_labels};
 use super::value::{Labels, METRIC_NAME};
 
-/// Evaluates a binary expression.
-pub(crate) fn eval(ev: &mut Evaluator<'_>, bin: &BinaryExpr, steps: Range) -> Result<Val> {
-    let op = bin.op.id();
-    let lhs = ev.eval(&bin.lhs, steps)?;
-    let rhs = ev.eval(&bin.rhs, steps)?;
-    let return_bool = bin.modifier.as_ref().is_some_and(|m| m.return_bool);
-    if let Some(m) = &bin.modifier
-        && (m.fill_values.lhs.is_some() || m.fill_values.rhs.is_some())
-    {
-        return Err(PromError::BadData("fill modifiers of vector matching are not supported".into()));
+/// `PromBinary`: a binary operator between its two inputs.
+#[derive(Debug)]
+pub(crate) struct Binary {
+    pub op: TokenType,
+    pub modifier: Option<BinModifier>,
+    pub steps: Range,
+}
+
+impl Binary {
+    /// The node of `bin` at `steps` (its inputs are planned by the caller).
+    pub fn try_new(bin: &BinaryExpr, steps: Range) -> Result<Binary> {
+        if let Some(m) = &bin.modifier
+            && (m.fill_values.lhs.is_some() || m.fill_values.rhs.is_some())
+        {
+            return Err(PromError::BadData("fill modifiers of vector matching are not supported".into()));
+        }
+        Ok(Binary { op: bin.op, modifier: bin.modifier.clone(), steps })
     }
+}
+
+impl Operator for Binary {
+    fn name(&self) -> &'static str {
+        "PromBinary"
+    }
+
+    fn fmt_params(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "op={}", self.op)?;
+        if let Some(m) = &self.modifier {
+            if m.return_bool {
+                f.write_str(" bool")?;
+            }
+            match &m.matching {
+                Some(LabelModifier::Include(l)) => write!(f, ", on=({})", l.labels.join(", "))?,
+                Some(LabelModifier::Exclude(l)) => write!(f, ", ignoring=({})", l.labels.join(", "))?,
+                None => {}
+            }
+            match &m.card {
+                VectorMatchCardinality::ManyToOne(l) => write!(f, ", group_left=({})", l.labels.join(", "))?,
+                VectorMatchCardinality::OneToMany(l) => write!(f, ", group_right=({})", l.labels.join(", "))?,
+                VectorMatchCardinality::ManyToMany => f.write_str(", many-to-many")?,
+                VectorMatchCardinality::OneToOne => {}
+            }
+        }
+        write!(f, ", steps={}", self.steps)
+    }
+
+    fn apply(&self, _ctx: &QueryContext, inputs: Vec<Val>) -> Result<Val> {
+        let [lhs, rhs]: [Val; 2] =
+            inputs.try_into().map_err(|_| PromError::Execution("PromBinary takes two inputs".into()))?;
+        eval(self, lhs, rhs)
+    }
+}
+
+/// Applies a binary operator to its operands.
+fn eval(bin: &Binary, lhs: Val, rhs: Val) -> Result<Val> {
+    let op = bin.op.id();
+    let steps = bin.steps;
+    let return_bool = bin.modifier.as_ref().is_some_and(|m| m.return_bool);
     match (lhs, rhs) {
         (Val::Scalar(l), Val::Scalar(r)) => Ok(Val::Scalar(
             l.into_iter()

@@ -1,6 +1,8 @@
 //! The errors of PromQL parsing, planning and evaluation, each with the
 //! `errorType` Prometheus's HTTP API gives it.
 
+use datafusion::error::DataFusionError;
+
 /// A PromQL query failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PromError {
@@ -22,7 +24,22 @@ pub enum PromError {
     Storage(#[from] crate::Error),
     /// The query engine failed (`internal`).
     #[error("query engine: {0}")]
-    Engine(#[from] datafusion::error::DataFusionError),
+    Engine(datafusion::error::DataFusionError),
+}
+
+impl From<DataFusionError> for PromError {
+    /// The PromQL error a plan node raised, taken back from DataFusion's
+    /// wrapping; any other error of the engine as [`PromError::Engine`].
+    fn from(e: DataFusionError) -> Self {
+        match e {
+            DataFusionError::External(inner) => match inner.downcast::<PromError>() {
+                Ok(prom) => *prom,
+                Err(inner) => PromError::Engine(DataFusionError::External(inner)),
+            },
+            DataFusionError::Context(_, inner) => PromError::from(*inner),
+            other => PromError::Engine(other),
+        }
+    }
 }
 
 impl PromError {

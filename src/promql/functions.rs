@@ -6,44 +6,72 @@
 //! `label_replace`, `label_join` and the `sort*` family.
 
 use promql_parser::label::MatchOp;
+use std::fmt;
+
 use promql_parser::parser::{Call, Expr, VectorSelector};
 
-use super::engine::{Evaluator, Matrix, Range, StepSeries, Val, merge_same_labels, offset_ms};
+use super::context::QueryContext;
+use super::dates;
 use super::error::{PromError, Result};
 use super::histogram::{self, Over};
-use super::range_functions::{self, Window, WindowFn};
-use super::value::{Labels, METRIC_NAME, format_value as format_float};
-use super::{dates, selector};
+use super::node::Operator;
+use super::series::{Range, StepSeries, Val, merge_same_labels};
+use super::value::{Labels, METRIC_NAME};
 
-/// Evaluates a function call.
-pub(crate) fn call(ev: &mut Evaluator<'_>, call: &Call, steps: Range) -> Result<Val> {
-    let name = call.func.name;
-    let args: Vec<&Expr> = call.args.args.iter().map(|a| unparen(a)).collect();
-    match name {
-        "timestamp" => {
-            if let Some(Expr::VectorSelector(vs)) = args.first() {
-                let series = selector::read(ev, vs, steps, ev.options.lookback_delta_ms)?;
-                let at = ev.at_time(vs.at.as_ref());
-                let offset = offset_ms(vs.offset.as_ref());
-                let out = selector::instant_times(&series, steps, at, offset, ev.options.lookback_delta_ms);
-                return drop_names(out).map(Val::Vector);
-            }
+/// `PromFunction`: a function of instant vectors and scalars, over its
+/// arguments' values (planned as its inputs, in order).
+#[derive(Debug)]
+pub(crate) struct Function {
+    pub name: &'static str,
+    /// The arguments as the query wrote them (for the positions of
+    /// annotations).
+    pub args: Vec<String>,
+    pub steps: Range,
+    /// The labels `absent` / `absent_over_time` give their answer.
+    pub absent_labels: Labels,
+}
+
+impl Function {
+    /// The node of `call` at `steps` (its inputs are planned by the caller).
+    pub fn new(call: &Call, steps: Range) -> Function {
+        let args: Vec<&Expr> = call.args.args.iter().map(|a| unparen(a)).collect();
+        let selector = match args.first() {
+            Some(Expr::VectorSelector(vs)) => Some(vs),
+            Some(Expr::MatrixSelector(ms)) => Some(&ms.vs),
+            _ => None,
+        };
+        Function {
+            name: call.func.name,
+            args: args.iter().map(|a| a.to_string()).collect(),
+            steps,
+            absent_labels: selector.map(absent_labels).unwrap_or_default(),
         }
-        "absent" | "absent_over_time" => return absent(ev, name, &args, steps),
-        "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc" if ev.query.step != 0 => {
-            let at = ev.position(name);
-            ev.warn(format!(
-                "PromQL warning: sort is ineffective for range queries since results are always ordered by labels{at}"
-            ));
+    }
+}
+
+impl Operator for Function {
+    fn name(&self) -> &'static str {
+        "PromFunction"
+    }
+
+    fn fmt_params(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}({}), steps={}", self.name, self.args.join(", "), self.steps)?;
+        if !self.absent_labels.is_empty() {
+            write!(f, ", labels={}", self.absent_labels)?;
         }
-        _ => {}
+        Ok(())
     }
-    if let Some(f) = range_functions::lookup(name) {
-        return range_call(ev, name, f, &args, steps);
+
+    fn apply(&self, ctx: &QueryContext, vals: Vec<Val>) -> Result<Val> {
+        call(ctx, self, vals)
     }
-    let mut vals = Vec::with_capacity(args.len());
-    for a in &args {
-        vals.push(ev.eval(a, steps)?);
+}
+
+/// Evaluates a function call over its arguments' values.
+fn call(ev: &QueryContext, f: &Function, mut vals: Vec<Val>) -> Result<Val> {
+    let (name, steps) = (f.name, f.steps);
+    if matches!(name, "absent" | "absent_over_time") {
+        return absent(name, vals, steps, &f.absent_labels);
     }
     let n = steps.len();
     Ok(match name {
@@ -103,14 +131,14 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, call: &Call, steps: Range) -> Result<
         "histogram_quantile" => {
             let q = scalar(vals.remove(0))?;
             let series = vector(vals.remove(0))?;
-            let at = (ev.position(&args[0].to_string()), ev.position(&args[1].to_string()));
+            let at = (position(ev, f, 0), position(ev, f, 1));
             Val::Vector(histogram::eval(ev, Over::Quantile(&q), series, n, &at)?)
         }
         "histogram_fraction" => {
             let lower = scalar(vals.remove(0))?;
             let upper = scalar(vals.remove(0))?;
             let series = vector(vals.remove(0))?;
-            let at = (String::new(), ev.position(&args[2].to_string()));
+            let at = (String::new(), position(ev, f, 2));
             Val::Vector(histogram::eval(ev, Over::Fraction(&lower, &upper), series, n, &at)?)
         }
         // Native histograms are not stored: these find no histogram samples.
@@ -160,7 +188,7 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, call: &Call, steps: Range) -> Result<
 }
 
 /// The expression inside any parentheses.
-fn unparen(e: &Expr) -> &Expr {
+pub(crate) fn unparen(e: &Expr) -> &Expr {
     match e {
         Expr::Paren(p) => unparen(&p.expr),
         other => other,
@@ -258,114 +286,34 @@ fn strings<const N: usize>(vals: Vec<Val>) -> Result<[String; N]> {
     list.try_into().map_err(|_| PromError::BadData(format!("expected {N} string arguments")))
 }
 
-/// A function of a range vector: its window at each step, per series.
-fn range_call(ev: &mut Evaluator<'_>, name: &str, f: WindowFn, args: &[&Expr], steps: Range) -> Result<Val> {
-    let mut matrix: Option<Matrix> = None;
-    let mut params: Vec<Vec<f64>> = Vec::new();
-    for a in args {
-        match ev.eval(a, steps)? {
-            Val::Matrix(m) => matrix = Some(m),
-            Val::Scalar(v) => params.push(v),
-            other => {
-                return Err(PromError::BadData(format!(
-                    "expected type range vector in call to function {name:?}, got {}",
-                    other.type_name()
-                )));
-            }
-        }
-    }
-    let matrix = matrix.ok_or_else(|| PromError::BadData(format!("{name} needs a range vector")))?;
-    let param_at = args.first().map(|a| ev.position(&a.to_string())).unwrap_or_default();
-    check_params(ev, name, &params, &param_at)?;
-    if matches!(name, "rate" | "increase") {
-        for s in &matrix.series {
-            if let Some(metric) = s.labels.metric_name()
-                && !["_total", "_sum", "_count", "_bucket"].iter().any(|suffix| metric.ends_with(suffix))
-            {
-                ev.info(format!(
-                    "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {metric:?}"
-                ));
-            }
-        }
-    }
-    let keep_name = range_functions::keeps_name(name);
-    let mut args_at = vec![0.0; params.len()];
-    let out: Vec<StepSeries> = matrix
-        .series
-        .iter()
-        .map(|s| {
-            let values = steps
-                .times()
-                .enumerate()
-                .map(|(i, t)| {
-                    let end = matrix.window_end(t);
-                    let w = s.window(end - matrix.range, end);
-                    if w.is_empty() {
-                        return None;
-                    }
-                    for (slot, p) in args_at.iter_mut().zip(&params) {
-                        *slot = p[i];
-                    }
-                    let window = Window { ts: &s.ts[w.clone()], vs: &s.vs[w], end, range: matrix.range, eval_time: t };
-                    f(&window, &args_at)
-                })
-                .collect();
-            StepSeries { labels: s.labels.clone(), values, drop_name: s.drop_name || !keep_name }
-        })
-        .collect();
-    merge_same_labels(out).map(Val::Vector)
-}
-
-/// Checks the scalar parameters of range functions that constrain them.
-fn check_params(ev: &mut Evaluator<'_>, name: &str, params: &[Vec<f64>], param_at: &str) -> Result<()> {
-    match name {
-        "double_exponential_smoothing" => {
-            for (which, what) in [(0, "smoothing"), (1, "trend")] {
-                let short = if which == 0 { "sf" } else { "tf" };
-                if let Some(bad) = params.get(which).and_then(|p| p.iter().find(|v| !(**v > 0.0 && **v < 1.0))) {
-                    return Err(PromError::BadData(format!(
-                        "invalid {what} factor. Expected: 0 < {short} < 1, got: {bad:.6}"
-                    )));
-                }
-            }
-        }
-        "quantile_over_time" => {
-            if let Some(bad) = params.first().and_then(|p| p.iter().find(|q| !(0.0..=1.0).contains(*q))) {
-                ev.warn(format!(
-                    "PromQL warning: quantile value should be between 0 and 1, got {}{param_at}",
-                    format_float(*bad)
-                ));
-            }
-        }
-        _ => {}
-    }
-    Ok(())
-}
-
 /// `absent(v)` / `absent_over_time(m)`: 1 at the steps where the argument
 /// has nothing, labelled with the equality matchers of its selector.
-fn absent(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], steps: Range) -> Result<Val> {
-    let arg = args.first().copied().ok_or_else(|| PromError::BadData(format!("{name} needs an argument")))?;
-    let present: Vec<bool> = match ev.eval(arg, steps)? {
-        Val::Vector(series) => (0..steps.len()).map(|i| series.iter().any(|s| s.values[i].is_some())).collect(),
-        Val::Matrix(m) => steps
+fn absent(name: &str, mut vals: Vec<Val>, steps: Range, labels: &Labels) -> Result<Val> {
+    let present: Vec<bool> = match vals.pop() {
+        Some(Val::Vector(series)) => (0..steps.len()).map(|i| series.iter().any(|s| s.values[i].is_some())).collect(),
+        Some(Val::Matrix(m)) => steps
             .times()
             .map(|t| {
                 let end = m.window_end(t);
                 m.series.iter().any(|s| !s.window(end - m.range, end).is_empty())
             })
             .collect(),
-        other => return Err(PromError::BadData(format!("{name} needs a vector, got {}", other.type_name()))),
+        other => {
+            return Err(PromError::BadData(format!(
+                "{name} needs a vector, got {}",
+                other.map_or("nothing", |v| v.type_name())
+            )));
+        }
     };
-    let selector = match arg {
-        Expr::VectorSelector(vs) => Some(vs),
-        Expr::MatrixSelector(ms) => Some(&ms.vs),
-        _ => None,
-    };
-    let labels = selector.map(absent_labels).unwrap_or_default();
     let values: Vec<Option<f64>> = present.into_iter().map(|p| (!p).then_some(1.0)).collect();
-    let out = if values.iter().any(Option::is_some) { vec![StepSeries::new(labels, values)] } else { Vec::new() };
+    let out =
+        if values.iter().any(Option::is_some) { vec![StepSeries::new(labels.clone(), values)] } else { Vec::new() };
     Ok(Val::Vector(out))
+}
+
+/// Where argument `i` of `f` appears in the query, for annotations.
+fn position(ev: &QueryContext, f: &Function, i: usize) -> String {
+    f.args.get(i).map(|a| ev.position(a)).unwrap_or_default()
 }
 
 /// The labels `absent` gives its answer: each label whose only matcher is

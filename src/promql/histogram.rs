@@ -5,8 +5,9 @@
 
 use std::collections::HashMap;
 
-use super::engine::{Evaluator, StepSeries};
+use super::context::QueryContext;
 use super::error::{PromError, Result};
+use super::series::StepSeries;
 use super::value::Labels;
 
 /// The label holding a bucket's upper bound.
@@ -35,7 +36,7 @@ pub(crate) enum Over<'a> {
 /// `at` holds the positions of the parameter and of the vector argument in
 /// the query, for the annotations.
 pub(crate) fn eval(
-    ev: &mut Evaluator<'_>,
+    ev: &QueryContext,
     what: Over<'_>,
     input: Vec<StepSeries>,
     n: usize,

@@ -3,7 +3,8 @@
 //! to the scan, and choosing each step's sample of an instant selector
 //! (the latest within the lookback delta, unless it is a staleness marker).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fmt;
 
 use datafusion::arrow::array::{Array, AsArray, StringArray};
 use datafusion::arrow::compute::cast;
@@ -11,13 +12,15 @@ use datafusion::arrow::datatypes::{DataType, Float64Type, TimestampNanosecondTyp
 use promql_parser::label::{MatchOp as PromMatchOp, Matcher};
 use promql_parser::parser::VectorSelector;
 
-use super::engine::{Evaluator, Range, RawSeries, StepSeries, offset_ms};
+use super::context::QueryContext;
 use super::error::{PromError, Result};
+use super::node::Operator;
+use super::series::{Matrix, Range, RawSeries, Val, offset_ms};
 use super::value::{Labels, METRIC_NAME};
 use crate::db::Db;
 use crate::ingest::remote_write::STALE_NAN_BITS;
 use crate::model::VALUE_FIELD;
-use crate::storage::matcher::TagMatcher;
+use crate::storage::matcher::{MatchOp as StorageMatchOp, TagMatcher};
 use crate::storage::scan::ScanRequest;
 
 /// Whether `v` is a staleness marker.
@@ -58,53 +61,122 @@ fn tag_matcher(m: &Matcher) -> Result<TagMatcher> {
     })
 }
 
-/// The series `vs` selects with every point a step can see: from the first
-/// step's window, `width` wide, to the last step's time (both moved by the
-/// selector's offset, or fixed by its `@`).
-pub(crate) fn read(ev: &mut Evaluator<'_>, vs: &VectorSelector, steps: Range, width: i64) -> Result<Vec<RawSeries>> {
-    let at = ev.at_time(vs.at.as_ref());
-    let offset = offset_ms(vs.offset.as_ref());
-    let (first, last) = match at {
-        Some(t) => (t, t),
-        None => (steps.start, steps.at(steps.len().saturating_sub(1))),
-    };
-    // Points with a millisecond time in (lo, hi].
-    let lo = first.saturating_sub(offset).saturating_sub(width);
-    let hi = last.saturating_sub(offset);
-    let start_ns = lo.saturating_add(1).saturating_mul(1_000_000);
-    let end_ns = hi.saturating_add(1).saturating_mul(1_000_000).saturating_sub(1);
+/// `PromSeriesScan`: the raw series of one selector, read from the
+/// measurement tables of the metrics it names with its matchers and time
+/// window pushed down to the scan; a leaf of the plan.
+#[derive(Debug)]
+pub(crate) struct SeriesScan {
+    /// The selector as written (for `EXPLAIN`).
+    selector: String,
+    selection: Selection,
+    /// The metrics each alternative of the selector names.
+    tables: Vec<(usize, Metric)>,
+    /// Points with a millisecond time in `(lo, hi]`.
+    lo: i64,
+    hi: i64,
+    /// Staleness markers are left out (range selectors skip them).
+    drop_stale: bool,
+}
 
-    let selection = Selection::new(vs)?;
-    let metrics = catalog(ev.db)?;
-    let mut out: Vec<RawSeries> = Vec::new();
-    let mut seen: HashSet<Labels> = HashSet::new();
-    for Group { names, tags } in &selection.groups {
-        for metric in metrics.iter().filter(|metric| names.iter().all(|n| n.matches(Some(&metric.name)))) {
+impl SeriesScan {
+    /// The scan of the series `vs` selects with every point a step of
+    /// `steps` can see: from the first step's window, `width` wide, to the
+    /// last step's time (both moved by the selector's offset, or fixed by
+    /// its `@`). Also gives the label names its series can have.
+    pub fn try_new(
+        ctx: &QueryContext,
+        vs: &VectorSelector,
+        steps: Range,
+        width: i64,
+        drop_stale: bool,
+    ) -> Result<(SeriesScan, BTreeSet<String>)> {
+        let at = ctx.at_time(vs.at.as_ref());
+        let offset = offset_ms(vs.offset.as_ref());
+        let (first, last) = match at {
+            Some(t) => (t, t),
+            None => (steps.start, steps.at(steps.len().saturating_sub(1))),
+        };
+        let lo = first.saturating_sub(offset).saturating_sub(width);
+        let hi = last.saturating_sub(offset);
+        let selection = Selection::new(vs)?;
+        let metrics = catalog(&ctx.db)?;
+        let mut tables = Vec::new();
+        let mut labels = BTreeSet::from([METRIC_NAME.to_owned()]);
+        for (g, Group { names, .. }) in selection.groups.iter().enumerate() {
+            for metric in metrics.iter().filter(|metric| names.iter().all(|n| n.matches(Some(&metric.name)))) {
+                labels.extend(ctx.db.tag_keys(Some(&metric.measurement))?);
+                tables.push((g, metric.clone()));
+            }
+        }
+        let selector = vs.to_string();
+        Ok((SeriesScan { selector, selection, tables, lo, hi, drop_stale }, labels))
+    }
+}
+
+impl Operator for SeriesScan {
+    fn name(&self) -> &'static str {
+        "PromSeriesScan"
+    }
+
+    fn fmt_params(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let tables: Vec<String> = self.tables.iter().map(|(_, m)| format!("{}.{}", m.measurement, m.field)).collect();
+        write!(f, "selector={}, tables=[{}], matchers=[", self.selector, tables.join(", "))?;
+        for (i, g) in self.selection.groups.iter().enumerate() {
+            let all: Vec<String> = g.names.iter().chain(&g.tags).map(matcher_text).collect();
+            write!(f, "{}{}", if i == 0 { "" } else { " or " }, all.join(", "))?;
+        }
+        write!(f, "], window=({}, {}] ms", self.lo, self.hi)?;
+        if self.drop_stale {
+            f.write_str(", without staleness markers")?;
+        }
+        Ok(())
+    }
+
+    fn apply(&self, ctx: &QueryContext, _inputs: Vec<Val>) -> Result<Val> {
+        let start_ns = self.lo.saturating_add(1).saturating_mul(1_000_000);
+        let end_ns = self.hi.saturating_add(1).saturating_mul(1_000_000).saturating_sub(1);
+        let mut out: Vec<RawSeries> = Vec::new();
+        let mut seen: HashSet<Labels> = HashSet::new();
+        for (g, metric) in &self.tables {
             let mut request = ScanRequest::new(&metric.measurement)
                 .with_fields([metric.field.as_str()])
                 .with_present([metric.field.as_str()])
                 .with_time_range(start_ns, end_ns);
-            for t in tags {
+            for t in &self.selection.groups[*g].tags {
                 request = request.with_matcher(t.clone());
             }
-            for series in scan(ev, &request, metric)? {
+            for series in scan(ctx, &request, metric)? {
                 // One series can match two alternatives of an `or` selector.
                 if seen.insert(series.labels.clone()) {
-                    out.push(series);
+                    out.push(if self.drop_stale { without_stale(series) } else { series });
                 }
             }
         }
+        // The window each step sees is the consumer's business.
+        Ok(Val::Matrix(Matrix { series: out, range: 0, offset: 0, at: None }))
     }
-    Ok(out)
+}
+
+/// A matcher as PromQL writes it: `host="a"`.
+fn matcher_text(m: &TagMatcher) -> String {
+    let op = match m.op {
+        StorageMatchOp::Eq => "=",
+        StorageMatchOp::NotEq => "!=",
+        StorageMatchOp::Regex => "=~",
+        StorageMatchOp::NotRegex => "!~",
+    };
+    format!("{}{op}{:?}", m.key, m.value)
 }
 
 /// The matchers of a selector: alternatives (`{a="1" or b="2"}`), each
 /// with its conditions on the metric name and on the other labels.
+#[derive(Debug)]
 pub(crate) struct Selection {
     groups: Vec<Group>,
 }
 
 /// One alternative of a selector.
+#[derive(Debug)]
 struct Group {
     names: Vec<TagMatcher>,
     tags: Vec<TagMatcher>,
@@ -142,11 +214,11 @@ impl Selection {
 }
 
 /// The series of one metric a request reads, points sorted by time.
-fn scan(ev: &mut Evaluator<'_>, request: &ScanRequest, metric: &Metric) -> Result<Vec<RawSeries>> {
+fn scan(ctx: &QueryContext, request: &ScanRequest, metric: &Metric) -> Result<Vec<RawSeries>> {
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut out: Vec<RawSeries> = Vec::new();
     let mut key = String::new();
-    for batch in ev.db.scan(request)? {
+    for batch in ctx.db.scan(request)? {
         let batch = batch?;
         let schema = batch.schema();
         let times = batch
@@ -167,7 +239,7 @@ fn scan(ev: &mut Evaluator<'_>, request: &ScanRequest, metric: &Metric) -> Resul
         }
         let tags: Vec<(&str, &StringArray)> =
             tag_columns.iter().map(|(n, c)| (n.as_str(), c.as_string::<i32>())).collect();
-        ev.hold(batch.num_rows())?;
+        ctx.hold(batch.num_rows())?;
         for row in 0..batch.num_rows() {
             if values.is_null(row) {
                 continue;
@@ -208,58 +280,8 @@ fn scan(ev: &mut Evaluator<'_>, request: &ScanRequest, metric: &Metric) -> Resul
     Ok(out)
 }
 
-/// Each step's sample of an instant selector: the latest point in
-/// `(t - lookback, t]`, where `t` is the step's time (or the `@` time)
-/// minus the offset; none when that point is a staleness marker.
-pub(crate) fn instant(
-    series: &[RawSeries],
-    steps: Range,
-    at: Option<i64>,
-    offset: i64,
-    lookback: i64,
-) -> Vec<StepSeries> {
-    pick(series, steps, at, offset, lookback, |s, i| s.vs[i])
-}
-
-/// The time of each step's sample of an instant selector (see
-/// [`instant`]) in seconds, for `timestamp()`.
-pub(crate) fn instant_times(
-    series: &[RawSeries],
-    steps: Range,
-    at: Option<i64>,
-    offset: i64,
-    lookback: i64,
-) -> Vec<StepSeries> {
-    pick(series, steps, at, offset, lookback, |s, i| s.ts[i] as f64 / 1000.0)
-}
-
-/// What `value` says of the point each step of an instant selector picks.
-fn pick(
-    series: &[RawSeries],
-    steps: Range,
-    at: Option<i64>,
-    offset: i64,
-    lookback: i64,
-    value: impl Fn(&RawSeries, usize) -> f64,
-) -> Vec<StepSeries> {
-    series
-        .iter()
-        .filter_map(|s| {
-            let values: Vec<Option<f64>> = steps
-                .times()
-                .map(|t| {
-                    let t = at.unwrap_or(t) - offset;
-                    let end = s.ts.partition_point(|&x| x <= t);
-                    (end > 0 && s.ts[end - 1] > t - lookback && !is_stale(s.vs[end - 1])).then(|| value(s, end - 1))
-                })
-                .collect();
-            values.iter().any(Option::is_some).then(|| StepSeries::new(s.labels.clone(), values))
-        })
-        .collect()
-}
-
 /// The series without its staleness markers (range selectors skip them).
-pub(crate) fn without_stale(mut s: RawSeries) -> RawSeries {
+fn without_stale(mut s: RawSeries) -> RawSeries {
     if s.vs.iter().any(|&v| is_stale(v)) {
         let (ts, vs) = s.ts.iter().zip(&s.vs).filter(|(_, v)| !is_stale(**v)).map(|(t, v)| (*t, *v)).unzip();
         s.ts = ts;

@@ -21,6 +21,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_planner::{DefaultPhysicalPlanner, ExtensionPlanner, PhysicalPlanner};
 
 use super::gap_fill::GapFillNode;
+use crate::promql::as_prom_node;
 
 /// Plans Chronicle sessions: DataFusion's planner, with every Chronicle
 /// extension node routed to its exec. Register it with
@@ -48,7 +49,7 @@ impl ExtensionPlanner for ChronicleQueryPlanner {
         &self,
         _planner: &dyn PhysicalPlanner,
         node: &dyn UserDefinedLogicalNode,
-        _logical_inputs: &[&LogicalPlan],
+        logical_inputs: &[&LogicalPlan],
         physical_inputs: &[Arc<dyn ExecutionPlan>],
         _session: &dyn Session,
         _planning_ctx: &PhysicalPlanningContext,
@@ -56,6 +57,9 @@ impl ExtensionPlanner for ChronicleQueryPlanner {
         if let Some(node) = node.as_any().downcast_ref::<GapFillNode>() {
             let [input] = physical_inputs else { return internal_err!("GapFill takes one input") };
             return Ok(Some(Arc::new(node.to_exec(Arc::clone(input))?)));
+        }
+        if let Some(node) = as_prom_node(node) {
+            return Ok(Some(Arc::new(node.to_exec(logical_inputs, physical_inputs)?)));
         }
         Ok(None)
     }

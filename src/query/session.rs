@@ -15,6 +15,7 @@ use super::table::ChronicleTable;
 use super::top_buckets_rule::ChronicleTopBucketsRule;
 use crate::db::Db;
 use crate::error::{Error, Result};
+use crate::promql::PromqlTableFunction;
 
 /// The default catalog and schema of a Chronicle session.
 const CATALOG: &str = "datafusion";
@@ -26,8 +27,9 @@ impl Db {
     /// A DataFusion session with every measurement as a table of the default
     /// schema (new measurements appear without re-registering), the system
     /// tables `chronicle.measurements`, `chronicle.series` and
-    /// `chronicle.partitions`, `information_schema` enabled, and the
-    /// time-series functions of `chronicle-udfs` registered, and the
+    /// `chronicle.partitions`, `information_schema` enabled, the
+    /// time-series functions of `chronicle-udfs` and the table function
+    /// `promql('expr', start, end, step)` registered, and the
     /// operators of the dialect (gap filling) planned. Simple aggregates
     /// over whole chunks are answered from chunk statistics
     /// ([`super::ChronicleStatsRule`]), and latest-row aggregates from the
@@ -46,6 +48,7 @@ impl Db {
             .build();
         let ctx = SessionContext::new_with_state(state);
         chronicle_udfs::register_all(&ctx);
+        ctx.register_udtf("promql", Arc::new(PromqlTableFunction::new(self.clone())));
         if let Some(catalog) = ctx.catalog(CATALOG) {
             // Registering schemas cannot fail for the in-memory catalog.
             let _ = catalog.register_schema(SCHEMA, Arc::new(ChronicleSchema::new(self.clone())));

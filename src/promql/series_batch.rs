@@ -1,0 +1,219 @@
+//! The batches PromQL plan nodes pass each other: one fixed Arrow schema
+//! for every value type, one row per series, and the conversions between
+//! those batches and the in-memory values the operators compute on
+//! ([`Val`]).
+//!
+//! | column       | type                  | scalar      | string | vector         | matrix        |
+//! |--------------|-----------------------|-------------|--------|----------------|---------------|
+//! | `labels`     | Map<Utf8, Utf8>       | empty       | empty  | the series'    | the series'   |
+//! | `drop_name`  | Boolean               | false       | false  | name dropped?  | name dropped? |
+//! | `timestamps` | List<Int64> (ms)      | null        | null   | null           | point times   |
+//! | `values`     | List<Float64>         | one a step  | null   | one a step, null where none | point values |
+//! | `string`     | Utf8                  | null        | value  | null           | null          |
+//!
+//! A scalar and a string are one row. A batch does not say which of the
+//! four it holds nor, for a matrix, the window each step sees: the node
+//! that made it declares both when the plan is built ([`Kind`]), and the
+//! reader decodes with that.
+
+use std::sync::{Arc, OnceLock};
+
+use datafusion::arrow::array::{
+    Array, AsArray, BooleanBuilder, Float64Builder, Int64Builder, ListBuilder, MapBuilder, RecordBatch, StringBuilder,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema, SchemaRef};
+
+use super::error::{PromError, Result};
+use super::series::{Matrix, RawSeries, StepSeries, Val};
+use super::value::Labels;
+
+/// What a node's batches hold, known when the plan is built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd)]
+pub(crate) enum Kind {
+    Scalar,
+    String,
+    Vector,
+    /// A range vector, with the window each step sees.
+    Matrix(Window),
+}
+
+/// The window of a range vector: the points in `(t - range, t]` where `t`
+/// is the step's time (or the `@` time) minus the offset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd)]
+pub(crate) struct Window {
+    pub range: i64,
+    pub offset: i64,
+    pub at: Option<i64>,
+}
+
+impl Kind {
+    /// Prometheus's name of the type, for error messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Kind::Scalar => "scalar",
+            Kind::String => "string",
+            Kind::Vector => "instant vector",
+            Kind::Matrix(_) => "range vector",
+        }
+    }
+}
+
+/// The schema of every series batch.
+pub(crate) fn schema() -> SchemaRef {
+    static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
+    Arc::clone(SCHEMA.get_or_init(|| {
+        let labels = labels_builder().finish();
+        Arc::new(Schema::new(vec![
+            Field::new("labels", labels.data_type().clone(), false),
+            Field::new("drop_name", DataType::Boolean, false),
+            Field::new("timestamps", DataType::List(Arc::new(Field::new("item", DataType::Int64, true))), true),
+            Field::new("values", DataType::List(Arc::new(Field::new("item", DataType::Float64, true))), true),
+            Field::new("string", DataType::Utf8, true),
+        ]))
+    }))
+}
+
+fn labels_builder() -> MapBuilder<StringBuilder, StringBuilder> {
+    MapBuilder::new(None, StringBuilder::new(), StringBuilder::new())
+}
+
+/// Builds the rows of one batch.
+struct Rows {
+    labels: MapBuilder<StringBuilder, StringBuilder>,
+    drop_name: BooleanBuilder,
+    timestamps: ListBuilder<Int64Builder>,
+    values: ListBuilder<Float64Builder>,
+    string: StringBuilder,
+}
+
+impl Rows {
+    fn new() -> Self {
+        Rows {
+            labels: labels_builder(),
+            drop_name: BooleanBuilder::new(),
+            timestamps: ListBuilder::new(Int64Builder::new()),
+            values: ListBuilder::new(Float64Builder::new()),
+            string: StringBuilder::new(),
+        }
+    }
+
+    fn labels(&mut self, labels: &Labels, drop_name: bool) -> Result<()> {
+        for (n, v) in labels.iter() {
+            self.labels.keys().append_value(n);
+            self.labels.values().append_value(v);
+        }
+        self.labels.append(true).map_err(datafusion::error::DataFusionError::from)?;
+        self.drop_name.append_value(drop_name);
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<RecordBatch> {
+        let columns = vec![
+            Arc::new(self.labels.finish()) as _,
+            Arc::new(self.drop_name.finish()) as _,
+            Arc::new(self.timestamps.finish()) as _,
+            Arc::new(self.values.finish()) as _,
+            Arc::new(self.string.finish()) as _,
+        ];
+        Ok(RecordBatch::try_new(schema(), columns).map_err(datafusion::error::DataFusionError::from)?)
+    }
+}
+
+/// The batch of a value.
+pub(crate) fn encode(val: Val) -> Result<RecordBatch> {
+    let mut rows = Rows::new();
+    match val {
+        Val::Scalar(values) => {
+            rows.labels(&Labels::default(), false)?;
+            rows.timestamps.append_null();
+            rows.values.append_value(values.into_iter().map(Some));
+            rows.string.append_null();
+        }
+        Val::String(s) => {
+            rows.labels(&Labels::default(), false)?;
+            rows.timestamps.append_null();
+            rows.values.append_null();
+            rows.string.append_value(s);
+        }
+        Val::Vector(series) => {
+            for s in series {
+                rows.labels(&s.labels, s.drop_name)?;
+                rows.timestamps.append_null();
+                rows.values.append_value(s.values);
+                rows.string.append_null();
+            }
+        }
+        Val::Matrix(m) => {
+            for s in m.series {
+                rows.labels(&s.labels, s.drop_name)?;
+                rows.timestamps.append_value(s.ts.into_iter().map(Some));
+                rows.values.append_value(s.vs.into_iter().map(Some));
+                rows.string.append_null();
+            }
+        }
+    }
+    rows.finish()
+}
+
+/// The value of a node's batches, which hold a `kind`.
+pub(crate) fn decode(batches: &[RecordBatch], kind: Kind) -> Result<Val> {
+    let mut series: Vec<StepSeries> = Vec::new();
+    let mut raw: Vec<RawSeries> = Vec::new();
+    for batch in batches {
+        let bad = |what: &str| PromError::Execution(format!("a PromQL plan node passed a batch without {what}"));
+        let labels = batch.column(0).as_map_opt().ok_or_else(|| bad("labels"))?;
+        let drop_name = batch.column(1).as_boolean_opt().ok_or_else(|| bad("drop_name"))?;
+        let timestamps = batch.column(2).as_list_opt::<i32>().ok_or_else(|| bad("timestamps"))?;
+        let values = batch.column(3).as_list_opt::<i32>().ok_or_else(|| bad("values"))?;
+        let strings = batch.column(4).as_string_opt::<i32>().ok_or_else(|| bad("string"))?;
+        let floats = |row: usize| -> Result<Vec<Option<f64>>> {
+            let list = values.value(row);
+            let list = list.as_primitive_opt::<Float64Type>().ok_or_else(|| bad("float values"))?;
+            Ok(list.iter().collect())
+        };
+        for row in 0..batch.num_rows() {
+            match kind {
+                Kind::String => {
+                    let s = if strings.is_valid(row) { strings.value(row).to_owned() } else { String::new() };
+                    return Ok(Val::String(s));
+                }
+                Kind::Scalar => {
+                    return Ok(Val::Scalar(floats(row)?.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect()));
+                }
+                Kind::Vector => {
+                    let labels = row_labels(labels, row, &bad)?;
+                    series.push(StepSeries { labels, values: floats(row)?, drop_name: drop_name.value(row) });
+                }
+                Kind::Matrix(_) => {
+                    let labels = row_labels(labels, row, &bad)?;
+                    let ts = timestamps.value(row);
+                    let ts = ts.as_primitive_opt::<Int64Type>().ok_or_else(|| bad("times"))?;
+                    raw.push(RawSeries {
+                        labels,
+                        ts: ts.iter().map(|t| t.unwrap_or_default()).collect(),
+                        vs: floats(row)?.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect(),
+                        drop_name: drop_name.value(row),
+                    });
+                }
+            }
+        }
+    }
+    Ok(match kind {
+        Kind::Scalar => Val::Scalar(Vec::new()),
+        Kind::String => Val::String(String::new()),
+        Kind::Vector => Val::Vector(series),
+        Kind::Matrix(w) => Val::Matrix(Matrix { series: raw, range: w.range, offset: w.offset, at: w.at }),
+    })
+}
+
+/// The label set of one row.
+fn row_labels(
+    labels: &datafusion::arrow::array::MapArray,
+    row: usize,
+    bad: &dyn Fn(&str) -> PromError,
+) -> Result<Labels> {
+    let entries = labels.value(row);
+    let names = entries.column(0).as_string_opt::<i32>().ok_or_else(|| bad("label names"))?;
+    let values = entries.column(1).as_string_opt::<i32>().ok_or_else(|| bad("label values"))?;
+    Ok(Labels::new((0..entries.len()).map(|i| (names.value(i).to_owned(), values.value(i).to_owned()))))
+}
