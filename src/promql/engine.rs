@@ -18,18 +18,19 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::{ExecutionPlan, execute_stream};
+use datafusion::prelude::SessionConfig;
 use futures::TryStreamExt;
 use promql_parser::parser;
 
 use super::context::QueryContext;
 use super::error::{PromError, Result};
 use super::guard;
-use super::node::PromNode;
+use super::node::{PromNode, RunsInline};
 use super::options::PromOptions;
 use super::planner::{Planned, Planner};
 use super::rows::Rows;
 use super::series::{Range, Val, remove_dropped_names};
-use super::series_batch;
+use super::series_batch::{self, Kind};
 use super::value::{Labels, PromValue, QueryResult, Sample, Series};
 use crate::db::Db;
 use crate::query::ChronicleQueryPlanner;
@@ -44,16 +45,24 @@ pub(crate) fn plan(db: &Db, text: &str, range: Range, options: &PromOptions) -> 
 }
 
 /// `planned` under a [`PromRows`](super::rows) root: its answer as Arrow rows.
+/// Refuses what has no rows: a string, and a range vector in a range query
+/// (as Prometheus refuses it).
 pub(crate) fn plan_rows(ctx: &Arc<QueryContext>, planned: Planned) -> Result<LogicalPlan> {
+    match planned.kind {
+        Kind::String => return Err(PromError::BadData("a string has no rows: the query must give numbers".into())),
+        Kind::Matrix(_) if ctx.query.step != 0 => return Err(not_for_range_query(planned.kind.type_name())),
+        _ => {}
+    }
     let rows = Rows::try_new(planned.labels.clone(), ctx.query)?;
     PromNode::plan(rows, planned.kind, vec![planned.plan], ctx)
 }
 
 /// The session PromQL plans are turned into physical plans with: the
-/// Chronicle planner and no optimizer rules (a PromQL plan is already what
-/// should run).
+/// Chronicle planner, no optimizer rules (a PromQL plan is already what
+/// should run), and operators run on the polling thread ([`RunsInline`]).
 fn session() -> SessionState {
     SessionStateBuilder::new()
+        .with_config(SessionConfig::new().with_extension(Arc::new(RunsInline)))
         .with_query_planner(Arc::new(ChronicleQueryPlanner))
         .with_analyzer_rules(Vec::new())
         .with_optimizer_rules(Vec::new())
@@ -78,6 +87,9 @@ pub(crate) fn run(plan: &LogicalPlan) -> Result<Vec<RecordBatch>> {
 /// Parses, plans and runs `text` over `range`.
 pub(crate) fn evaluate(db: &Db, text: &str, range: Range, instant: bool, options: &PromOptions) -> Result<QueryResult> {
     let (ctx, planned) = plan(db, text, range, options)?;
+    if !instant && matches!(planned.kind, Kind::String | Kind::Matrix(_)) {
+        return Err(not_for_range_query(planned.kind.type_name()));
+    }
     let batches = run(&planned.plan)?;
     let val = match series_batch::decode(&batches, planned.kind)? {
         Val::Vector(series) => Val::Vector(remove_dropped_names(series)?),
@@ -130,13 +142,16 @@ fn range_value(val: Val, range: Range) -> Result<PromValue> {
                 (!points.is_empty()).then_some(Series { labels: s.labels, points })
             })
             .collect(),
-        other => {
-            return Err(PromError::BadData(format!(
-                "invalid expression type {:?} for range query, must be Scalar or instant Vector",
-                other.type_name()
-            )));
-        }
+        other => return Err(not_for_range_query(other.type_name())),
     };
     out.sort_by(|a, b| a.labels.cmp(&b.labels));
     Ok(PromValue::Matrix(out))
+}
+
+/// The error of a range query whose expression is not a scalar or an
+/// instant vector.
+fn not_for_range_query(type_name: &str) -> PromError {
+    PromError::BadData(format!(
+        "invalid expression type {type_name:?} for range query, must be Scalar or instant Vector"
+    ))
 }

@@ -16,7 +16,7 @@
 //! knows what its inputs hold ([`Kind`]) from the plan, decodes them,
 //! checks the query's deadline, applies its operator and encodes the
 //! answer. Dropping the stream cancels the query: nothing runs unless
-//! polled.
+//! polled (an operator already running finishes, its answer dropped).
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::common::runtime::SpawnedTask;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DFSchema, DFSchemaRef, Result as DfResult, internal_err};
 use datafusion::error::DataFusionError;
@@ -264,6 +265,7 @@ impl ExecutionPlan for PromExec {
         }
         let inputs = self.children.iter().map(|c| c.execute(0, Arc::clone(&task))).collect::<DfResult<Vec<_>>>()?;
         let (op, kinds, ctx) = (Arc::clone(&self.op), self.input_kinds.clone(), Arc::clone(&self.ctx));
+        let inline = task.session_config().get_extension::<RunsInline>().is_some();
         let output = futures::stream::once(async move {
             // Inputs are read one after the other, in the plan's order, so
             // annotations come in the order of the query.
@@ -272,12 +274,30 @@ impl ExecutionPlan for PromExec {
                 let batches: Vec<RecordBatch> = input.try_collect().await?;
                 vals.push(series_batch::decode(&batches, kind).map_err(into_df)?);
             }
-            ctx.check_deadline().map_err(into_df)?;
-            op.apply(&ctx, vals).and_then(|val| op.encode(val)).map_err(into_df)
+            let compute = move || {
+                ctx.check_deadline()?;
+                op.apply(&ctx, vals).and_then(|val| op.encode(val))
+            };
+            if inline {
+                compute().map_err(into_df)
+            } else {
+                SpawnedTask::spawn_blocking(compute)
+                    .join_unwind()
+                    .await
+                    .map_err(|e| DataFusionError::External(Box::new(e)))?
+                    .map_err(into_df)
+            }
         });
         Ok(Box::pin(RecordBatchStreamAdapter::new(self.op.schema(), output)))
     }
 }
+
+/// Marks the session of the synchronous entry points, which poll a plan
+/// on a thread of their own: its operators run there. Elsewhere (a SQL
+/// query's `promql(...)`, polled by the runtime's workers) they read
+/// storage and compute whole series sets on the runtime's blocking pool.
+#[derive(Debug)]
+pub(crate) struct RunsInline;
 
 /// A PromQL error crossing DataFusion; [`PromError::from`] takes it back.
 pub(crate) fn into_df(e: PromError) -> DataFusionError {
