@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use chronicle_udfs::{Mean, kahan_add, quantile};
 use promql_parser::label::Labels as NameList;
 use promql_parser::parser::token::TokenType;
 use promql_parser::parser::token::{
@@ -348,105 +349,6 @@ fn order_nan_last(a: f64, b: f64, descending: bool) -> std::cmp::Ordering {
 fn ratio_selects(labels: &Labels, ratio: f64) -> bool {
     let offset = labels.stable_hash() as f64 / u64::MAX as f64;
     if ratio >= 0.0 { offset < ratio } else { offset >= 1.0 + ratio }
-}
-
-/// The φ-quantile of `values` (sorted in place), interpolating between the
-/// two nearest ranks; φ < 0 is -Inf, φ > 1 is +Inf.
-pub(crate) fn quantile(q: f64, values: &mut [f64]) -> f64 {
-    if values.is_empty() || q.is_nan() {
-        return f64::NAN;
-    }
-    if q < 0.0 {
-        return f64::NEG_INFINITY;
-    }
-    if q > 1.0 {
-        return f64::INFINITY;
-    }
-    values.sort_by(|a, b| match (a.is_nan(), b.is_nan()) {
-        (true, true) => std::cmp::Ordering::Equal,
-        (true, false) => std::cmp::Ordering::Less,
-        (false, true) => std::cmp::Ordering::Greater,
-        (false, false) => a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal),
-    });
-    let n = values.len() as f64;
-    let rank = q * (n - 1.0);
-    let lower = rank.floor().max(0.0);
-    let upper = (lower + 1.0).min(n - 1.0);
-    let weight = rank - rank.floor();
-    values[lower as usize] * (1.0 - weight) + values[upper as usize] * weight
-}
-
-/// Adds `inc` to a compensated sum (`sum`, `c`); returns the new pair.
-pub(crate) fn kahan_add(inc: f64, sum: f64, c: f64) -> (f64, f64) {
-    let t = sum + inc;
-    let c = if t.is_infinite() {
-        0.0
-    } else if sum.abs() >= inc.abs() {
-        c + ((sum - t) + inc)
-    } else {
-        c + ((inc - t) + sum)
-    };
-    (t, c)
-}
-
-/// A running mean: a compensated sum divided at the end, or, once that sum
-/// would overflow, an incremental mean.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Mean {
-    count: f64,
-    sum: f64,
-    c: f64,
-    incremental: bool,
-    mean: f64,
-}
-
-impl Mean {
-    /// Adds a value.
-    pub fn add(&mut self, f: f64) {
-        self.count += 1.0;
-        if self.count == 1.0 {
-            self.sum = f;
-            self.c = 0.0;
-            return;
-        }
-        if self.incremental {
-            if self.mean.is_infinite() {
-                if f.is_infinite() && (self.mean > 0.0) == (f > 0.0) {
-                    return;
-                }
-                if !f.is_infinite() && !f.is_nan() {
-                    return;
-                }
-            }
-            let current = self.mean + self.c;
-            (self.mean, self.c) = kahan_add(f / self.count - current / self.count, self.mean, self.c);
-            return;
-        }
-        let (sum, c) = kahan_add(f, self.sum, self.c);
-        if !sum.is_infinite() {
-            (self.sum, self.c) = (sum, c);
-            return;
-        }
-        self.incremental = true;
-        let prev = self.count - 1.0;
-        self.mean = self.sum / prev;
-        self.c /= prev;
-        let q = prev / self.count;
-        (self.mean, self.c) = kahan_add(f / self.count, q * self.mean, q * self.c);
-    }
-
-    /// The mean of the values added (NaN for none).
-    pub fn result(&self) -> f64 {
-        if self.count == 0.0 {
-            f64::NAN
-        } else if self.incremental {
-            self.mean + self.c
-        } else if self.count == 1.0 {
-            self.sum
-        } else {
-            (self.sum + self.c) / self.count
-        }
-    }
 }
 
 /// The state of one group at one step.

@@ -190,7 +190,7 @@ impl<'a> Planner<'a> {
         let vectors = || {
             inputs.iter().filter(|i| matches!(i.kind, Kind::Vector | Kind::Matrix(_))).flat_map(|i| i.labels.clone())
         };
-        if range_functions::lookup(name).is_some() {
+        if chronicle_udfs::range_function(name).is_some() {
             let Some(window) = inputs.iter().find_map(|i| if let Kind::Matrix(w) = i.kind { Some(w) } else { None })
             else {
                 return Err(PromError::BadData(format!("{name} needs a range vector")));

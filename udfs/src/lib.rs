@@ -34,6 +34,13 @@
 //! [`SeriesWindow`]: name, arguments, evaluator), e.g. [`GapFillUdf`] for `locf` and
 //! `interpolate`.
 //!
+//! PromQL's arithmetic, for Chronicle's PromQL engine:
+//! - [`range_function`]: the range-vector functions (`rate`, `increase`,
+//!   `delta`, `irate`, `deriv`, `predict_linear`, every `*_over_time`, ...)
+//!   over one step's window of points ([`RangeWindow`]);
+//! - [`kahan_add`], [`Mean`], [`quantile`]: Prometheus's compensated sums,
+//!   running mean and interpolated quantile, which its aggregations share.
+//!
 //! Time arguments are timestamps or integer nanoseconds; values are any numeric type,
 //! computed as `Float64`. [`register_all`] adds every function to a `SessionContext`.
 
@@ -46,6 +53,8 @@ mod mode;
 mod moving_average;
 mod percentile;
 mod points;
+mod prom_float;
+mod prom_range;
 mod series_window;
 mod spread;
 
@@ -59,6 +68,8 @@ pub use gap_fill::{GapFillKind, GapFillUdf};
 pub use mode::Mode;
 pub use moving_average::{MovingAverage, MovingAverageUdf};
 pub use percentile::Percentile;
+pub use prom_float::{Mean, kahan_add, quantile};
+pub use prom_range::{RangeFn, RangeWindow, range_function};
 pub use series_window::{SeriesWindow, SeriesWindowUdf};
 pub use spread::Spread;
 
