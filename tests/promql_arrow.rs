@@ -321,3 +321,40 @@ async fn bad_table_function_arguments_are_named() {
     db.close().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_longest_accepted_operator_chains_run() {
+    let (dir, db) = temp_db("chains");
+    load(&db);
+    // Just under the guard's bound on operators (50 per level of its
+    // 200 levels): the plan is as deep as the chain is long.
+    let scalars = format!("1{}", " + 1".repeat(9_990));
+    let out = db.query_promql(&scalars, T0, T0, MINUTE).unwrap();
+    assert_eq!(values(&out, "value"), [9_991.0]);
+    let vectors = format!("cpu_usage_user{{host=\"a\"}}{}", " + 1".repeat(9_990));
+    let out = db.query_promql_instant(&vectors, T0).unwrap();
+    assert_eq!(values(&out, "value"), [user("a", 0) + 9_990.0]);
+    let answer =
+        db.promql_range(&vectors, T0, T0 + MINUTE, MINUTE, &chronicle::promql::PromOptions::default()).unwrap();
+    assert!(format!("{:?}", answer.value).contains(&format!("{}", user("a", 1) + 9_990.0)), "{:?}", answer.value);
+    let text = db.explain_promql(&scalars, T0, T0, MINUTE).unwrap();
+    assert_eq!(text.lines().filter(|l| l.contains("PromBinary")).count(), 9_990);
+    db.close().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_table_function_runs_chains_up_to_its_depth_and_refuses_deeper_ones() {
+    let (dir, db) = temp_db("sql-chains");
+    load(&db);
+    // PromRows, 61 additions, the selector's PromInstant and its scan: 64
+    // levels.
+    let chain = |n: usize| format!("cpu_usage_user{{host=\"a\"}}{}", " + 1".repeat(n));
+    let call = |n: usize| format!("SELECT value FROM promql('{}', 1767225600, 1767225600, 60)", chain(n));
+    let out = sql(&db, &call(61)).await.unwrap();
+    assert_eq!(values(&out, "value"), [user("a", 0) + 61.0]);
+    let e = sql(&db, &call(62)).await.unwrap_err().to_string();
+    assert!(e.contains("nests 65 operators deep; in SQL at most 64"), "{e}");
+    db.close().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -43,6 +43,7 @@ mod rows;
 mod selector;
 mod series;
 mod series_batch;
+mod stack;
 mod subquery;
 mod table_function;
 mod value;
@@ -70,7 +71,8 @@ impl Db {
     /// Evaluates `expr` at one time (`time_ms`, milliseconds since the
     /// epoch), as Prometheus's `/api/v1/query` does.
     pub fn promql_instant(&self, expr: &str, time_ms: i64, options: &PromOptions) -> Result<QueryResult> {
-        engine::evaluate(self, expr, Range { start: time_ms, end: time_ms, step: 0 }, true, options)
+        let range = Range { start: time_ms, end: time_ms, step: 0 };
+        stack::on_query_thread(|| engine::evaluate(self, expr, range, true, options))
     }
 
     /// Evaluates `expr` at every `step_ms` from `start_ms` to `end_ms`
@@ -84,7 +86,8 @@ impl Db {
         step_ms: i64,
         options: &PromOptions,
     ) -> Result<QueryResult> {
-        engine::evaluate(self, expr, range(start_ms, end_ms, step_ms)?, false, options)
+        let range = range(start_ms, end_ms, step_ms)?;
+        stack::on_query_thread(|| engine::evaluate(self, expr, range, false, options))
     }
 
     /// Evaluates `expr` at every `step_ms` from `start_ms` to `end_ms`
@@ -135,14 +138,18 @@ impl Db {
     /// `@`, operators, matching, grouping).
     pub fn explain_promql(&self, expr: &str, start_ms: i64, end_ms: i64, step_ms: i64) -> Result<String> {
         let range = range(start_ms, end_ms, step_ms)?;
-        let (ctx, planned) = engine::plan(self, expr, range, &PromOptions::default())?;
-        let plan = engine::plan_rows(&ctx, planned)?;
-        Ok(plan.display_indent().to_string())
+        stack::on_query_thread(|| {
+            let (ctx, planned) = engine::plan(self, expr, range, &PromOptions::default())?;
+            let plan = engine::plan_rows(&ctx, planned)?;
+            Ok(plan.display_indent().to_string())
+        })
     }
 
     fn promql_rows(&self, expr: &str, range: Range) -> Result<Vec<RecordBatch>> {
-        let (ctx, planned) = engine::plan(self, expr, range, &PromOptions::default())?;
-        engine::run(&engine::plan_rows(&ctx, planned)?)
+        stack::on_query_thread(|| {
+            let (ctx, planned) = engine::plan(self, expr, range, &PromOptions::default())?;
+            engine::run(&engine::plan_rows(&ctx, planned)?)
+        })
     }
 }
 

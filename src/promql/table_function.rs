@@ -14,7 +14,9 @@
 //! or a number of seconds. Arguments are constant expressions (folded
 //! before use, so `now() - INTERVAL '1 hour'` works). The query is planned
 //! when SQL is planned (its label columns make the table's schema); the
-//! scan runs the PromQL plan. A bad argument is a planning error naming it.
+//! scan runs the PromQL plan. A bad argument is a planning error naming it,
+//! and so is an expression nested deeper than the runtime's threads can
+//! run ([`MAX_SQL_DEPTH`]).
 
 use std::fmt;
 use std::sync::Arc;
@@ -31,7 +33,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::projection::ProjectionExec;
 
 use super::options::PromOptions;
-use super::{engine, range};
+use super::{engine, range, stack};
 use crate::db::Db;
 
 /// The `promql` table function of [`Db::session_context`]; see the module docs.
@@ -73,11 +75,39 @@ impl TableFunctionImpl for PromqlTableFunction {
         let step = step_ms(constant(step, "step")?)?;
         let prom = |e: super::PromError| plan_datafusion_err!("promql(): {e}");
         let range = range(start, end, step).map_err(prom)?;
-        let (ctx, planned) = engine::plan(&self.db, &text, range, &PromOptions::default()).map_err(prom)?;
-        let plan = engine::plan_rows(&ctx, planned).map_err(prom)?;
+        let plan = stack::on_query_thread(|| {
+            let (ctx, planned) = engine::plan(&self.db, &text, range, &PromOptions::default())?;
+            engine::plan_rows(&ctx, planned)
+        })
+        .map_err(prom)?;
+        let depth = depth(&plan);
+        if depth > MAX_SQL_DEPTH {
+            return plan_err!(
+                "promql(): the expression nests {depth} operators deep; in SQL at most {MAX_SQL_DEPTH} are run \
+                 (Db::query_promql and the Prometheus API run deeper ones)"
+            );
+        }
         let schema = Arc::clone(plan.schema().inner());
         Ok(Arc::new(PromqlTable { plan, schema }))
     }
+}
+
+/// The deepest PromQL plan the table function runs. Its execs run on the
+/// session's runtime, whose threads have ordinary stacks, and its streams
+/// nest once per level; the synchronous entry points have a thread of their
+/// own for deeper ones ([`super::stack`]).
+const MAX_SQL_DEPTH: usize = 64;
+
+/// The number of nodes on the longest path from the root of `plan` to a
+/// leaf, counted without recursing.
+fn depth(plan: &LogicalPlan) -> usize {
+    let mut deepest = 0;
+    let mut pending = vec![(plan, 1)];
+    while let Some((node, level)) = pending.pop() {
+        deepest = deepest.max(level);
+        pending.extend(node.inputs().into_iter().map(|input| (input, level + 1)));
+    }
+    deepest
 }
 
 /// Milliseconds since the epoch of a `start` / `end` argument.
