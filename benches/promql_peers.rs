@@ -168,8 +168,13 @@ const QUERIES: &[&str] = &[
     "@24h sum(increase(http_request_duration_seconds_count[1h]))",
 ];
 
-/// The end of every query: the end of the generated day.
-const END_S: i64 = START_NS / 1_000_000_000 + 86_400;
+/// The end of every query: 30 s before the end of the generated day. The
+/// samples lie 5 s past multiples of 10 s and a subquery's steps on
+/// multiples of its step (whole minutes here), so with the queries' times
+/// 30 s past the minute none of them lies on the edge of a range,
+/// lookback or subquery window, where Prometheus 2 (closed windows) and
+/// Prometheus 3 (left-open, as Chronicle) differ by one point.
+const END_S: i64 = START_NS / 1_000_000_000 + 86_400 - 30;
 /// Longer than Prometheus's default query timeout (2 m).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
 
