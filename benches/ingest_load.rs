@@ -6,6 +6,7 @@
 //! ```text
 //! cargo bench --bench ingest_load -- --protocol remote-write|line-protocol --url URL
 //!     [--hosts 100] [--steps 8640] [--batch 5000] [--connections 4]
+//!     [--data tsbs|dashboard] [--shift-ms 0]
 //! ```
 //!
 //! - `remote-write`: Prometheus remote write 1.0 (snappy block, protobuf) to
@@ -18,6 +19,14 @@
 //!   line per host and timestamp holding its ten fields, `--batch` lines a
 //!   request.
 //!
+//! `--data dashboard` adds, for each host at each timestamp, the exporter
+//! metrics of `chronicle::testing::ExporterHost` (node_exporter CPU and
+//! network counters, a classic request-duration histogram; 32 series a
+//! host) labelled with the host's `hostname` and `region`: the data of
+//! `benches/promql_peers.sh`. `--shift-ms` moves every timestamp later by
+//! that many milliseconds (that script keeps samples off the minute, where
+//! query windows end).
+//!
 //! Both send the same values at the same times in TSBS order (every host at
 //! one timestamp, then the next timestamp). A sample is one field value at
 //! one time, so both count 10 samples per row.
@@ -27,7 +36,7 @@
 //! shards series, so each series' samples arrive in time order; a request
 //! holds the next `--batch` samples or lines of its shard (for 4 shards of
 //! 25 hosts and 5,000 remote-write samples: 25 hosts x 10 fields at 20
-//! timestamps).
+//! timestamps), whole rows only, so a request may hold a few more.
 //!
 //! Every request body is encoded before the clock starts, so the generator's
 //! own encoding is not timed and cannot be the bottleneck; the timed part is
@@ -48,7 +57,7 @@ use std::time::{Duration, Instant};
 use chronicle::Row;
 use chronicle::ingest::prompb::{Label, Sample, TimeSeries, WriteRequest};
 use chronicle::ingest::snappy;
-use chronicle::testing::{CPU_FIELDS, TsbsCpu};
+use chronicle::testing::{CPU_FIELDS, ExporterHost, TsbsCpu};
 
 const SEED: u64 = 42;
 /// Longer than any server should take for one request, short enough that a
@@ -61,11 +70,34 @@ enum Protocol {
     LineProtocol,
 }
 
+/// What is sent: TSBS cpu-only, or that plus exporter metrics per host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Data {
+    Tsbs,
+    Dashboard,
+}
+
 impl Protocol {
     fn name(self) -> &'static str {
         match self {
             Protocol::RemoteWrite => "remote-write",
             Protocol::LineProtocol => "line-protocol",
+        }
+    }
+
+    /// What `--batch` counts of a row: its samples, or its line.
+    fn size(self, row: &Row) -> usize {
+        match self {
+            Protocol::RemoteWrite => row.fields.len(),
+            Protocol::LineProtocol => 1,
+        }
+    }
+
+    /// The body of one request holding `rows`.
+    fn body(self, rows: &[Row]) -> Request {
+        match self {
+            Protocol::RemoteWrite => remote_write_body(rows),
+            Protocol::LineProtocol => line_protocol_body(rows),
         }
     }
 }
@@ -77,13 +109,16 @@ struct Args {
     steps: usize,
     batch: usize,
     connections: usize,
+    data: Data,
+    shift_ms: i64,
 }
 
 fn usage(problem: &str) -> ! {
     eprintln!("ingest_load: {problem}");
     eprintln!(
         "usage: ingest_load --protocol remote-write|line-protocol --url URL \
-         [--hosts 100] [--steps 8640] [--batch 5000] [--connections 4]"
+         [--hosts 100] [--steps 8640] [--batch 5000] [--connections 4] \
+         [--data tsbs|dashboard] [--shift-ms 0]"
     );
     std::process::exit(2);
 }
@@ -92,6 +127,7 @@ fn parse_args() -> Args {
     let mut protocol = None;
     let mut url = None;
     let (mut hosts, mut steps, mut batch, mut connections) = (100, 8_640, 5_000, 4);
+    let (mut data, mut shift_ms) = (Data::Tsbs, 0);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         // `cargo bench` adds `--bench` to every bench binary's arguments.
@@ -112,15 +148,22 @@ fn parse_args() -> Args {
             "--steps" => steps = positive(&arg, &value),
             "--batch" => batch = positive(&arg, &value),
             "--connections" => connections = positive(&arg, &value),
+            "--data" => {
+                data = match value.as_str() {
+                    "tsbs" => Data::Tsbs,
+                    "dashboard" => Data::Dashboard,
+                    other => usage(&format!("unknown data {other:?}")),
+                }
+            }
+            "--shift-ms" => {
+                shift_ms = value.parse().unwrap_or_else(|_| usage(&format!("--shift-ms {value}: not an integer")))
+            }
             other => usage(&format!("unknown argument {other:?}")),
         }
     }
     let protocol = protocol.unwrap_or_else(|| usage("--protocol is required"));
     let url = url.unwrap_or_else(|| usage("--url is required"));
-    if protocol == Protocol::RemoteWrite && batch % CPU_FIELDS.len() != 0 {
-        usage("a remote-write --batch must be a multiple of 10 (every field of a row goes together)");
-    }
-    Args { protocol, url, hosts, steps, batch, connections }
+    Args { protocol, url, hosts, steps, batch, connections, data, shift_ms }
 }
 
 fn positive(arg: &str, value: &str) -> usize {
@@ -135,6 +178,8 @@ struct Request {
 
 /// The rows of one request as a remote-write body: one series per field of
 /// each row, one sample each, labels sorted by name as the protocol asks.
+/// A field named `value` is the metric named as its measurement, as
+/// Chronicle maps it back.
 fn remote_write_body(rows: &[Row]) -> Request {
     let mut timeseries = Vec::with_capacity(rows.len() * CPU_FIELDS.len());
     for row in rows {
@@ -145,7 +190,8 @@ fn remote_write_body(rows: &[Row]) -> Request {
         for (field, value) in &row.fields {
             let mut labels = tags.clone();
             // `__name__` sorts before every lower-case tag name.
-            labels[0].value = format!("{}_{field}", row.measurement);
+            labels[0].value =
+                if field == "value" { row.measurement.clone() } else { format!("{}_{field}", row.measurement) };
             let sample = Sample { value: *value, timestamp: row.timestamp.div_euclid(1_000_000) };
             timeseries.push(TimeSeries { labels, samples: vec![sample], ..TimeSeries::default() });
         }
@@ -181,26 +227,39 @@ fn line_protocol_body(rows: &[Row]) -> Request {
 /// queue shards them, so every series' samples arrive in time order (a
 /// Prometheus receiver refuses older samples of a series than one stored).
 fn encode(args: &Args) -> Vec<Vec<Request>> {
-    let (rows_per_request, encode): (usize, fn(&[Row]) -> Request) = match args.protocol {
-        Protocol::RemoteWrite => (args.batch / CPU_FIELDS.len(), remote_write_body),
-        Protocol::LineProtocol => (args.batch, line_protocol_body),
-    };
+    let protocol = args.protocol;
     let mut requests: Vec<Vec<Request>> = (0..args.connections).map(|_| Vec::new()).collect();
     let mut pending: Vec<Vec<Row>> = (0..args.connections).map(|_| Vec::new()).collect();
+    let mut pending_size = vec![0; args.connections];
+    let mut exporters: Vec<ExporterHost> = match args.data {
+        Data::Tsbs => Vec::new(),
+        Data::Dashboard => (0..args.hosts).map(|h| ExporterHost::new(h, SEED)).collect(),
+    };
+    let shift_ns = args.shift_ms * 1_000_000;
     // One timestamp of every host at a time.
     for step in TsbsCpu::new(args.hosts, SEED).row_batches(args.steps, args.hosts) {
         for (host, row) in step.into_iter().enumerate() {
             let shard = host % args.connections;
-            pending[shard].push(row);
-            if pending[shard].len() == rows_per_request {
-                requests[shard].push(encode(&pending[shard]));
+            let exported = exporters.get_mut(host).map(|exporter| {
+                let tags: Vec<(String, String)> =
+                    row.tags.iter().filter(|(k, _)| k == "hostname" || k == "region").cloned().collect();
+                exporter.scrape(&tags, row.timestamp, 10.0)
+            });
+            for mut row in std::iter::once(row).chain(exported.into_iter().flatten()) {
+                row.timestamp += shift_ns;
+                pending_size[shard] += protocol.size(&row);
+                pending[shard].push(row);
+            }
+            if pending_size[shard] >= args.batch {
+                requests[shard].push(protocol.body(&pending[shard]));
                 pending[shard].clear();
+                pending_size[shard] = 0;
             }
         }
     }
     for (shard, rows) in pending.iter().enumerate() {
         if !rows.is_empty() {
-            requests[shard].push(encode(rows));
+            requests[shard].push(protocol.body(rows));
         }
     }
     requests

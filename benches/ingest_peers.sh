@@ -54,17 +54,9 @@ LOAD_ARGS=("$@")
 PROFILE=${PROFILE:-bench}
 case "$PROFILE" in dev) OUT=debug ;; bench | release) OUT=release ;; *) OUT=$PROFILE ;; esac
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/chronicle-peers.XXXXXX")
-TIME_PID=""
-SERVER_PID=""
-RSS_KB=""
-
-log() { echo "ingest_peers: $*" >&2; }
-
-cleanup() {
-  if [ -n "$SERVER_PID" ]; then kill -KILL "$SERVER_PID" 2>/dev/null || true; fi
-  if [ -n "$TIME_PID" ]; then wait "$TIME_PID" 2>/dev/null || true; fi
-  if [ "${KEEP:-0}" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-}
+NAME=ingest_peers
+# shellcheck source=benches/server_processes.sh
+. benches/server_processes.sh
 trap cleanup EXIT
 
 # Settings from the environment would change what is measured.
@@ -91,47 +83,6 @@ cargo bench --quiet --profile "$PROFILE" --bench ingest_load --no-run
 CHRONICLE="$CARGO_TARGET_DIR/$OUT/chronicle"
 
 # --- helpers ---------------------------------------------------------------
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# start NAME COMMAND...: runs COMMAND under GNU time; sets TIME_PID and
-# SERVER_PID (the server itself, a child of time).
-start() {
-  local name=$1
-  shift
-  /usr/bin/time -v -o "$WORK/$name.time" "$@" >"$WORK/$name.out" 2>"$WORK/$name.log" &
-  TIME_PID=$!
-  SERVER_PID=""
-  for _ in $(seq 100); do
-    SERVER_PID=$(pgrep -P "$TIME_PID" || true)
-    [ -n "$SERVER_PID" ] && return
-    sleep 0.05
-  done
-  log "$name did not start"; cat "$WORK/$name.log" >&2; exit 1
-}
-
-# wait_ready NAME URL: until URL answers 2xx (60 s at most).
-wait_ready() {
-  for _ in $(seq 600); do
-    if curl -fsS -o /dev/null "$2" 2>/dev/null; then return; fi
-    if ! kill -0 "$SERVER_PID" 2>/dev/null; then break; fi
-    sleep 0.1
-  done
-  log "$1 is not ready at $2"; cat "$WORK/$1.log" >&2; exit 1
-}
-
-# stop NAME: SIGTERM, wait for the exit (not in a subshell: only this
-# shell can wait for its child); sets RSS_KB to the peak RSS in kB.
-stop() {
-  kill -TERM "$SERVER_PID"
-  wait "$TIME_PID" || true
-  SERVER_PID=""
-  TIME_PID=""
-  RSS_KB=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$WORK/$1.time")
-  [ -n "$RSS_KB" ] || { log "no peak RSS for $1"; exit 1; }
-}
-
 # load PROTOCOL URL: runs the generator; prints "samples seconds".
 load() {
   local out
@@ -155,33 +106,17 @@ disk() { du -sb "$1" | cut -f1; }
 run_chronicle() { # PROTOCOL PATH
   local dir="$WORK/chronicle-$1"
   start "chronicle-$1" "$CHRONICLE" serve --data-dir "$dir/data" --http-addr 127.0.0.1:0
-  local addr=""
-  for _ in $(seq 600); do
-    addr=$(sed -n 's|^listening on http://||p' "$WORK/chronicle-$1.out")
-    [ -n "$addr" ] && break
-    sleep 0.1
-  done
-  [ -n "$addr" ] || { log "chronicle printed no address"; cat "$WORK/chronicle-$1.log" >&2; exit 1; }
-  local result
+  local addr result
+  addr=$(chronicle_addr "chronicle-$1")
   result=$(load "$1" "http://$addr$2")
   stop "chronicle-$1"
   row chronicle "$1" $result "$(disk "$dir/data")" "$RSS_KB"
 }
 
 run_prometheus() {
-  local dir="$WORK/prometheus" port
-  port=$(free_port)
-  mkdir -p "$dir"
-  # The load shards series over 4 connections that drift apart in time
-  # while a day of data is replayed; Prometheus refuses samples more than an
-  # hour behind its newest ("out of bounds") unless an out-of-order window
-  # admits them.
-  printf 'global:\n  scrape_interval: 1h\nscrape_configs: []\nstorage:\n  tsdb:\n    out_of_order_time_window: 1d\n' >"$dir/prometheus.yml"
-  start prometheus prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/tsdb" \
-    --web.listen-address="127.0.0.1:$port" --web.enable-remote-write-receiver --log.level=warn
-  wait_ready prometheus "http://127.0.0.1:$port/-/ready"
-  local result
-  result=$(load remote-write "http://127.0.0.1:$port/api/v1/write")
+  local dir="$WORK/prometheus" result
+  start_prometheus prometheus "$dir"
+  result=$(load remote-write "$PROMETHEUS_URL/api/v1/write")
   stop prometheus
   row prometheus remote-write $result "$(disk "$dir/tsdb")" "$RSS_KB"
 }

@@ -23,6 +23,7 @@ mod influx_compat;
 mod limits;
 mod otlp;
 mod prometheus_api;
+mod prometheus_json;
 mod query;
 mod remote;
 mod server;

@@ -22,9 +22,10 @@ use serde_json::{Value, json};
 
 use super::auth::{Caller, Scope};
 use super::error::{ApiError, Kind};
+use super::prometheus_json::{Data, success_body};
 use super::query::acquire_query_slot;
 use super::state::AppState;
-use crate::promql::{self, PromError, PromOptions, PromValue, QueryResult, format_value};
+use crate::promql::{self, PromError, PromOptions, QueryResult};
 
 /// The routes of this module.
 pub(crate) fn routes() -> Router<AppState> {
@@ -145,16 +146,18 @@ fn parse_duration(text: &str) -> Result<i64, String> {
     Ok(total)
 }
 
-/// A Prometheus success body.
-fn success(data: Value, warnings: &[String], infos: &[String]) -> Response {
-    let mut body = json!({ "status": "success", "data": data });
-    if !warnings.is_empty() {
-        body["warnings"] = json!(warnings);
-    }
-    if !infos.is_empty() {
-        body["infos"] = json!(infos);
-    }
-    axum::Json(body).into_response()
+/// A Prometheus success body carrying `data`.
+fn success(data: Value) -> Response {
+    json_response(success_body(Data::Json(&data), &[], &[]))
+}
+
+/// A Prometheus success body carrying a query's result.
+fn query_success(result: &QueryResult) -> Response {
+    json_response(success_body(Data::Query(&result.value), &result.warnings, &result.infos))
+}
+
+fn json_response(body: String) -> Response {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 impl From<PromError> for ApiError {
@@ -206,7 +209,7 @@ async fn query(
     let expr = params.required("query")?.to_owned();
     let time = params.time("time")?.unwrap_or_else(now_ms);
     let result = evaluate(&state, &params, move |db, options| db.promql_instant(&expr, time, options)).await?;
-    Ok(success(value_json(&result.value), &result.warnings, &result.infos))
+    Ok(query_success(&result))
 }
 
 /// `/api/v1/query_range`: a range query.
@@ -238,7 +241,7 @@ async fn query_range(
     }
     let result =
         evaluate(&state, &params, move |db, options| db.promql_range(&expr, start, end, step, options)).await?;
-    Ok(success(value_json(&result.value), &result.warnings, &result.infos))
+    Ok(query_success(&result))
 }
 
 /// Prometheus's cap on the steps of a range query.
@@ -265,7 +268,7 @@ async fn series(
         .iter()
         .map(|l| Value::Object(l.iter().map(|(n, v)| (n.to_owned(), Value::String(v.to_owned()))).collect()))
         .collect();
-    Ok(success(Value::Array(data), &[], &[]))
+    Ok(success(Value::Array(data)))
 }
 
 /// `/api/v1/labels`.
@@ -282,7 +285,7 @@ async fn labels(
     let range = params.range()?;
     let db = state.db.clone();
     let names = blocking(move || promql::labels::label_names(&db, &selectors, range)).await?;
-    Ok(success(json!(names), &[], &[]))
+    Ok(success(json!(names)))
 }
 
 /// `/api/v1/label/<name>/values`.
@@ -301,29 +304,39 @@ async fn label_values(
     let range = params.range()?;
     let db = state.db.clone();
     let values = blocking(move || promql::labels::label_values(&db, &name, &selectors, range)).await?;
-    Ok(success(json!(values), &[], &[]))
+    Ok(success(json!(values)))
 }
 
 /// `/api/v1/metadata`: every metric, of unknown type (Chronicle keeps no
-/// type or help text).
+/// type or help text), at most `limit` of them (a negative limit is none,
+/// as in Prometheus).
 async fn metadata(caller: Caller, State(state): State<AppState>, q: RawQuery) -> Result<Response, ApiError> {
     caller.require(Scope::Read)?;
     let params = Params::new(&Method::GET, q.0, &[])?;
     let only = params.get("metric").map(str::to_owned);
+    let limit = match params.get("limit") {
+        None => None,
+        Some(text) => {
+            let n: i64 =
+                text.parse().map_err(|_| ApiError::bad_data(format!("invalid parameter \"limit\": {text:?}")))?;
+            usize::try_from(n).ok()
+        }
+    };
     let db = state.db.clone();
     let names = blocking(move || promql::labels::label_values(&db, promql::METRIC_NAME, &[], None)).await?;
     let data: serde_json::Map<String, Value> = names
         .into_iter()
         .filter(|n| only.as_ref().is_none_or(|o| o == n))
+        .take(limit.unwrap_or(usize::MAX))
         .map(|n| (n, json!([{ "type": "unknown", "help": "", "unit": "" }])))
         .collect();
-    Ok(success(Value::Object(data), &[], &[]))
+    Ok(success(Value::Object(data)))
 }
 
 /// `/api/v1/query_exemplars`: Chronicle stores no exemplars.
 async fn exemplars(caller: Caller) -> Result<Response, ApiError> {
     caller.require(Scope::Read)?;
-    Ok(success(json!([]), &[], &[]))
+    Ok(success(json!([])))
 }
 
 /// `/api/v1/format_query`: the query, pretty-printed.
@@ -331,47 +344,47 @@ async fn format_query(caller: Caller, method: Method, q: RawQuery, f: RawForm) -
     caller.require(Scope::Read)?;
     let params = params(method, q, f)?;
     let expr = promql_parser::parser::parse(params.required("query")?).map_err(ApiError::bad_data)?;
-    Ok(success(json!(expr.prettify()), &[], &[]))
+    Ok(success(json!(expr.prettify())))
 }
 
-/// `/api/v1/status/buildinfo`.
+/// The Prometheus release whose query API Chronicle answers as, reported as
+/// `version` by `/api/v1/status/buildinfo`: clients read it as a
+/// Prometheus version to decide what to ask (Grafana sends `match[]` to
+/// the label APIs only from 2.24 on), so Chronicle's own version there
+/// would make them fall back to the oldest requests.
+const PROMETHEUS_API_VERSION: &str = "2.53.0";
+
+/// `/api/v1/status/buildinfo`: the Prometheus API version, and Chronicle's
+/// own version as `revision`.
 async fn buildinfo(caller: Caller) -> Result<Response, ApiError> {
     caller.require(Scope::Read)?;
-    Ok(success(
-        json!({
-            "version": env!("CARGO_PKG_VERSION"),
-            "revision": "",
-            "branch": "",
-            "buildUser": "",
-            "buildDate": "",
-            "goVersion": "",
-        }),
-        &[],
-        &[],
-    ))
+    Ok(success(json!({
+        "version": PROMETHEUS_API_VERSION,
+        "revision": concat!("chronicle-", env!("CARGO_PKG_VERSION")),
+        "branch": "",
+        "buildUser": "",
+        "buildDate": "",
+        "goVersion": "",
+    })))
 }
 
 /// `/api/v1/status/runtimeinfo`.
 async fn runtimeinfo(caller: Caller, State(state): State<AppState>) -> Result<Response, ApiError> {
     caller.require(Scope::Read)?;
     let series = state.db.series_count()?;
-    Ok(success(
-        json!({
-            "startTime": "",
-            "CWD": std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default(),
-            "reloadConfigSuccess": true,
-            "lastConfigTime": "",
-            "corruptionCount": 0,
-            "goroutineCount": 0,
-            "GOMAXPROCS": std::thread::available_parallelism().map_or(1, |n| n.get()),
-            "GOGC": "",
-            "GODEBUG": "",
-            "storageRetention": "",
-            "timeSeriesCount": series,
-        }),
-        &[],
-        &[],
-    ))
+    Ok(success(json!({
+        "startTime": "",
+        "CWD": std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default(),
+        "reloadConfigSuccess": true,
+        "lastConfigTime": "",
+        "corruptionCount": 0,
+        "goroutineCount": 0,
+        "GOMAXPROCS": std::thread::available_parallelism().map_or(1, |n| n.get()),
+        "GOGC": "",
+        "GODEBUG": "",
+        "storageRetention": "",
+        "timeSeriesCount": series,
+    })))
 }
 
 /// Runs a label lookup on a blocking thread.
@@ -384,44 +397,4 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> promql::Result<T> + Sen
 
 fn now_ms() -> i64 {
     super::write::now_ns().div_euclid(1_000_000)
-}
-
-/// A time in seconds as Prometheus writes it (a number with up to three
-/// decimals).
-fn seconds(t: i64) -> Value {
-    json!(t as f64 / 1000.0)
-}
-
-/// The `data` object of a query answer.
-fn value_json(value: &PromValue) -> Value {
-    let labels = |l: &promql::Labels| -> Value {
-        Value::Object(l.iter().map(|(n, v)| (n.to_owned(), Value::String(v.to_owned()))).collect())
-    };
-    let (kind, result) = match value {
-        PromValue::Scalar { t, v } => ("scalar", json!([seconds(*t), format_value(*v)])),
-        PromValue::String { t, s } => ("string", json!([seconds(*t), s])),
-        PromValue::Vector(samples) => (
-            "vector",
-            Value::Array(
-                samples
-                    .iter()
-                    .map(|s| json!({ "metric": labels(&s.labels), "value": [seconds(s.t), format_value(s.v)] }))
-                    .collect(),
-            ),
-        ),
-        PromValue::Matrix(series) => (
-            "matrix",
-            Value::Array(
-                series
-                    .iter()
-                    .map(|s| {
-                        let values: Vec<Value> =
-                            s.points.iter().map(|(t, v)| json!([seconds(*t), format_value(*v)])).collect();
-                        json!({ "metric": labels(&s.labels), "values": values })
-                    })
-                    .collect(),
-            ),
-        ),
-    };
-    json!({ "resultType": kind, "result": result })
 }

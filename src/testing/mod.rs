@@ -7,6 +7,7 @@
 //! from [`START_NS`] (2026-01-01T00:00:00Z) and always ascend.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "generator parameters are constants known to be valid")]
 
+mod exporter;
 mod faulty_fs;
 pub mod fuzz;
 mod mem_fs;
@@ -14,6 +15,9 @@ mod reference;
 mod series;
 mod tsbs;
 
+pub use exporter::{
+    BUCKET_BOUNDS, CPU_MODES, EXPORTER_CPUS, EXPORTER_SERIES_PER_HOST, ExporterHost, HANDLERS, NET_DEVICES,
+};
 pub use faulty_fs::{FaultyFs, Op};
 pub use mem_fs::MemFs;
 pub use reference::Reference;
