@@ -36,3 +36,12 @@ fn a_large_result_streams_with_bounded_server_memory() {
     server.pytest("test_flight_large.py");
     server.stop();
 }
+
+#[test]
+fn flight_queries_take_the_servers_query_slots() {
+    // The script's timings assume these two settings.
+    let settings = [("--max-concurrent-queries", "1"), ("--query-timeout", "3s")];
+    let server = Serving::start_with("flight_python_limits", &settings);
+    server.pytest("test_flight_limits.py");
+    server.stop();
+}

@@ -31,8 +31,9 @@ impl Serving {
         Self::start_with(test, &[])
     }
 
-    /// A server with the shared settings and `args` after them.
-    pub fn start_with(test: &str, args: &[&str]) -> Serving {
+    /// A server with the shared settings, where `settings` (flag and
+    /// value) replace a shared one of the same flag or come after them.
+    pub fn start_with(test: &str, settings: &[(&str, &str)]) -> Serving {
         let dir = TempDir::new(test);
         let mut cmd = Command::new(BIN);
         for (key, _) in std::env::vars() {
@@ -40,19 +41,25 @@ impl Serving {
                 cmd.env_remove(key);
             }
         }
-        let mut child = cmd
-            .arg("serve")
-            .arg("--data-dir")
-            .arg(dir.path("data"))
-            .args(["--http-addr", "127.0.0.1:0", "--flight-addr", "127.0.0.1:0", "--query-timeout", "20m"])
-            .args(["--auth-token", &format!("reader:read:{READ_TOKEN}")])
-            .args(["--auth-token", &format!("writer:read-write:{WRITE_TOKEN}")])
-            .args(["--log-level", "warn"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("chronicle starts");
+        let (read, write) = (format!("reader:read:{READ_TOKEN}"), format!("writer:read-write:{WRITE_TOKEN}"));
+        let mut flags: Vec<(&str, &str)> = vec![
+            ("--http-addr", "127.0.0.1:0"),
+            ("--flight-addr", "127.0.0.1:0"),
+            ("--query-timeout", "20m"),
+            ("--log-level", "warn"),
+        ];
+        for &(flag, value) in settings {
+            match flags.iter_mut().find(|(shared, _)| *shared == flag) {
+                Some(shared) => shared.1 = value,
+                None => flags.push((flag, value)),
+            }
+        }
+        cmd.arg("serve").arg("--data-dir").arg(dir.path("data"));
+        cmd.args(["--auth-token", &read, "--auth-token", &write]);
+        for (flag, value) in flags {
+            cmd.args([flag, value]);
+        }
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("chronicle starts");
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = |prefix: &str| {
             let mut line = String::new();
