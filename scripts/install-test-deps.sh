@@ -23,7 +23,10 @@
 # - influxdb-client writes to /api/v2/write (tests/influxdb_client_python.rs);
 # - ADBC's Flight SQL driver with pyarrow, pandas, polars and pytest query
 #   and ingest over Flight SQL (tests/flight_python.rs running
-#   tests/python/test_flight_*.py).
+#   tests/python/test_flight_*.py);
+# - nbclient, nbformat, ipykernel and matplotlib execute the notebooks under
+#   notebooks/ headless (tests/notebooks.rs running
+#   tests/python/execute_notebook.py).
 set -euo pipefail
 
 pip_install() {
@@ -36,6 +39,8 @@ python3 -c "import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http" 2>
 python3 -c "import influxdb_client" 2>/dev/null || pip_install influxdb-client
 python3 -c "import adbc_driver_flightsql, adbc_driver_manager, pyarrow, pandas, polars, pytest" 2>/dev/null \
   || pip_install adbc-driver-flightsql adbc-driver-manager pyarrow pandas polars pytest
+python3 -c "import nbclient, nbformat, ipykernel, matplotlib" 2>/dev/null \
+  || pip_install nbclient nbformat ipykernel matplotlib
 
 # Each Debian package, by the program that says it is installed.
 missing=()

@@ -6,8 +6,9 @@
 //! ingest schemas are `InvalidArgument` (the client must change the
 //! request); missing or wrong credentials `Unauthenticated`; a read-only
 //! caller writing `PermissionDenied`; a query past its timeout
-//! `DeadlineExceeded`; what the server does not do `Unimplemented`;
-//! everything else `Internal`. Messages are the ones the client shows, so
+//! `DeadlineExceeded`; a query the server cannot take now (too many
+//! running, shutting down) `Unavailable`; what the server does not do
+//! `Unimplemented`; everything else `Internal`. Messages are the ones the client shows, so
 //! they say what was wrong and where (the column, the parameter).
 
 use std::time::Duration;
@@ -39,6 +40,10 @@ pub enum Error {
     /// The query ran longer than the server allows.
     #[error("the query ran longer than the query timeout of {0:?} and was cancelled")]
     Timeout(Duration),
+    /// The server cannot take the request now: too many queries run, or
+    /// it is shutting down.
+    #[error("{0}")]
+    Unavailable(String),
     /// A part of Flight SQL this server does not offer.
     #[error("{0}")]
     Unimplemented(String),
@@ -105,6 +110,7 @@ impl From<Error> for Status {
             Error::NotFound(_) => tonic::Code::NotFound,
             Error::AlreadyExists(_) => tonic::Code::AlreadyExists,
             Error::Timeout(_) => tonic::Code::DeadlineExceeded,
+            Error::Unavailable(_) => tonic::Code::Unavailable,
             Error::Unimplemented(_) => tonic::Code::Unimplemented,
             Error::DataFusion(e) => datafusion_code(e),
             Error::Arrow(_) | Error::Internal(_) => tonic::Code::Internal,
@@ -132,5 +138,6 @@ mod tests {
         assert_eq!(Status::from(Error::from(io)).code(), tonic::Code::Internal);
         assert_eq!(Status::from(Error::Timeout(Duration::from_secs(1))).code(), tonic::Code::DeadlineExceeded);
         assert_eq!(Status::from(Error::PermissionDenied("ro".into())).code(), tonic::Code::PermissionDenied);
+        assert_eq!(Status::from(Error::Unavailable("busy".into())).code(), tonic::Code::Unavailable);
     }
 }

@@ -3,7 +3,10 @@
 //!
 //! Every call first reads the credentials and asks the [`Authenticator`]
 //! (reads need [`Access::Read`], ingest [`Access::Write`]), then the
-//! [`SessionProvider`] for the caller's session. Handlers return the
+//! [`SessionProvider`] for the caller's session; a query about to run
+//! (`DoGet` of a statement or a prepared statement) is then admitted by the
+//! [`QueryGate`] and keeps its admission until its stream is over. Handlers
+//! return the
 //! crate's [`Error`]; `Status::from` (in `error`) is the only translation
 //! to gRPC codes.
 
@@ -31,6 +34,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::auth::{self, Access, Authenticator, Caller, Credentials, NoAuth};
 use crate::error::{Error, Result};
+use crate::gate::{Admission, Open, QueryGate};
 use crate::ingest::{self, IngestSink};
 use crate::metadata;
 use crate::prepared::{self, Prepared};
@@ -49,6 +53,7 @@ pub struct SqlService {
     sessions: Arc<dyn SessionProvider>,
     ingest: Option<Arc<dyn IngestSink>>,
     auth: Arc<dyn Authenticator>,
+    gate: Arc<dyn QueryGate>,
     query_timeout: Duration,
     max_message_bytes: usize,
     name: String,
@@ -59,7 +64,7 @@ pub struct SqlService {
 
 impl SqlService {
     /// A service answering queries in the sessions of `sessions`, auth
-    /// off, no ingest, the default timeout, reporting `name` and `version`
+    /// off, every query admitted, no ingest, the default timeout, reporting `name` and `version`
     /// in `GetSqlInfo`.
     pub fn try_new(
         sessions: Arc<dyn SessionProvider>,
@@ -71,6 +76,7 @@ impl SqlService {
             sessions,
             ingest: None,
             auth: Arc::new(NoAuth),
+            gate: Arc::new(Open),
             query_timeout: DEFAULT_QUERY_TIMEOUT,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             sql_info: Arc::new(metadata::sql_info(&name, &version, millis(DEFAULT_QUERY_TIMEOUT))?),
@@ -89,6 +95,12 @@ impl SqlService {
     /// The service checking credentials with `auth`.
     pub fn with_authenticator(mut self, auth: Arc<dyn Authenticator>) -> Self {
         self.auth = auth;
+        self
+    }
+
+    /// The service running a query only once `gate` admits it.
+    pub fn with_query_gate(mut self, gate: Arc<dyn QueryGate>) -> Self {
+        self.gate = gate;
         self
     }
 
@@ -137,6 +149,14 @@ impl SqlService {
         self.sessions.session(&caller).await
     }
 
+    /// The session of a query about to run, and its admission by the gate.
+    async fn admit<T>(&self, request: &Request<T>) -> Result<(SessionContext, Admission)> {
+        let caller = self.caller(request, Access::Read)?;
+        let ctx = self.sessions.session(&caller).await?;
+        let admission = self.gate.admit(&caller).await?;
+        Ok((ctx, admission))
+    }
+
     async fn handshake(&self, request: Request<Streaming<HandshakeRequest>>) -> Result<Response<HandshakeStream>> {
         let metadata = request.metadata().clone();
         let mut stream = request.into_inner();
@@ -171,10 +191,10 @@ impl SqlService {
     }
 
     async fn statement_get(&self, ticket: TicketStatementQuery, request: Request<Ticket>) -> Result<FlightDataStream> {
-        let ctx = self.session(&request).await?;
         let sql = statement::sql_of(&ticket)?;
+        let (ctx, admission) = self.admit(&request).await?;
         let df = self.timed(statement::plan(&ctx, &sql)).await?;
-        Ok(statement::execute(df, self.query_timeout))
+        Ok(statement::execute(df, self.query_timeout, admission))
     }
 
     async fn prepare(
@@ -220,10 +240,10 @@ impl SqlService {
         query: CommandPreparedStatementQuery,
         request: Request<Ticket>,
     ) -> Result<FlightDataStream> {
-        let ctx = self.session(&request).await?;
         let statement = Prepared::decode(&query.prepared_statement_handle)?;
+        let (ctx, admission) = self.admit(&request).await?;
         let df = self.timed(statement.plan(&ctx)).await?;
-        Ok(statement::execute(df, self.query_timeout))
+        Ok(statement::execute(df, self.query_timeout, admission))
     }
 
     async fn ingest(&self, command: CommandStatementIngest, request: Request<PeekableFlightDataStream>) -> Result<i64> {

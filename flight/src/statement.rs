@@ -8,7 +8,9 @@
 //! [`IN_FLIGHT_BATCHES`] waiting for a slow client, never collected; the
 //! query runs on the blocking pool (the session's tables may read storage
 //! synchronously) and is cancelled, by dropping its stream, when the
-//! client goes away or the query timeout passes.
+//! client goes away or the query timeout passes. The query's
+//! [`Admission`] is dropped as soon as it stops running, before the end
+//! of its stream reaches the client.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -31,6 +33,7 @@ use tokio::time::Instant;
 use tonic::Status;
 
 use crate::error::{Error, Result};
+use crate::gate::Admission;
 
 /// Batches produced but not yet sent, per query: the bound on what a slow
 /// client makes the server hold.
@@ -96,13 +99,27 @@ pub fn command_info(
 }
 
 /// Runs `df` and streams its batches as Flight data; a failure or the
-/// timeout ends the stream with its status.
-pub fn execute(df: DataFrame, timeout: Duration) -> FlightDataStream {
+/// timeout ends the stream with its status. `admission` is held while the
+/// query runs.
+pub fn execute(df: DataFrame, timeout: Duration, admission: Admission) -> FlightDataStream {
     let schema = Arc::new(df.schema().as_arrow().clone());
     let (tx, rx) = mpsc::channel(IN_FLIGHT_BATCHES);
     let deadline = Instant::now() + timeout;
     let runtime = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || runtime.block_on(drive(df, deadline, timeout, tx)));
+    tokio::task::spawn_blocking(move || {
+        let failure = runtime.block_on(drive(df, deadline, timeout, &tx));
+        // The query has stopped. Its admission goes first: before `tx`
+        // ends the stream, so a client that has seen the end finds the
+        // query over (its slot free, its run counted), and before a
+        // failure waits for a client that does not read to take it.
+        drop(admission);
+        if let Some(failure) = failure {
+            // Off the blocking pool; the client may be gone already.
+            runtime.spawn(async move {
+                let _ = tx.send(Err(failure)).await;
+            });
+        }
+    });
     let batches = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
         .map_err(|e: Error| FlightError::ExternalError(Box::new(e)));
     let encoded = FlightDataEncoderBuilder::new().with_schema(schema).build(batches).map_err(status_of);
@@ -131,8 +148,14 @@ fn status_of(e: FlightError) -> Status {
 }
 
 /// Pulls the query's batches into `tx` until it ends, fails, the client
-/// hangs up (the receiver is dropped) or the deadline passes.
-async fn drive(df: DataFrame, deadline: Instant, timeout: Duration, tx: mpsc::Sender<Result<RecordBatch>>) {
+/// hangs up (the receiver is dropped) or the deadline passes; returns the
+/// failure, or the timeout, that ended it.
+async fn drive(
+    df: DataFrame,
+    deadline: Instant,
+    timeout: Duration,
+    tx: &mpsc::Sender<Result<RecordBatch>>,
+) -> Option<Error> {
     let run = async {
         let mut stream = df.execute_stream().await?;
         while let Some(batch) = stream.next().await {
@@ -143,13 +166,11 @@ async fn drive(df: DataFrame, deadline: Instant, timeout: Duration, tx: mpsc::Se
         }
         Ok::<(), Error>(())
     };
-    let failure = match tokio::time::timeout_at(deadline, run).await {
-        Ok(Ok(())) => return,
-        Ok(Err(e)) => e,
-        Err(_) => Error::Timeout(timeout),
-    };
-    // The client may be gone already; nothing else to tell.
-    let _ = tx.send(Err(failure)).await;
+    match tokio::time::timeout_at(deadline, run).await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e),
+        Err(_) => Some(Error::Timeout(timeout)),
+    }
 }
 
 /// The command a ticket or descriptor holds.

@@ -1,11 +1,13 @@
 //! The service over loopback against arrow-flight's own Flight SQL client,
 //! over a plain DataFusion session of in-memory tables: query results,
 //! prepared statements with parameters, metadata, bulk ingest with its
-//! modes, auth (handshake, bearer, scopes) and the query timeout. Expected
+//! modes, auth (handshake, bearer, scopes), the query gate and the query
+//! timeout. Expected
 //! values are built here from the test's own arrays, never read back from
 //! the service.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on an unexpected error")]
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,18 +17,20 @@ use arrow_array::{Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow_flight::error::FlightError;
 use arrow_flight::sql::client::FlightSqlServiceClient;
 use arrow_flight::sql::{
-    CommandGetDbSchemas, CommandGetTables, CommandStatementIngest, SqlInfo, TableDefinitionOptions, TableExistsOption,
-    TableNotExistOption,
+    CommandGetDbSchemas, CommandGetTables, CommandStatementIngest, ProstMessageExt, SqlInfo, TableDefinitionOptions,
+    TableExistsOption, TableNotExistOption, TicketStatementQuery,
 };
-use arrow_flight::{FlightInfo, IpcMessage};
+use arrow_flight::{FlightInfo, IpcMessage, Ticket};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use async_trait::async_trait;
 use chronicle_flight::{
-    Access, Authenticator, BatchStream, Caller, Credentials, Error, IngestMode, IngestSink, SqlService,
+    Access, Admission, Authenticator, BatchStream, Caller, Credentials, Error, IngestMode, IngestSink, QueryGate,
+    SqlService,
 };
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
+use prost::Message;
 use tokio::net::TcpListener;
 use tonic::Code;
 use tonic::transport::Channel;
@@ -121,6 +125,44 @@ impl Authenticator for Tokens {
     }
 }
 
+/// One query at a time; another is refused at once. Counts the queries
+/// whose admission ended.
+struct OneSlot {
+    slot: Arc<tokio::sync::Semaphore>,
+    ended: Arc<AtomicUsize>,
+}
+
+/// An admission of [`OneSlot`]: its permit, and the count to bump when dropped.
+struct Ended {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    ended: Arc<AtomicUsize>,
+}
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        self.ended.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl OneSlot {
+    fn new() -> Self {
+        Self { slot: Arc::new(tokio::sync::Semaphore::new(1)), ended: Arc::default() }
+    }
+
+    fn ended(&self) -> usize {
+        self.ended.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl QueryGate for OneSlot {
+    async fn admit(&self, _caller: &Caller) -> chronicle_flight::Result<Admission> {
+        let permit =
+            Arc::clone(&self.slot).try_acquire_owned().map_err(|_| Error::Unavailable("too many queries".into()))?;
+        Ok(Admission::new(Ended { _permit: permit, ended: Arc::clone(&self.ended) }))
+    }
+}
+
 struct Fixture {
     client: FlightSqlServiceClient<Channel>,
     sink: Arc<Collect>,
@@ -168,6 +210,15 @@ impl Fixture {
         self.shutdown.take().unwrap().send(()).unwrap();
         self.served.await.unwrap();
     }
+}
+
+/// The rows of the first endpoint of `info`, or the status the server
+/// refused or ended it with (at `DoGet` or within the stream).
+async fn fetch_or_status(f: &mut Fixture, info: FlightInfo) -> Result<usize, (Code, String)> {
+    let ticket = info.endpoint[0].ticket.clone().unwrap();
+    let stream = f.client.do_get(ticket).await.map_err(code_of)?;
+    let batches = stream.try_collect::<Vec<_>>().await.map_err(code_of)?;
+    Ok(batches.iter().map(RecordBatch::num_rows).sum())
 }
 
 fn code_of(e: FlightError) -> (Code, String) {
@@ -440,5 +491,68 @@ async fn a_query_past_the_timeout_ends_with_deadline_exceeded() {
     assert!(text.contains("query timeout"), "{text}");
     // The server still answers.
     assert_eq!(f.query("SELECT 1 AS one").await[0].num_rows(), 1);
+    f.stop().await;
+}
+
+/// Waits (at most 10 s) for `gate` to have seen `n` queries end.
+async fn wait_until_ended(gate: &OneSlot, n: usize, failure: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while gate.ended() < n {
+        assert!(tokio::time::Instant::now() < deadline, "{failure}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_gate_admits_each_query_and_hears_when_it_ends() {
+    let gate = Arc::new(OneSlot::new());
+    let g = Arc::clone(&gate);
+    let mut f = Fixture::start(move |s| s.with_query_gate(g)).await;
+    // A query read to its end has given its admission back by then.
+    assert_eq!(f.query("SELECT 1 AS one").await[0].num_rows(), 1);
+    assert_eq!(gate.ended(), 1);
+    // A query read no further than its first batch keeps running, holding
+    // the one slot ...
+    let info = f.client.execute("SELECT value FROM generate_series(1, 1000000000000)".into(), None).await.unwrap();
+    let mut held = f.client.do_get(info.endpoint[0].ticket.clone().unwrap()).await.unwrap();
+    assert!(held.next().await.unwrap().unwrap().num_rows() > 0);
+    // ... so running a prepared statement is refused with the gate's
+    // error (preparing it and GetFlightInfo are not gated).
+    let mut prepared = f.client.prepare("SELECT 2 AS two".into(), None).await.unwrap();
+    let info = prepared.execute().await.unwrap();
+    let (code, message) = fetch_or_status(&mut f, info.clone()).await.unwrap_err();
+    assert_eq!((code, message.as_str()), (Code::Unavailable, "too many queries"));
+    assert_eq!(gate.ended(), 1, "a refused query was never admitted");
+    // The client goes away: the query is cancelled, its admission dropped.
+    drop(held);
+    wait_until_ended(&gate, 2, "the abandoned query still holds its admission").await;
+    assert_eq!(fetch_or_status(&mut f, info).await, Ok(1));
+    assert_eq!(gate.ended(), 3);
+    // A query that fails to plan gives its admission back too.
+    let bad = TicketStatementQuery { statement_handle: "SELECT nope FROM cpu".into() };
+    let ticket = Ticket::new(bad.as_any().encode_to_vec());
+    let e = f.client.do_get(ticket).await.map(|_| ()).map_err(code_of).unwrap_err();
+    assert_eq!(e.0, Code::InvalidArgument, "{}", e.1);
+    assert_eq!(gate.ended(), 4);
+    prepared.close().await.unwrap();
+    f.stop().await;
+}
+
+#[tokio::test]
+async fn a_query_past_the_timeout_gives_its_admission_back_while_its_client_does_not_read() {
+    let gate = Arc::new(OneSlot::new());
+    let g = Arc::clone(&gate);
+    let mut f =
+        Fixture::start(move |s| s.with_query_gate(g).with_query_timeout(Duration::from_millis(300)).unwrap()).await;
+    let info = f.client.execute("SELECT value FROM generate_series(1, 1000000000000)".into(), None).await.unwrap();
+    let mut held = f.client.do_get(info.endpoint[0].ticket.clone().unwrap()).await.unwrap();
+    assert!(held.next().await.unwrap().unwrap().num_rows() > 0);
+    // The client reads nothing more, yet the query is over at its timeout.
+    wait_until_ended(&gate, 1, "a timed-out query kept its admission until its client read the failure").await;
+    assert_eq!(f.query("SELECT 1 AS one").await[0].num_rows(), 1);
+    // The client still learns why its stream ended.
+    let rest: Result<Vec<_>, _> = held.try_collect().await;
+    let (code, message) = code_of(rest.unwrap_err());
+    assert_eq!(code, Code::DeadlineExceeded, "{message}");
     f.stop().await;
 }

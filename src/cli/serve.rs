@@ -46,11 +46,11 @@ async fn serve(settings: config::ServeSettings) -> Result<(), CliError> {
     );
     let db = Arc::new(db);
     let addr = settings.server.http_addr;
-    let flight = chronicle::flight::service(Arc::clone(&db), &settings.server)
-        .map_err(|e| CliError::Failed(format!("cannot set up Flight SQL: {e}")))?;
-    let server = Server::bind(Arc::clone(&db), settings.server)
+    let server = Server::bind(Arc::clone(&db), settings.server.clone())
         .await
         .map_err(|e| CliError::Failed(format!("cannot listen on {addr} (setting http_addr): {e}")))?;
+    let flight = chronicle::flight::service(Arc::clone(&db), &settings.server, server.query_slots())
+        .map_err(|e| CliError::Failed(format!("cannot set up Flight SQL: {e}")))?;
     let flight_addr = settings.flight_addr;
     let flight_listener = TcpListener::bind(flight_addr)
         .await

@@ -25,10 +25,12 @@ mod otlp;
 mod prometheus_api;
 mod prometheus_json;
 mod query;
+mod query_slots;
 mod remote;
 mod server;
 mod state;
 mod write;
 
 pub use auth::{AuthConfig, Scope, Token};
+pub use query_slots::{NoQuerySlot, QuerySlot, QuerySlots};
 pub use server::{Limits, Server, ServerConfig};

@@ -17,6 +17,7 @@ use super::health_metrics;
 use super::otlp;
 use super::prometheus_api;
 use super::query;
+use super::query_slots::QuerySlots;
 use super::remote;
 use super::state::AppState;
 use super::write;
@@ -76,6 +77,7 @@ impl Default for ServerConfig {
 pub struct Server {
     listener: TcpListener,
     router: Router,
+    slots: QuerySlots,
 }
 
 impl Server {
@@ -83,12 +85,17 @@ impl Server {
     pub async fn bind(db: Arc<Db>, config: ServerConfig) -> std::io::Result<Server> {
         let listener = TcpListener::bind(config.http_addr).await?;
         let state = AppState::new(db, config);
-        Ok(Server { listener, router: router(state) })
+        Ok(Server { listener, slots: QuerySlots::new(state.clone()), router: router(state) })
     }
 
     /// The address bound (with the port picked when asked for port 0).
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The server's query slots, for queries arriving by another protocol.
+    pub fn query_slots(&self) -> QuerySlots {
+        self.slots.clone()
     }
 
     /// Serves until `shutdown` completes, then stops accepting and returns

@@ -15,6 +15,8 @@ pub mod mixed_cpu;
 pub mod prometheus;
 #[cfg(feature = "server")]
 pub mod server;
+#[cfg(feature = "cli")]
+pub mod serving;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
