@@ -1,6 +1,7 @@
-//! Flight SQL bulk ingest into the database: each uploaded batch becomes
-//! rows ([`crate::ingest::arrow_rows`]) written with [`Db::write_rows`] on
-//! the blocking pool, batch by batch as they arrive.
+//! Flight SQL bulk ingest into the database: each uploaded batch is read as
+//! row views over its columns ([`crate::ingest::arrow_rows`]) and written
+//! with the guarantees of [`Db::write_rows`] on the blocking pool, batch by
+//! batch in order, one batch written while the next arrives.
 //!
 //! A batch is all or nothing (one `write_rows`); batches before a refused
 //! one stay written, as with any sequence of writes. The table is the
@@ -15,7 +16,8 @@ use chronicle_flight::{BatchStream, Caller, Error, IngestMode, IngestSink};
 use futures::TryStreamExt;
 
 use crate::Db;
-use crate::ingest::arrow_rows;
+use crate::ingest::arrow_rows::BatchPoints;
+use crate::model::TIME_COLUMN;
 
 /// Writes ingested batches into a [`Db`].
 #[derive(Clone)]
@@ -28,6 +30,13 @@ impl DbIngest {
     pub fn new(db: Arc<Db>) -> Self {
         Self { db }
     }
+}
+
+/// The outcome of a write task.
+fn joined(
+    outcome: std::result::Result<chronicle_flight::Result<u64>, tokio::task::JoinError>,
+) -> chronicle_flight::Result<u64> {
+    outcome.map_err(|e| Error::Internal(format!("the write task failed: {e}")))?
 }
 
 /// A database error as the Flight error a client sees.
@@ -52,18 +61,26 @@ impl IngestSink for DbIngest {
                 "mode replace is not supported: points of {table:?} are never dropped by a write; use append"
             )));
         }
+        // One batch is written while the next arrives: decoding the upload
+        // and writing overlap, and batches still land in order.
         let mut written = 0u64;
+        let mut writing: Option<tokio::task::JoinHandle<chronicle_flight::Result<u64>>> = None;
         while let Some(batch) = batches.try_next().await? {
+            if let Some(previous) = writing.take() {
+                written += joined(previous.await)?;
+            }
             let db = Arc::clone(&self.db);
             let measurement = table.to_owned();
-            let stored = tokio::task::spawn_blocking(move || {
-                let rows = arrow_rows::rows(&measurement, &batch).map_err(|e| Error::InvalidArgument(e.to_string()))?;
-                db.write_rows(&rows).map_err(flight_error)?;
-                Ok::<_, Error>(rows.len() as u64)
-            })
-            .await
-            .map_err(|e| Error::Internal(format!("the write task failed: {e}")))??;
-            written += stored;
+            writing = Some(tokio::task::spawn_blocking(move || {
+                let invalid = |e: crate::ingest::Error| Error::InvalidArgument(e.to_string());
+                let points = BatchPoints::try_new(&measurement, TIME_COLUMN, 0, &batch).map_err(invalid)?;
+                let rows = points.rows().map_err(invalid)?;
+                db.write_views(&rows).map_err(flight_error)?;
+                Ok(rows.len() as u64)
+            }));
+        }
+        if let Some(last) = writing {
+            written += joined(last.await)?;
         }
         Ok(written)
     }

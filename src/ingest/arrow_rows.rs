@@ -18,20 +18,13 @@
 //! points at the column; `__`-prefixed tag keys are reserved.
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::Float64Type;
-use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_array::{Array, ArrayRef, Float64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, TimeUnit};
 use datafusion::arrow::compute::cast;
 
 use super::error::{Error, Result};
 use crate::Row;
-use crate::model::{TIME_COLUMN, validate_field_name, validate_measurement, validate_tag};
-
-/// What a column of the batch becomes.
-enum Column<'a> {
-    Tag(&'a str, ArrayRef),
-    Field(&'a str, ArrayRef),
-}
+use crate::model::{TIME_COLUMN, WriteRow, validate_field_name, validate_measurement, validate_tag};
 
 /// The points of `batch`, all of measurement `measurement`.
 pub fn rows(measurement: &str, batch: &RecordBatch) -> Result<Vec<Row>> {
@@ -41,68 +34,140 @@ pub fn rows(measurement: &str, batch: &RecordBatch) -> Result<Vec<Row>> {
 /// [`rows`] with the time in column `time_column`, errors numbering the
 /// batch's rows from `first_row` (a batch read from the middle of a file).
 pub fn rows_at(measurement: &str, time_column: &str, first_row: usize, batch: &RecordBatch) -> Result<Vec<Row>> {
-    validate_measurement(measurement).map_err(|e| Error::item("table", e.to_string()))?;
-    let at = |name: &str, row: usize, message: String| at(name, first_row + row, message);
-    let schema = batch.schema();
-    let mut times = None;
-    let mut columns = Vec::with_capacity(batch.num_columns());
-    for (field, array) in schema.fields().iter().zip(batch.columns()) {
-        let name = field.name().as_str();
-        if name == time_column {
-            times = Some(nanoseconds(array, time_column, first_row)?);
-            continue;
-        }
-        match array.data_type() {
-            DataType::Null => {}
-            t if is_text(t) => {
-                let text = cast(array, &DataType::Utf8).map_err(|e| column(name, e.to_string()))?;
-                columns.push(Column::Tag(name, text));
+    let points = BatchPoints::try_new(measurement, time_column, first_row, batch)?;
+    Ok(points.rows()?.iter().map(RowView::to_row).collect())
+}
+
+/// A batch's columns as tags, fields and times: the points of the batch,
+/// read through [`RowView`]s without copying a name or a value per point
+/// (the bulk path, where a row of owned strings per point would cost more
+/// than the write).
+pub struct BatchPoints<'a> {
+    measurement: &'a str,
+    first_row: usize,
+    times: Vec<i64>,
+    tags: Vec<(&'a str, StringArray)>,
+    fields: Vec<(&'a str, Float64Array)>,
+    /// No field column has a null: field `i` of a row is column `i`.
+    dense: bool,
+}
+
+impl<'a> BatchPoints<'a> {
+    /// Maps `batch`'s columns (the time in `time_column`), refusing a
+    /// column that cannot be stored; errors number rows from `first_row`.
+    pub fn try_new(measurement: &'a str, time_column: &str, first_row: usize, batch: &'a RecordBatch) -> Result<Self> {
+        validate_measurement(measurement).map_err(|e| Error::item("table", e.to_string()))?;
+        let schema = batch.schema_ref();
+        let mut times = None;
+        let mut tags = Vec::new();
+        let mut fields = Vec::new();
+        for (field, array) in schema.fields().iter().zip(batch.columns()) {
+            let name = field.name().as_str();
+            if name == time_column {
+                times = Some(nanoseconds(array, time_column, first_row)?);
+                continue;
             }
-            t if t.is_numeric() || *t == DataType::Boolean => {
-                validate_field_name(name).map_err(|e| column(name, e.to_string()))?;
-                let values = cast(array, &DataType::Float64).map_err(|e| column(name, e.to_string()))?;
-                columns.push(Column::Field(name, values));
-            }
-            other => {
-                return Err(column(
-                    name,
-                    format!(
-                        "type {other} cannot be stored: strings become tags, numbers and booleans fields, \
-                         and `time` is the timestamp"
-                    ),
-                ));
-            }
-        }
-    }
-    let times = times.ok_or_else(|| {
-        column(time_column, "is missing: every point needs a time (a timestamp, or integer nanoseconds)".into())
-    })?;
-    let mut rows = Vec::with_capacity(batch.num_rows());
-    for (i, &time) in times.iter().enumerate() {
-        let mut row = Row::new(measurement, time);
-        for c in &columns {
-            match c {
-                Column::Tag(key, values) => {
-                    let values = values.as_string::<i32>();
-                    if values.is_valid(i) {
-                        let value = values.value(i);
-                        validate_tag(key, value, false).map_err(|e| at(key, i, e.to_string()))?;
-                        row = row.with_tag(*key, value);
-                    }
+            match array.data_type() {
+                DataType::Null => {}
+                t if is_text(t) => {
+                    let text = cast(array, &DataType::Utf8).map_err(|e| column(name, e.to_string()))?;
+                    tags.push((name, text.as_string::<i32>().clone()));
                 }
-                Column::Field(name, values) => {
-                    let values = values.as_primitive::<Float64Type>();
-                    if values.is_valid(i) {
-                        row = row.with_field(*name, values.value(i));
-                    }
+                t if t.is_numeric() || *t == DataType::Boolean => {
+                    validate_field_name(name).map_err(|e| column(name, e.to_string()))?;
+                    let values = cast(array, &DataType::Float64).map_err(|e| column(name, e.to_string()))?;
+                    fields.push((name, values.as_primitive().clone()));
+                }
+                other => {
+                    return Err(column(
+                        name,
+                        format!(
+                            "type {other} cannot be stored: strings become tags, numbers and booleans fields, \
+                             and `time` is the timestamp"
+                        ),
+                    ));
                 }
             }
         }
-        if !row.fields.is_empty() {
-            rows.push(row);
-        }
+        let times = times.ok_or_else(|| {
+            column(time_column, "is missing: every point needs a time (a timestamp, or integer nanoseconds)".into())
+        })?;
+        let dense = fields.iter().all(|(_, values)| values.null_count() == 0);
+        Ok(Self { measurement, first_row, times, tags, fields, dense })
     }
-    Ok(rows)
+
+    /// A view of each row with a field value (a row without one is no
+    /// point); refuses a tag value Chronicle cannot store, naming its
+    /// column and row.
+    pub fn rows(&self) -> Result<Vec<RowView<'_>>> {
+        for (key, values) in &self.tags {
+            for (i, value) in values.iter().enumerate() {
+                if let Some(value) = value {
+                    validate_tag(key, value, false).map_err(|e| at(key, self.first_row + i, e.to_string()))?;
+                }
+            }
+        }
+        let field_count = |row: usize| -> usize {
+            if self.dense {
+                self.fields.len()
+            } else {
+                self.fields.iter().filter(|(_, values)| values.is_valid(row)).count()
+            }
+        };
+        Ok((0..self.times.len())
+            .map(|row| RowView { points: self, row, field_count: field_count(row) })
+            .filter(|view| view.field_count > 0)
+            .collect())
+    }
+}
+
+/// One row of a [`BatchPoints`]: its tags are the non-null tag columns,
+/// its fields the non-null field columns, in column order.
+pub struct RowView<'a> {
+    points: &'a BatchPoints<'a>,
+    row: usize,
+    field_count: usize,
+}
+
+impl RowView<'_> {
+    /// The row as an owned [`Row`].
+    pub fn to_row(&self) -> Row {
+        let mut row = Row::new(self.measurement(), self.timestamp());
+        row.tags = self.tags().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        row.fields = (0..self.field_count).map(|i| self.field(i)).map(|(k, v)| (k.to_owned(), v)).collect();
+        row
+    }
+}
+
+impl WriteRow for RowView<'_> {
+    fn measurement(&self) -> &str {
+        self.points.measurement
+    }
+
+    fn tags(&self) -> impl Iterator<Item = (&str, &str)> {
+        let row = self.row;
+        self.points.tags.iter().filter(move |(_, values)| values.is_valid(row)).map(move |(k, v)| (*k, v.value(row)))
+    }
+
+    fn timestamp(&self) -> i64 {
+        self.points.times[self.row]
+    }
+
+    fn field_count(&self) -> usize {
+        self.field_count
+    }
+
+    fn field(&self, i: usize) -> (&str, f64) {
+        let fields = &self.points.fields;
+        let (name, values) = if self.points.dense {
+            &fields[i]
+        } else {
+            // The i-th non-null field of the row; rows have few fields.
+            let column = fields.iter().enumerate().filter(|(_, (_, values))| values.is_valid(self.row)).nth(i);
+            &fields[column.map_or(fields.len(), |(j, _)| j)]
+        };
+        (name, values.value(self.row))
+    }
 }
 
 fn is_text(t: &DataType) -> bool {
@@ -199,6 +264,22 @@ mod tests {
                 Row::new("cpu", 2_000).with_tag("region", "us").with_field("cores", 8.0).with_field("up", 0.0),
             ]
         );
+    }
+
+    #[test]
+    fn views_of_a_batch_without_nulls_read_every_field_in_column_order() {
+        let b = batch(vec![
+            ("b", Arc::new(Float64Array::from(vec![1.0, 2.0]))),
+            ("time", Arc::new(Int64Array::from(vec![7, 8]))),
+            ("host", Arc::new(StringArray::from(vec!["x", "y"]))),
+            ("a", Arc::new(Int64Array::from(vec![3, 4]))),
+        ]);
+        let points = BatchPoints::try_new("m", "time", 0, &b).unwrap();
+        let views = points.rows().unwrap();
+        let view = &views[1];
+        assert_eq!((view.measurement(), view.timestamp(), view.field_count()), ("m", 8, 2));
+        assert_eq!(view.tags().collect::<Vec<_>>(), [("host", "y")]);
+        assert_eq!([view.field(0), view.field(1)], [("b", 2.0), ("a", 4.0)]);
     }
 
     #[test]
