@@ -146,8 +146,10 @@ pub(crate) fn encode(val: Val) -> Result<RecordBatch> {
         Val::Matrix(m) => {
             for s in m.series {
                 rows.labels(&s.labels, s.drop_name)?;
-                rows.timestamps.append_value(s.ts.into_iter().map(Some));
-                rows.values.append_value(s.vs.into_iter().map(Some));
+                rows.timestamps.values().append_slice(&s.ts);
+                rows.timestamps.append(true);
+                rows.values.values().append_slice(&s.vs);
+                rows.values.append(true);
                 rows.string.append_null();
             }
         }
@@ -188,10 +190,16 @@ pub(crate) fn decode(batches: &[RecordBatch], kind: Kind) -> Result<Val> {
                     let labels = row_labels(labels, row, &bad)?;
                     let ts = timestamps.value(row);
                     let ts = ts.as_primitive_opt::<Int64Type>().ok_or_else(|| bad("times"))?;
+                    let vs = values.value(row);
+                    let vs = vs.as_primitive_opt::<Float64Type>().ok_or_else(|| bad("float values"))?;
+                    // A matrix's points are never null: whole slices copy.
+                    if ts.null_count() > 0 || vs.null_count() > 0 || ts.len() != vs.len() {
+                        return Err(bad("a point for each time"));
+                    }
                     raw.push(RawSeries {
                         labels,
-                        ts: ts.iter().map(|t| t.unwrap_or_default()).collect(),
-                        vs: floats(row)?.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect(),
+                        ts: ts.values().to_vec(),
+                        vs: vs.values().to_vec(),
                         drop_name: drop_name.value(row),
                     });
                 }
