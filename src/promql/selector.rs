@@ -5,8 +5,9 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
+use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray, PrimitiveArray, StringArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, PrimitiveArray, StringArray};
 use datafusion::arrow::datatypes::{Float64Type, Int32Type, TimestampNanosecondType};
 use promql_parser::label::{MatchOp as PromMatchOp, Matcher};
 use promql_parser::parser::VectorSelector;
@@ -215,12 +216,14 @@ impl Selection {
 /// The series of one metric a request reads, points sorted by time.
 ///
 /// A scan hands out runs of rows of one series (a batch per series and
-/// partition), so rows are taken a run at a time: the run's labels are
-/// resolved from the tag dictionaries once, and its points appended by
-/// slices; no tag value is looked at per row.
+/// partition, a series' batches in a row), so rows are taken a run at a
+/// time and appended by slices: no tag value is looked at per row, and a
+/// run with the tag keys of the run before (in the same dictionaries)
+/// joins that run's series without resolving its labels.
 fn scan(ctx: &QueryContext, request: &ScanRequest, metric: &Metric) -> Result<Vec<RawSeries>> {
     let mut index: HashMap<Labels, usize> = HashMap::new();
     let mut out: Vec<RawSeries> = Vec::new();
+    let mut last: Option<LastRun> = None;
     for batch in ctx.db.scan(request)? {
         let batch = batch?;
         let times = batch
@@ -240,15 +243,24 @@ fn scan(ctx: &QueryContext, request: &ScanRequest, metric: &Metric) -> Result<Ve
         }
         ctx.hold(batch.num_rows())?;
         for run in runs(&tags, batch.num_rows()) {
-            let mut pairs = vec![(METRIC_NAME.to_owned(), metric.name.clone())];
-            pairs.extend(tags.iter().filter_map(|t| t.value(run.start).map(|v| (t.name.to_owned(), v.to_owned()))));
-            let labels = Labels::new(pairs);
-            let i = match index.get(&labels) {
-                Some(&i) => i,
+            let i = match last.as_ref().filter(|l| l.is_at(&tags, run.start)) {
+                Some(l) => l.series,
                 None => {
-                    index.insert(labels.clone(), out.len());
-                    out.push(RawSeries { labels, ..RawSeries::default() });
-                    out.len() - 1
+                    let mut pairs = vec![(METRIC_NAME.to_owned(), metric.name.clone())];
+                    pairs.extend(
+                        tags.iter().filter_map(|t| t.value(run.start).map(|v| (t.name.to_owned(), v.to_owned()))),
+                    );
+                    let labels = Labels::new(pairs);
+                    let i = match index.get(&labels) {
+                        Some(&i) => i,
+                        None => {
+                            index.insert(labels.clone(), out.len());
+                            out.push(RawSeries { labels, ..RawSeries::default() });
+                            out.len() - 1
+                        }
+                    };
+                    last = Some(LastRun::new(&tags, run.start, i));
+                    i
                 }
             };
             append(&mut out[i], times, values, run);
@@ -264,10 +276,32 @@ fn scan(ctx: &QueryContext, request: &ScanRequest, metric: &Metric) -> Result<Ve
     Ok(out)
 }
 
+/// The series of the last run whose labels were resolved, and its tags
+/// as keys into their dictionaries.
+struct LastRun {
+    series: usize,
+    keys: Vec<(Option<i32>, ArrayRef)>,
+}
+
+impl LastRun {
+    fn new(tags: &[TagColumn<'_>], row: usize, series: usize) -> Self {
+        LastRun { series, keys: tags.iter().map(|t| (t.key(row), Arc::clone(t.dictionary))).collect() }
+    }
+
+    /// Whether the tags at `row` are this run's: the same keys into the
+    /// same dictionaries (a scan shares its dictionaries across batches).
+    fn is_at(&self, tags: &[TagColumn<'_>], row: usize) -> bool {
+        self.keys.len() == tags.len()
+            && self.keys.iter().zip(tags).all(|((k, d), t)| *k == t.key(row) && Arc::ptr_eq(d, t.dictionary))
+    }
+}
+
 /// One tag column of a scan batch: dictionary keys into the tag's values.
 struct TagColumn<'a> {
     name: &'a str,
     keys: &'a PrimitiveArray<Int32Type>,
+    /// The dictionary, as an array (its identity tells batches sharing it).
+    dictionary: &'a ArrayRef,
     values: &'a StringArray,
 }
 
@@ -276,7 +310,7 @@ impl<'a> TagColumn<'a> {
         let dictionary = column.as_dictionary_opt::<Int32Type>();
         let values = dictionary.and_then(|d| d.values().as_string_opt::<i32>());
         match (dictionary, values) {
-            (Some(d), Some(values)) => Ok(TagColumn { name, keys: d.keys(), values }),
+            (Some(d), Some(values)) => Ok(TagColumn { name, keys: d.keys(), dictionary: d.values(), values }),
             _ => Err(PromError::Execution(format!(
                 "scan tag column {name} is {}, not a dictionary of strings",
                 column.data_type()
@@ -284,10 +318,15 @@ impl<'a> TagColumn<'a> {
         }
     }
 
+    /// The key at `row`, `None` where the series lacks the tag.
+    fn key(&self, row: usize) -> Option<i32> {
+        self.keys.is_valid(row).then(|| self.keys.value(row))
+    }
+
     /// The tag's value at `row`, `None` where the series lacks the tag.
     fn value(&self, row: usize) -> Option<&'a str> {
-        let key = usize::try_from(self.keys.value(row)).ok();
-        key.filter(|&k| self.keys.is_valid(row) && k < self.values.len()).map(|k| self.values.value(k))
+        let key = self.key(row).and_then(|k| usize::try_from(k).ok());
+        key.filter(|&k| k < self.values.len()).map(|k| self.values.value(k))
     }
 
     /// Whether every row has the same key (or every row lacks the tag).
@@ -362,8 +401,6 @@ fn without_stale(mut s: RawSeries) -> RawSeries {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
-    use std::sync::Arc;
-
     use datafusion::arrow::array::{DictionaryArray, Int32Array};
 
     use super::*;
@@ -392,6 +429,28 @@ mod tests {
         let tags = [TagColumn::try_new("host", &host).unwrap(), TagColumn::try_new("rack", &rack).unwrap()];
         assert_eq!(runs(&tags, 6), vec![0..2, 2..3, 3..5, 5..6]);
         assert_eq!((tags[0].value(2), tags[1].value(3)), (Some("b"), None));
+    }
+
+    #[test]
+    fn a_run_joins_the_last_series_only_with_its_keys_in_its_dictionaries() {
+        let first = dictionary(vec![Some(1), Some(1)], &["a", "b"]);
+        let tags = [TagColumn::try_new("host", &first).unwrap()];
+        let last = LastRun::new(&tags, 0, 7);
+        // The next batch of the scan: the same dictionary, sliced keys.
+        let next = DictionaryArray::<Int32Type>::try_new(
+            Int32Array::from(vec![Some(1), Some(0), None]),
+            Arc::clone(first.values()),
+        )
+        .unwrap();
+        let next_tags = [TagColumn::try_new("host", &next).unwrap()];
+        assert!(last.is_at(&next_tags, 0));
+        assert!(!last.is_at(&next_tags, 1), "another key");
+        assert!(!last.is_at(&next_tags, 2), "no tag");
+        // Key 1 of an equal but distinct dictionary need not be "b".
+        let other = dictionary(vec![Some(1)], &["a", "b"]);
+        assert!(!last.is_at(&[TagColumn::try_new("host", &other).unwrap()], 0));
+        assert!(!last.is_at(&[], 0), "other columns");
+        assert_eq!(last.series, 7);
     }
 
     #[test]

@@ -87,12 +87,14 @@ struct Rows {
 }
 
 impl Rows {
-    fn new() -> Self {
+    /// Rows with room for `times` and `values` (points are copied once,
+    /// without regrowing).
+    fn with_capacity(times: usize, values: usize) -> Self {
         Rows {
             labels: labels_builder(),
             drop_name: BooleanBuilder::new(),
-            timestamps: ListBuilder::new(Int64Builder::new()),
-            values: ListBuilder::new(Float64Builder::new()),
+            timestamps: ListBuilder::new(Int64Builder::with_capacity(times)),
+            values: ListBuilder::new(Float64Builder::with_capacity(values)),
             string: StringBuilder::new(),
         }
     }
@@ -121,7 +123,16 @@ impl Rows {
 
 /// The batch of a value.
 pub(crate) fn encode(val: Val) -> Result<RecordBatch> {
-    let mut rows = Rows::new();
+    let (times, values) = match &val {
+        Val::Vector(series) => (0, series.iter().map(|s| s.values.len()).sum()),
+        Val::Matrix(m) => {
+            let points = m.series.iter().map(|s| s.ts.len()).sum();
+            (points, points)
+        }
+        Val::Scalar(values) => (0, values.len()),
+        Val::String(_) => (0, 0),
+    };
+    let mut rows = Rows::with_capacity(times, values);
     match val {
         Val::Scalar(values) => {
             rows.labels(&Labels::default(), false)?;
