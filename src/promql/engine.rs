@@ -28,6 +28,7 @@ use super::guard;
 use super::node::{PromNode, RunsInline};
 use super::options::PromOptions;
 use super::planner::{Planned, Planner};
+use super::renamed_functions::with_new_names;
 use super::rows::Rows;
 use super::series::{Range, Val, remove_dropped_names};
 use super::series_batch::{self, Kind};
@@ -38,7 +39,7 @@ use crate::query::ChronicleQueryPlanner;
 /// Checks, parses and plans `text` over `range`.
 pub(crate) fn plan(db: &Db, text: &str, range: Range, options: &PromOptions) -> Result<(Arc<QueryContext>, Planned)> {
     guard::check(text, options)?;
-    let expr = parser::parse(text).map_err(PromError::BadData)?;
+    let expr = parser::parse(&with_new_names(text)).map_err(PromError::BadData)?;
     let ctx = Arc::new(QueryContext::new(db, text, range, options));
     let planned = Planner::new(&ctx).plan(&expr, range)?;
     Ok((ctx, planned))

@@ -9,7 +9,7 @@
 //! query at once.
 //!
 //! ```text
-//!  text ─▶ guard (depth) ─▶ promql_parser ─▶ Expr
+//!  text ─▶ guard (depth) ─▶ renamed functions ─▶ promql_parser ─▶ Expr
 //!  Expr ─▶ planner ─▶ LogicalPlan of PromNodes (one operator each):
 //!          PromSeriesScan (selector.rs: the measurement tables, matchers
 //!          and time window pushed down), PromInstant, PromSubquery,
@@ -39,6 +39,7 @@ mod node;
 mod options;
 mod planner;
 mod range_functions;
+mod renamed_functions;
 mod rows;
 mod selector;
 mod series;

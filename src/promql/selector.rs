@@ -5,10 +5,10 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
+use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray, StringArray};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Float64Type, TimestampNanosecondType};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, PrimitiveArray, StringArray};
+use datafusion::arrow::datatypes::{Float64Type, Int32Type, TimestampNanosecondType};
 use promql_parser::label::{MatchOp as PromMatchOp, Matcher};
 use promql_parser::parser::VectorSelector;
 
@@ -214,13 +214,18 @@ impl Selection {
 }
 
 /// The series of one metric a request reads, points sorted by time.
+///
+/// A scan hands out runs of rows of one series (a batch per series and
+/// partition, a series' batches in a row), so rows are taken a run at a
+/// time and appended by slices: no tag value is looked at per row, and a
+/// run with the tag keys of the run before (in the same dictionaries)
+/// joins that run's series without resolving its labels.
 fn scan(ctx: &QueryContext, request: &ScanRequest, metric: &Metric) -> Result<Vec<RawSeries>> {
-    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut index: HashMap<Labels, usize> = HashMap::new();
     let mut out: Vec<RawSeries> = Vec::new();
-    let mut key = String::new();
+    let mut last: Option<LastRun> = None;
     for batch in ctx.db.scan(request)? {
         let batch = batch?;
-        let schema = batch.schema();
         let times = batch
             .column_by_name("time")
             .and_then(|c| c.as_primitive_opt::<TimestampNanosecondType>())
@@ -229,45 +234,36 @@ fn scan(ctx: &QueryContext, request: &ScanRequest, metric: &Metric) -> Result<Ve
             .column_by_name(&metric.field)
             .and_then(|c| c.as_primitive_opt::<Float64Type>())
             .ok_or_else(|| PromError::Execution(format!("scan without the field {}", metric.field)))?;
-        let mut tag_columns = Vec::new();
-        for (i, f) in schema.fields().iter().enumerate() {
-            if f.name() != "time" && f.name() != &metric.field {
-                let column =
-                    cast(batch.column(i), &DataType::Utf8).map_err(datafusion::error::DataFusionError::from)?;
-                tag_columns.push((f.name().clone(), column));
+        let schema = batch.schema();
+        let mut tags = Vec::new();
+        for (field, column) in schema.fields().iter().zip(batch.columns()) {
+            if field.name() != "time" && field.name() != &metric.field {
+                tags.push(TagColumn::try_new(field.name(), column.as_ref())?);
             }
         }
-        let tags: Vec<(&str, &StringArray)> =
-            tag_columns.iter().map(|(n, c)| (n.as_str(), c.as_string::<i32>())).collect();
         ctx.hold(batch.num_rows())?;
-        for row in 0..batch.num_rows() {
-            if values.is_null(row) {
-                continue;
-            }
-            key.clear();
-            for (_, column) in &tags {
-                if column.is_valid(row) {
-                    key.push_str(column.value(row));
-                }
-                key.push('\u{0}');
-            }
-            let i = match index.get(key.as_str()) {
-                Some(&i) => i,
+        for run in runs(&tags, batch.num_rows()) {
+            let i = match last.as_ref().filter(|l| l.is_at(&tags, run.start)) {
+                Some(l) => l.series,
                 None => {
                     let mut pairs = vec![(METRIC_NAME.to_owned(), metric.name.clone())];
-                    for (name, column) in &tags {
-                        if column.is_valid(row) {
-                            pairs.push(((*name).to_owned(), column.value(row).to_owned()));
+                    pairs.extend(
+                        tags.iter().filter_map(|t| t.value(run.start).map(|v| (t.name.to_owned(), v.to_owned()))),
+                    );
+                    let labels = Labels::new(pairs);
+                    let i = match index.get(&labels) {
+                        Some(&i) => i,
+                        None => {
+                            index.insert(labels.clone(), out.len());
+                            out.push(RawSeries { labels, ..RawSeries::default() });
+                            out.len() - 1
                         }
-                    }
-                    index.insert(key.clone(), out.len());
-                    out.push(RawSeries { labels: Labels::new(pairs), ..RawSeries::default() });
-                    out.len() - 1
+                    };
+                    last = Some(LastRun::new(&tags, run.start, i));
+                    i
                 }
             };
-            let series = &mut out[i];
-            series.ts.push(times.value(row).div_euclid(1_000_000));
-            series.vs.push(values.value(row));
+            append(&mut out[i], times, values, run);
         }
     }
     for series in &mut out {
@@ -280,6 +276,117 @@ fn scan(ctx: &QueryContext, request: &ScanRequest, metric: &Metric) -> Result<Ve
     Ok(out)
 }
 
+/// The series of the last run whose labels were resolved, and its tags
+/// as keys into their dictionaries.
+struct LastRun {
+    series: usize,
+    keys: Vec<(Option<i32>, ArrayRef)>,
+}
+
+impl LastRun {
+    fn new(tags: &[TagColumn<'_>], row: usize, series: usize) -> Self {
+        LastRun { series, keys: tags.iter().map(|t| (t.key(row), Arc::clone(t.dictionary))).collect() }
+    }
+
+    /// Whether the tags at `row` are this run's: the same keys into the
+    /// same dictionaries (a scan shares its dictionaries across batches).
+    fn is_at(&self, tags: &[TagColumn<'_>], row: usize) -> bool {
+        self.keys.len() == tags.len()
+            && self.keys.iter().zip(tags).all(|((k, d), t)| *k == t.key(row) && Arc::ptr_eq(d, t.dictionary))
+    }
+}
+
+/// One tag column of a scan batch: dictionary keys into the tag's values.
+struct TagColumn<'a> {
+    name: &'a str,
+    keys: &'a PrimitiveArray<Int32Type>,
+    /// The dictionary, as an array (its identity tells batches sharing it).
+    dictionary: &'a ArrayRef,
+    values: &'a StringArray,
+}
+
+impl<'a> TagColumn<'a> {
+    fn try_new(name: &'a str, column: &'a dyn Array) -> Result<Self> {
+        let dictionary = column.as_dictionary_opt::<Int32Type>();
+        let values = dictionary.and_then(|d| d.values().as_string_opt::<i32>());
+        match (dictionary, values) {
+            (Some(d), Some(values)) => Ok(TagColumn { name, keys: d.keys(), dictionary: d.values(), values }),
+            _ => Err(PromError::Execution(format!(
+                "scan tag column {name} is {}, not a dictionary of strings",
+                column.data_type()
+            ))),
+        }
+    }
+
+    /// The key at `row`, `None` where the series lacks the tag.
+    fn key(&self, row: usize) -> Option<i32> {
+        self.keys.is_valid(row).then(|| self.keys.value(row))
+    }
+
+    /// The tag's value at `row`, `None` where the series lacks the tag.
+    fn value(&self, row: usize) -> Option<&'a str> {
+        let key = self.key(row).and_then(|k| usize::try_from(k).ok());
+        key.filter(|&k| k < self.values.len()).map(|k| self.values.value(k))
+    }
+
+    /// Whether every row has the same key (or every row lacks the tag).
+    fn is_constant(&self) -> bool {
+        match self.keys.null_count() {
+            0 => self.keys.values().first().is_none_or(|&k| self.keys.values().iter().all(|&x| x == k)),
+            nulls => nulls == self.keys.len(),
+        }
+    }
+
+    /// Whether rows `a` and `b` have the same key.
+    fn same(&self, a: usize, b: usize) -> bool {
+        match (self.keys.is_valid(a), self.keys.is_valid(b)) {
+            (true, true) => self.keys.value(a) == self.keys.value(b),
+            (valid_a, valid_b) => valid_a == valid_b,
+        }
+    }
+}
+
+/// The runs of consecutive rows with the same tag keys: one series each
+/// (a batch of one series, the usual case, is checked column by column
+/// without a per-row loop).
+fn runs(tags: &[TagColumn<'_>], rows: usize) -> Vec<std::ops::Range<usize>> {
+    if rows == 0 {
+        return Vec::new();
+    }
+    if tags.iter().all(TagColumn::is_constant) {
+        return std::iter::once(0..rows).collect();
+    }
+    let mut out = Vec::new();
+    let mut start = 0;
+    for row in 1..rows {
+        if !tags.iter().all(|t| t.same(row - 1, row)) {
+            out.push(start..row);
+            start = row;
+        }
+    }
+    out.push(start..rows);
+    out
+}
+
+/// Appends the points of `rows` that have a value, times in milliseconds.
+fn append(
+    series: &mut RawSeries,
+    times: &PrimitiveArray<TimestampNanosecondType>,
+    values: &PrimitiveArray<Float64Type>,
+    rows: std::ops::Range<usize>,
+) {
+    let ms = |t: i64| t.div_euclid(1_000_000);
+    if values.null_count() == 0 {
+        series.ts.extend(times.values()[rows.clone()].iter().map(|&t| ms(t)));
+        series.vs.extend_from_slice(&values.values()[rows]);
+    } else {
+        for row in rows.filter(|&row| values.is_valid(row)) {
+            series.ts.push(ms(times.value(row)));
+            series.vs.push(values.value(row));
+        }
+    }
+}
+
 /// The series without its staleness markers (range selectors skip them).
 fn without_stale(mut s: RawSeries) -> RawSeries {
     if s.vs.iter().any(|&v| is_stale(v)) {
@@ -288,4 +395,81 @@ fn without_stale(mut s: RawSeries) -> RawSeries {
         s.vs = vs;
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
+    use datafusion::arrow::array::{DictionaryArray, Int32Array};
+
+    use super::*;
+
+    fn dictionary(keys: Vec<Option<i32>>, values: &[&str]) -> DictionaryArray<Int32Type> {
+        DictionaryArray::try_new(Int32Array::from(keys), Arc::new(StringArray::from(values.to_vec()))).unwrap()
+    }
+
+    #[test]
+    fn rows_of_one_series_are_one_run() {
+        let host = dictionary(vec![Some(1); 4], &["a", "b"]);
+        let rack = dictionary(vec![None; 4], &["r1"]);
+        let tags = [TagColumn::try_new("host", &host).unwrap(), TagColumn::try_new("rack", &rack).unwrap()];
+        assert_eq!(runs(&tags, 4), vec![0..4]);
+        assert_eq!(tags[0].value(3), Some("b"));
+        assert_eq!(tags[1].value(0), None);
+        assert!(runs(&tags[..0], 0).is_empty());
+    }
+
+    #[test]
+    fn rows_of_several_series_split_where_any_key_changes() {
+        // Series (a, r1), (b, r1), (b, none), (a, r1) again: a series may
+        // come back, and a missing tag differs from any value.
+        let host = dictionary(vec![Some(0), Some(0), Some(1), Some(1), Some(1), Some(0)], &["a", "b"]);
+        let rack = dictionary(vec![Some(0), Some(0), Some(0), None, None, Some(0)], &["r1"]);
+        let tags = [TagColumn::try_new("host", &host).unwrap(), TagColumn::try_new("rack", &rack).unwrap()];
+        assert_eq!(runs(&tags, 6), vec![0..2, 2..3, 3..5, 5..6]);
+        assert_eq!((tags[0].value(2), tags[1].value(3)), (Some("b"), None));
+    }
+
+    #[test]
+    fn a_run_joins_the_last_series_only_with_its_keys_in_its_dictionaries() {
+        let first = dictionary(vec![Some(1), Some(1)], &["a", "b"]);
+        let tags = [TagColumn::try_new("host", &first).unwrap()];
+        let last = LastRun::new(&tags, 0, 7);
+        // The next batch of the scan: the same dictionary, sliced keys.
+        let next = DictionaryArray::<Int32Type>::try_new(
+            Int32Array::from(vec![Some(1), Some(0), None]),
+            Arc::clone(first.values()),
+        )
+        .unwrap();
+        let next_tags = [TagColumn::try_new("host", &next).unwrap()];
+        assert!(last.is_at(&next_tags, 0));
+        assert!(!last.is_at(&next_tags, 1), "another key");
+        assert!(!last.is_at(&next_tags, 2), "no tag");
+        // Key 1 of an equal but distinct dictionary need not be "b".
+        let other = dictionary(vec![Some(1)], &["a", "b"]);
+        assert!(!last.is_at(&[TagColumn::try_new("host", &other).unwrap()], 0));
+        assert!(!last.is_at(&[], 0), "other columns");
+        assert_eq!(last.series, 7);
+    }
+
+    #[test]
+    fn a_tag_column_of_plain_strings_is_refused() {
+        let plain = StringArray::from(vec!["a"]);
+        let error = TagColumn::try_new("host", &plain).err().expect("a plain string column");
+        assert!(error.to_string().contains("host"), "{error}");
+    }
+
+    #[test]
+    fn points_without_a_value_are_skipped_and_times_become_milliseconds() {
+        let times = PrimitiveArray::<TimestampNanosecondType>::from(vec![-1_500_000, 2_000_000, 3_999_999, 5_000_000]);
+        let values = PrimitiveArray::<Float64Type>::from(vec![Some(1.0), None, Some(3.0), Some(4.0)]);
+        let mut series = RawSeries::default();
+        append(&mut series, &times, &values, 0..3);
+        assert_eq!((series.ts.as_slice(), series.vs.as_slice()), (&[-2, 3][..], &[1.0, 3.0][..]));
+        let dense = PrimitiveArray::<Float64Type>::from(vec![1.0, 2.0, 3.0, 4.0]);
+        append(&mut series, &times, &dense, 1..4);
+        assert_eq!(series.ts, vec![-2, 3, 2, 3, 5]);
+        assert_eq!(series.vs, vec![1.0, 3.0, 2.0, 3.0, 4.0]);
+    }
 }

@@ -87,12 +87,14 @@ struct Rows {
 }
 
 impl Rows {
-    fn new() -> Self {
+    /// Rows with room for `times` and `values` (points are copied once,
+    /// without regrowing).
+    fn with_capacity(times: usize, values: usize) -> Self {
         Rows {
             labels: labels_builder(),
             drop_name: BooleanBuilder::new(),
-            timestamps: ListBuilder::new(Int64Builder::new()),
-            values: ListBuilder::new(Float64Builder::new()),
+            timestamps: ListBuilder::new(Int64Builder::with_capacity(times)),
+            values: ListBuilder::new(Float64Builder::with_capacity(values)),
             string: StringBuilder::new(),
         }
     }
@@ -121,7 +123,16 @@ impl Rows {
 
 /// The batch of a value.
 pub(crate) fn encode(val: Val) -> Result<RecordBatch> {
-    let mut rows = Rows::new();
+    let (times, values) = match &val {
+        Val::Vector(series) => (0, series.iter().map(|s| s.values.len()).sum()),
+        Val::Matrix(m) => {
+            let points = m.series.iter().map(|s| s.ts.len()).sum();
+            (points, points)
+        }
+        Val::Scalar(values) => (0, values.len()),
+        Val::String(_) => (0, 0),
+    };
+    let mut rows = Rows::with_capacity(times, values);
     match val {
         Val::Scalar(values) => {
             rows.labels(&Labels::default(), false)?;
@@ -146,8 +157,10 @@ pub(crate) fn encode(val: Val) -> Result<RecordBatch> {
         Val::Matrix(m) => {
             for s in m.series {
                 rows.labels(&s.labels, s.drop_name)?;
-                rows.timestamps.append_value(s.ts.into_iter().map(Some));
-                rows.values.append_value(s.vs.into_iter().map(Some));
+                rows.timestamps.values().append_slice(&s.ts);
+                rows.timestamps.append(true);
+                rows.values.values().append_slice(&s.vs);
+                rows.values.append(true);
                 rows.string.append_null();
             }
         }
@@ -188,10 +201,16 @@ pub(crate) fn decode(batches: &[RecordBatch], kind: Kind) -> Result<Val> {
                     let labels = row_labels(labels, row, &bad)?;
                     let ts = timestamps.value(row);
                     let ts = ts.as_primitive_opt::<Int64Type>().ok_or_else(|| bad("times"))?;
+                    let vs = values.value(row);
+                    let vs = vs.as_primitive_opt::<Float64Type>().ok_or_else(|| bad("float values"))?;
+                    // A matrix's points are never null: whole slices copy.
+                    if ts.null_count() > 0 || vs.null_count() > 0 || ts.len() != vs.len() {
+                        return Err(bad("a point for each time"));
+                    }
                     raw.push(RawSeries {
                         labels,
-                        ts: ts.iter().map(|t| t.unwrap_or_default()).collect(),
-                        vs: floats(row)?.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect(),
+                        ts: ts.values().to_vec(),
+                        vs: vs.values().to_vec(),
                         drop_name: drop_name.value(row),
                     });
                 }
