@@ -343,8 +343,11 @@ async fn exemplars(caller: Caller) -> Result<Response, ApiError> {
 async fn format_query(caller: Caller, method: Method, q: RawQuery, f: RawForm) -> Result<Response, ApiError> {
     caller.require(Scope::Read)?;
     let params = params(method, q, f)?;
-    let expr = promql_parser::parser::parse(params.required("query")?).map_err(ApiError::bad_data)?;
-    Ok(success(json!(expr.prettify())))
+    let text = params.required("query")?.to_owned();
+    let formatted = tokio::task::spawn_blocking(move || promql::format_query(&text, &PromOptions::default()))
+        .await
+        .map_err(|e| ApiError::new(Kind::Internal, format!("the formatting task failed: {e}")))??;
+    Ok(success(json!(formatted)))
 }
 
 /// The Prometheus release whose query API Chronicle answers as, reported as

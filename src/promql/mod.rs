@@ -28,6 +28,7 @@ mod context;
 mod dates;
 mod engine;
 mod error;
+mod format;
 mod functions;
 mod guard;
 mod histogram;
@@ -50,6 +51,7 @@ mod table_function;
 mod value;
 
 pub use error::{PromError, Result};
+pub use format::format_query;
 pub use functions::valid_label_name;
 pub(crate) use node::as_prom_node;
 pub use node::{PromExec, PromNode};
