@@ -65,19 +65,7 @@ for var in $(compgen -e); do
 done
 
 # --- what it needs ---------------------------------------------------------
-missing=()
-command -v prometheus >/dev/null || missing+=(prometheus)
-command -v victoria-metrics >/dev/null || missing+=(victoria-metrics)
-command -v influxd >/dev/null || missing+=(influxdb)
-command -v curl >/dev/null || missing+=(curl)
-[ -x /usr/bin/time ] || missing+=(time)
-if [ ${#missing[@]} -gt 0 ]; then
-  log "installing ${missing[*]}"
-  apt-get update -qq >/dev/null
-  # The packages' services are not wanted: each server here runs on its
-  # own port with its own directory.
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+install_missing prometheus:prometheus victoria-metrics:victoria-metrics influxd:influxdb curl:curl
 log "building chronicle and the load generator (profile $PROFILE)"
 cargo bench --quiet --profile "$PROFILE" --bench ingest_load --no-run
 CHRONICLE="$CARGO_TARGET_DIR/$OUT/chronicle"

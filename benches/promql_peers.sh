@@ -55,15 +55,7 @@ for var in $(compgen -e); do
   case "$var" in CHRONICLE_*) unset "$var" ;; esac
 done
 
-missing=()
-command -v prometheus >/dev/null || missing+=(prometheus)
-command -v curl >/dev/null || missing+=(curl)
-[ -x /usr/bin/time ] || missing+=(time)
-if [ ${#missing[@]} -gt 0 ]; then
-  log "installing ${missing[*]}"
-  apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+install_missing prometheus:prometheus curl:curl
 
 # --- build, then copy what runs ---------------------------------------------
 log "building chronicle, the load generator and the query runner (profile $PROFILE)"

@@ -46,6 +46,22 @@ start() {
   log "$name did not start"; cat "$WORK/$name.log" >&2; exit 1
 }
 
+# install_missing COMMAND:PACKAGE...: installs from Debian the package of
+# each COMMAND not on PATH (the packages' own services are not wanted:
+# each server here runs on its own port with its own directory).
+install_missing() {
+  local missing=() pair
+  for pair in "$@"; do
+    command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
+  done
+  [ -x /usr/bin/time ] || missing+=(time)
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]}"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
 # wait_ready NAME URL: until URL answers 2xx (60 s at most).
 wait_ready() {
   for _ in $(seq 600); do
