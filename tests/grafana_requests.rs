@@ -29,9 +29,10 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use chronicle::ingest::prompb::{Label, Sample, TimeSeries, WriteRequest};
+use chronicle::ingest::prompb::{Sample, WriteRequest};
 use common::TempDir;
 use common::prometheus::prometheus;
+use common::prometheus_answers::{answer, remote_write, same_points, series};
 use common::server::TestServer;
 use prost::Message;
 use serde_json::Value;
@@ -140,14 +141,6 @@ fn send(base: &str, request: &[u8]) -> Answer {
     Answer { status, text, json }
 }
 
-fn series(labels: &[(&str, &str)], samples: Vec<Sample>) -> TimeSeries {
-    TimeSeries {
-        labels: labels.iter().map(|(n, v)| Label { name: (*n).into(), value: (*v).into() }).collect(),
-        samples,
-        ..Default::default()
-    }
-}
-
 /// A node_exporter-like CPU counter per instance and mode, and a classic
 /// histogram per job, built here without Chronicle.
 fn data(start_ms: i64) -> WriteRequest {
@@ -203,63 +196,11 @@ fn data(start_ms: i64) -> WriteRequest {
     WriteRequest { timeseries, metadata: vec![] }
 }
 
-fn remote_write(url: &str, body: &[u8]) {
-    let response = ureq::post(url)
-        .header("Content-Type", "application/x-protobuf")
-        .header("Content-Encoding", "snappy")
-        .header("X-Prometheus-Remote-Write-Version", "0.1.0")
-        .send(body)
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 204, "{url}");
-}
-
-fn number(v: &Value) -> f64 {
-    match v.as_str().unwrap() {
-        "+Inf" => f64::INFINITY,
-        "-Inf" => f64::NEG_INFINITY,
-        "NaN" => f64::NAN,
-        s => s.parse().unwrap(),
-    }
-}
-
-fn close(a: f64, b: f64) -> bool {
-    (a.is_nan() && b.is_nan()) || a == b || (a - b).abs() <= 1e-6 * a.abs().max(b.abs())
-}
-
-/// A query answer as (result type, labels -> points (ms, value)); an
-/// instant vector's samples are one-point series, a scalar one series
-/// without labels.
-fn points(body: &Value) -> (String, BTreeMap<String, Vec<(i64, f64)>>) {
-    let point = |p: &Value| ((p[0].as_f64().unwrap() * 1000.0).round() as i64, number(&p[1]));
-    let kind = body["data"]["resultType"].as_str().unwrap().to_owned();
-    let result = &body["data"]["result"];
-    let mut out = BTreeMap::new();
-    match kind.as_str() {
-        "scalar" | "string" => {
-            out.insert(String::new(), vec![point(result)]);
-        }
-        _ => {
-            for s in result.as_array().unwrap() {
-                let points = match s.get("values") {
-                    Some(values) => values.as_array().unwrap().iter().map(point).collect(),
-                    None => vec![point(&s["value"])],
-                };
-                out.insert(s["metric"].to_string(), points);
-            }
-        }
-    }
-    (kind, out)
-}
-
-fn same_points(a: &[(i64, f64)], b: &[(i64, f64)]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.0 == y.0 && close(x.1, y.1))
-}
-
 /// Asserts that our query answer `c` is Prometheus's `p` (same type, same
 /// series, same times, values within a relative 1e-6: sums may add in
 /// another order) and that Prometheus found data.
 fn assert_same_answer(c: &Value, p: &Value, what: &str) {
-    let ((kind_c, got), (kind_p, want)) = (points(c), points(p));
+    let ((kind_c, got), (kind_p, want)) = (answer(c), answer(p));
     assert_eq!(kind_c, kind_p, "{what}");
     assert!(!want.is_empty(), "{what}: Prometheus finds data");
     assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>(), "{what}");

@@ -14,13 +14,13 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use chronicle::ingest::prompb::{Label, Sample, TimeSeries, WriteRequest};
+use chronicle::ingest::prompb::{Sample, WriteRequest};
 use common::TempDir;
 use common::prometheus::prometheus;
+use common::prometheus_answers::{answer, close, remote_write, same, series};
 use common::server::TestServer;
 use prost::Message;
 use serde_json::Value;
@@ -29,14 +29,6 @@ use serde_json::Value;
 const INTERVAL_S: i64 = 15;
 /// Samples per series.
 const SAMPLES: i64 = 200;
-
-fn series(labels: &[(&str, &str)], samples: Vec<Sample>) -> TimeSeries {
-    TimeSeries {
-        labels: labels.iter().map(|(n, v)| Label { name: (*n).into(), value: (*v).into() }).collect(),
-        samples,
-        ..Default::default()
-    }
-}
 
 /// Counters with resets, gauges, and a classic histogram, over the last
 /// 50 minutes, built here without Chronicle.
@@ -99,16 +91,6 @@ fn data(start_ms: i64) -> WriteRequest {
     WriteRequest { timeseries, metadata: vec![] }
 }
 
-fn post(url: &str, body: &[u8]) {
-    let response = ureq::post(url)
-        .header("Content-Type", "application/x-protobuf")
-        .header("Content-Encoding", "snappy")
-        .header("X-Prometheus-Remote-Write-Version", "0.1.0")
-        .send(body)
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 204, "{url}");
-}
-
 fn get(base: &str, path: &str, params: &[(&str, &str)]) -> (u16, Value) {
     let agent = ureq::Agent::new_with_config(ureq::Agent::config_builder().http_status_as_error(false).build());
     let mut request = agent.get(format!("{base}{path}"));
@@ -119,58 +101,6 @@ fn get(base: &str, path: &str, params: &[(&str, &str)]) -> (u16, Value) {
     let status = response.status().as_u16();
     let body = response.body_mut().read_to_string().unwrap();
     (status, serde_json::from_str(&body).unwrap_or_else(|_| panic!("{path}: not JSON: {body}")))
-}
-
-/// A result as labels -> points (time ms, value), for comparison.
-type Answer = BTreeMap<String, Vec<(i64, f64)>>;
-
-fn number(v: &Value) -> f64 {
-    match v.as_str().unwrap() {
-        "+Inf" => f64::INFINITY,
-        "-Inf" => f64::NEG_INFINITY,
-        "NaN" => f64::NAN,
-        s => s.parse().unwrap(),
-    }
-}
-
-fn point(pair: &Value) -> (i64, f64) {
-    ((pair[0].as_f64().unwrap() * 1000.0).round() as i64, number(&pair[1]))
-}
-
-fn answer(body: &Value) -> (String, Answer) {
-    assert_eq!(body["status"], "success", "{body}");
-    let kind = body["data"]["resultType"].as_str().unwrap().to_owned();
-    let result = &body["data"]["result"];
-    let mut out = Answer::new();
-    match kind.as_str() {
-        "scalar" => {
-            out.insert("scalar".into(), vec![point(result)]);
-        }
-        _ => {
-            for s in result.as_array().unwrap() {
-                let labels: BTreeMap<&str, &str> =
-                    s["metric"].as_object().unwrap().iter().map(|(k, v)| (k.as_str(), v.as_str().unwrap())).collect();
-                let points = match s.get("value") {
-                    Some(v) => vec![point(v)],
-                    None => s["values"].as_array().unwrap().iter().map(point).collect(),
-                };
-                out.insert(format!("{labels:?}"), points);
-            }
-        }
-    }
-    (kind, out)
-}
-
-fn close(a: f64, b: f64) -> bool {
-    (a.is_nan() && b.is_nan()) || a == b || (a - b).abs() <= 1e-6 * a.abs().max(b.abs())
-}
-
-fn same(a: &Answer, b: &Answer) -> bool {
-    a.len() == b.len()
-        && a.iter().all(|(k, pa)| {
-            b.get(k)
-                .is_some_and(|pb| pa.len() == pb.len() && pa.iter().zip(pb).all(|(x, y)| x.0 == y.0 && close(x.1, y.1)))
-        })
 }
 
 const QUERIES: &[&str] = &[
@@ -234,8 +164,8 @@ fn answers_equal_a_real_prometheus() {
     );
     let server = TestServer::start("prometheus-api");
     let ours = format!("http://{}", server.addr);
-    post(&format!("{prom}/api/v1/write"), &body);
-    post(&format!("{ours}/api/v1/write"), &body);
+    remote_write(&format!("{prom}/api/v1/write"), &body);
+    remote_write(&format!("{ours}/api/v1/write"), &body);
 
     // Whole minutes inside the data: the last is 7 s before the last sample.
     let first_minute = (start / 60_000 + 16) * 60;

@@ -14,6 +14,8 @@ pub mod influxd;
 pub mod mixed_cpu;
 pub mod prometheus;
 #[cfg(feature = "server")]
+pub mod prometheus_answers;
+#[cfg(feature = "server")]
 pub mod server;
 #[cfg(feature = "cli")]
 pub mod serving;
