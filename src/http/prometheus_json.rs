@@ -40,14 +40,8 @@ pub(crate) fn success_body(data: Data<'_>, warnings: &[String], infos: &[String]
     }
     for (name, notes) in [("warnings", warnings), ("infos", infos)] {
         if !notes.is_empty() {
-            let _ = write!(out, r#","{name}":["#);
-            for (i, note) in notes.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                string(&mut out, note);
-            }
-            out.push(']');
+            let _ = write!(out, r#","{name}":"#);
+            sequence(&mut out, '[', notes, ']', |out, note| string(out, note));
         }
     }
     out.push('}');
@@ -66,54 +60,48 @@ fn query_value(out: &mut String, value: &PromValue) {
             string(out, s);
             out.push(']');
         }
-        PromValue::Vector(samples) => {
-            out.push('[');
-            for (i, sample) in samples.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(r#"{"metric":"#);
-                labels(out, &sample.labels);
-                out.push_str(r#","value":"#);
-                point(out, sample.t, sample.v);
-                out.push('}');
-            }
-            out.push(']');
-        }
-        PromValue::Matrix(series) => {
-            out.push('[');
-            for (i, s) in series.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(r#"{"metric":"#);
-                labels(out, &s.labels);
-                out.push_str(r#","values":["#);
-                for (j, (t, v)) in s.points.iter().enumerate() {
-                    if j > 0 {
-                        out.push(',');
-                    }
-                    point(out, *t, *v);
-                }
-                out.push_str("]}");
-            }
-            out.push(']');
-        }
+        PromValue::Vector(samples) => sequence(out, '[', samples, ']', |out, sample| {
+            out.push_str(r#"{"metric":"#);
+            labels(out, &sample.labels);
+            out.push_str(r#","value":"#);
+            point(out, sample.t, sample.v);
+            out.push('}');
+        }),
+        PromValue::Matrix(series) => sequence(out, '[', series, ']', |out, s| {
+            out.push_str(r#"{"metric":"#);
+            labels(out, &s.labels);
+            out.push_str(r#","values":"#);
+            sequence(out, '[', &s.points, ']', |out, (t, v)| point(out, *t, *v));
+            out.push('}');
+        }),
     }
     out.push('}');
 }
 
 fn labels(out: &mut String, labels: &Labels) {
-    out.push('{');
-    for (i, (name, value)) in labels.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
+    sequence(out, '{', labels.iter(), '}', |out, (name, value)| {
         string(out, name);
         out.push(':');
         string(out, value);
+    });
+}
+
+/// `items` written by `each`, comma-separated between `open` and `close`.
+fn sequence<T>(
+    out: &mut String,
+    open: char,
+    items: impl IntoIterator<Item = T>,
+    close: char,
+    mut each: impl FnMut(&mut String, T),
+) {
+    out.push(open);
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        each(out, item);
     }
-    out.push('}');
+    out.push(close);
 }
 
 /// `[time,"value"]`.
@@ -171,28 +159,12 @@ fn string(out: &mut String, text: &str) {
 fn json_value(out: &mut String, value: &Value) {
     match value {
         Value::String(s) => string(out, s),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                json_value(out, item);
-            }
-            out.push(']');
-        }
-        Value::Object(members) => {
-            out.push('{');
-            for (i, (name, item)) in members.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                string(out, name);
-                out.push(':');
-                json_value(out, item);
-            }
-            out.push('}');
-        }
+        Value::Array(items) => sequence(out, '[', items, ']', json_value),
+        Value::Object(members) => sequence(out, '{', members, '}', |out, (name, item)| {
+            string(out, name);
+            out.push(':');
+            json_value(out, item);
+        }),
         // Null, booleans and numbers print the same in both.
         other => {
             let _ = write!(out, "{other}");
