@@ -203,9 +203,9 @@ impl Db {
     }
 
     /// Writes rows given as views borrowing their names (the server's
-    /// remote-write path), with the guarantees of [`Db::write_rows`].
-    #[cfg(feature = "server")]
-    pub(crate) fn write_views<R: WriteRow>(&self, rows: &[R]) -> Result<()> {
+    /// remote-write path, or an embedder's own row type), with the
+    /// guarantees of [`Db::write_rows`].
+    pub fn write_views<R: WriteRow>(&self, rows: &[R]) -> Result<()> {
         self.write_batch(rows)
     }
 
