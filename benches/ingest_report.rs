@@ -19,6 +19,9 @@ use std::time::{Duration, Instant};
 use chronicle::testing::{CPU_FIELDS, TsbsCpu};
 use chronicle::{Config, Db, ScanRequest, SyncPolicy};
 
+#[path = "ingest_report/highcard.rs"]
+mod highcard;
+
 const HOSTS: usize = 100;
 const STEPS: usize = 8_640;
 const BATCH_ROWS: usize = 1_000;
@@ -45,6 +48,9 @@ fn peak_rss_mb() -> f64 {
 }
 
 fn main() {
+    if highcard::run_named() {
+        return;
+    }
     let dir = std::env::temp_dir().join(format!("chronicle-ingest-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let path = dir.join("tsbs.chronicle");
@@ -88,4 +94,5 @@ fn main() {
         file_bytes as f64 / points as f64,
         peak_rss_mb()
     );
+    highcard::run_all();
 }

@@ -88,7 +88,7 @@ mod wal;
 
 pub use db::{Config, Db, EncodingCount, EncodingUsage, PartitionInfo, RecoveryReport};
 pub use error::{Error, Result};
-pub use model::{InvalidInput, Point, Row, SeriesKey};
+pub use model::{InvalidInput, Point, Row, SeriesKey, WriteRow};
 pub use query::{ChronicleSchema, ChronicleTable, ExportOptions, ExportSource};
 pub use storage::file::store::FileDamage;
 pub use storage::matcher::{MatchOp, TagMatcher};

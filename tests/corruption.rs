@@ -44,6 +44,7 @@ const RECORD_HEADER: u64 = 16;
 const PARTITION: u8 = 1;
 const INDEX: u8 = 2;
 const FOOTER_TYPE: u8 = 3;
+const SERIES: u8 = 4;
 
 fn config() -> Config {
     Config::default().with_sync(SyncPolicy::Always)
@@ -388,7 +389,7 @@ fn a_flipped_byte_in_a_chunk_fails_only_scans_of_that_chunk() {
     let pristine = fixture(&dir, &[&[("a", 0)], &[("a", 1)]]);
     let path = victim(&dir, &pristine, "victim");
     let layout = blocks(&path);
-    assert_eq!(kinds(&layout), [PARTITION, INDEX, FOOTER_TYPE, PARTITION, INDEX, FOOTER_TYPE]);
+    assert_eq!(kinds(&layout), [PARTITION, SERIES, INDEX, FOOTER_TYPE, PARTITION, INDEX, FOOTER_TYPE]);
     let p0 = layout[0];
     let (dir_at, dir_len) = directory(&path, p0);
     let chunks_at = dir_at + dir_len;
@@ -445,8 +446,9 @@ fn any_flipped_byte_in_the_footer_loses_nothing() {
     let pristine = fixture(&dir, &[&[("a", 0)], &[("a", 1), ("b", 1)]]);
     let len = file_len(&pristine);
     let layout = blocks(&pristine);
-    assert_eq!(kinds(&layout), [PARTITION, INDEX, FOOTER_TYPE, PARTITION, INDEX, FOOTER_TYPE]);
-    assert_eq!(layout[5], Block { offset: len - FOOTER, kind: FOOTER_TYPE, len: FOOTER });
+    let new_series = [PARTITION, SERIES, INDEX, FOOTER_TYPE];
+    assert_eq!(kinds(&layout), [new_series, new_series].concat(), "each flush adds series");
+    assert_eq!(layout[7], Block { offset: len - FOOTER, kind: FOOTER_TYPE, len: FOOTER });
     let everything = expected(&[("a", 0), ("a", 1), ("b", 1)]);
     for i in 0..FOOTER {
         let path = victim(&dir, &pristine, &format!("victim{i}"));
@@ -464,8 +466,8 @@ fn a_damaged_last_index_falls_back_and_adopts_later_blocks_it_can_read() {
     let dir = TempDir::new("index_flipped");
     let pristine = fixture(&dir, &[&[("a", 0)], &[("a", 1)]]);
     let layout = blocks(&pristine);
-    let index = layout[4];
-    assert_eq!(index.kind, INDEX);
+    assert_eq!(kinds(&layout), [PARTITION, SERIES, INDEX, FOOTER_TYPE, PARTITION, INDEX, FOOTER_TYPE]);
+    let index = layout[5];
     let path = victim(&dir, &pristine, "victim");
     flip(&path, index.offset + BLOCK_HEADER + (index.len - BLOCK_HEADER) / 2);
 
@@ -477,20 +479,44 @@ fn a_damaged_last_index_falls_back_and_adopts_later_blocks_it_can_read() {
 }
 
 #[test]
-fn a_damaged_last_index_drops_a_later_block_naming_unknown_series() {
+fn a_damaged_last_index_loses_no_series_nor_the_block_naming_them() {
     let dir = TempDir::new("index_flipped_new_series");
     let pristine = fixture(&dir, &[&[("a", 0)], &[("a", 1), ("b", 1)]]);
     let layout = blocks(&pristine);
-    let (p1, index) = (layout[3], layout[4]);
-    assert_eq!((p1.kind, index.kind), (PARTITION, INDEX));
+    let (p1, series, index) = (layout[4], layout[5], layout[6]);
+    assert_eq!((p1.kind, series.kind, index.kind), (PARTITION, SERIES, INDEX));
     let path = victim(&dir, &pristine, "victim");
     flip(&path, index.offset + BLOCK_HEADER + (index.len - BLOCK_HEADER) / 2);
 
     let db = open(&path);
-    assert!(reported(&db, &path, |o| o == index.offset), "{:?}", db.recovery_report());
-    assert!(reported(&db, &path, |o| o == p1.offset), "{:?}", db.recovery_report());
-    assert_eq!(read(&db, &all()).unwrap(), expected(&[("a", 0)]), "the earlier flush");
-    assert_eq!(db.series_count().unwrap(), 1, "series b was only in the damaged index");
+    let report = db.recovery_report().clone();
+    assert!(reported(&db, &path, |o| o == index.offset), "{report:?}");
+    assert!(!reported(&db, &path, |o| o == p1.offset || o == series.offset), "{report:?}");
+    // Series b is defined by the second flush's series block, which the
+    // walk forward from the first index reads.
+    assert_eq!(db.series_count().unwrap(), 2);
+    assert_eq!(read(&db, &all()).unwrap(), expected(&[("a", 0), ("a", 1), ("b", 1)]));
+    assert_recovery_is_durable(&dir, db, &path);
+}
+
+#[test]
+fn a_damaged_series_block_loses_only_its_series() {
+    let dir = TempDir::new("series_flipped");
+    let pristine = fixture(&dir, &[&[("a", 0)], &[("a", 1), ("b", 1)]]);
+    let layout = blocks(&pristine);
+    let (p1, series) = (layout[4], layout[5]);
+    assert_eq!((p1.kind, series.kind), (PARTITION, SERIES));
+    let path = victim(&dir, &pristine, "victim");
+    flip(&path, series.offset + BLOCK_HEADER + (series.len - BLOCK_HEADER) / 2);
+
+    let db = open(&path);
+    let report = db.recovery_report().clone();
+    assert!(reported(&db, &path, |o| o == series.offset), "{report:?}");
+    assert!(reported(&db, &path, |o| o == p1.offset), "the block naming series b is skipped: {report:?}");
+    // The damaged block took in the first one (consolidation), which the
+    // first index still lists: series a comes from there.
+    assert_eq!(db.series_count().unwrap(), 1, "series a, from the first series block");
+    assert_eq!(read(&db, &all()).unwrap(), expected(&[("a", 0)]));
     assert_recovery_is_durable(&dir, db, &path);
 }
 
@@ -503,7 +529,8 @@ fn a_torn_last_flush_is_cut_off_and_the_previous_index_used() {
     let dir = TempDir::new("torn_flush");
     let pristine = fixture(&dir, &[&[("a", 0)], &[("a", 1)]]);
     let layout = blocks(&pristine);
-    let p1 = layout[3];
+    let p1 = layout[4];
+    assert_eq!(p1.kind, PARTITION);
     let path = victim(&dir, &pristine, "victim");
     truncate(&path, p1.offset + p1.len / 2);
 
@@ -511,10 +538,10 @@ fn a_torn_last_flush_is_cut_off_and_the_previous_index_used() {
     assert!(reported(&db, &path, |o| o == p1.offset), "{:?}", db.recovery_report());
     assert_eq!(read(&db, &all()).unwrap(), expected(&[("a", 0)]), "the WAL was checkpointed: the last flush is lost");
     let after = blocks(&path);
-    assert_eq!(kinds(&after), [PARTITION, INDEX, FOOTER_TYPE, INDEX, FOOTER_TYPE], "cut, then a fresh index");
-    assert_eq!(&after[..3], &layout[..3]);
-    assert_eq!(after[3].offset, p1.offset, "the torn bytes are gone");
-    assert_eq!(after[4].end(), file_len(&path));
+    assert_eq!(kinds(&after), [PARTITION, SERIES, INDEX, FOOTER_TYPE, INDEX, FOOTER_TYPE], "cut, then a fresh index");
+    assert_eq!(&after[..4], &layout[..4]);
+    assert_eq!(after[4].offset, p1.offset, "the torn bytes are gone");
+    assert_eq!(after[5].end(), file_len(&path));
     assert_recovery_is_durable(&dir, db, &path);
 }
 
@@ -548,8 +575,9 @@ fn a_torn_last_flush_is_recovered_from_the_wal() {
     assert!(report.wal.damage.is_empty());
     assert_eq!(read(&db, &all()).unwrap(), expected(&[("a", 0), ("a", 1), ("b", 1)]));
     let after = blocks(&path);
-    assert_eq!(kinds(&after), [PARTITION, INDEX, FOOTER_TYPE, INDEX, FOOTER_TYPE]);
-    assert_eq!(after[3].offset, before, "the torn bytes are gone");
+    // The fresh index's series block holds series b, replayed from the WAL.
+    assert_eq!(kinds(&after), [PARTITION, SERIES, INDEX, FOOTER_TYPE, SERIES, INDEX, FOOTER_TYPE]);
+    assert_eq!(after[4].offset, before, "the torn bytes are gone");
     assert_recovery_is_durable(&dir, db, &path);
 }
 
@@ -558,7 +586,8 @@ fn twenty_bytes_of_a_partial_block_after_a_clean_end_are_cut_off() {
     let dir = TempDir::new("torn_tail");
     let pristine = fixture(&dir, &[&[("a", 0)], &[("a", 1)]]);
     let bytes = std::fs::read(&pristine).unwrap();
-    let p1 = blocks(&pristine)[3];
+    let p1 = blocks(&pristine)[4];
+    assert_eq!(p1.kind, PARTITION);
     let path = victim(&dir, &pristine, "victim");
     let mut torn = bytes.clone();
     torn.extend_from_slice(&bytes[p1.offset as usize..p1.offset as usize + 20]);
@@ -570,7 +599,7 @@ fn twenty_bytes_of_a_partial_block_after_a_clean_end_are_cut_off() {
     let now = std::fs::read(&path).unwrap();
     assert_eq!(&now[..bytes.len()], &bytes[..], "the intact file is kept as it was");
     let after = blocks(&path);
-    assert_eq!(after[6].offset, bytes.len() as u64, "the fresh index replaces the torn bytes");
-    assert_eq!(kinds(&after[6..]), [INDEX, FOOTER_TYPE]);
+    assert_eq!(after[7].offset, bytes.len() as u64, "the fresh index replaces the torn bytes");
+    assert_eq!(kinds(&after[7..]), [INDEX, FOOTER_TYPE]);
     assert_recovery_is_durable(&dir, db, &path);
 }

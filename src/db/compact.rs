@@ -1,6 +1,6 @@
-//! Compaction: the file rewritten with one block per partition, the last
-//! write of every (series, field, time) kept and superseded blocks and index
-//! blocks dropped.
+//! Compaction: the file rewritten with one block per partition and one
+//! series block, the last write of every (series, field, time) kept and
+//! superseded blocks, series blocks and index blocks dropped.
 //!
 //! The new file is written beside the old one, fsynced, renamed over it and
 //! the directory fsynced (`FileStore::replace_with`): a crash at any step
@@ -52,11 +52,13 @@ impl State {
             .map(|b| BlockRef { partition: b.partition, offset: b.offset, len: b.len })
             .collect();
         out.clear();
-        self.append_index(&mut out, rewrite.len(), self.durable_lsn, &refs)?;
+        // The new file has no series block yet: one holding every series.
+        let series_blocks = self.append_index(&mut out, rewrite.len(), self.durable_lsn, &refs, &[])?;
         rewrite.append(&out)?;
         // From the rename on, the file may be the new one: on failure, stop writing.
         self.store.replace_with(rewrite).inspect_err(|e| self.poison(e.to_string()))?;
         self.blocks = compacted;
+        self.series_blocks = series_blocks;
         Ok(())
     }
 }

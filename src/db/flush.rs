@@ -6,8 +6,9 @@
 //! timestamps are identical share one chunk, the timestamps stored once; a
 //! field with other timestamps gets its own; chunks hold at most
 //! [`MAX_POINTS_PER_CHUNK`] points, so a scan of a short range never decodes
-//! much more than it needs); append the blocks, a new index block and a footer
-//! with one write; fsync. Only then drop those partitions from the head and
+//! much more than it needs); append the blocks, a series block with the
+//! series added since the last one, a new index block and a footer with one
+//! write; fsync. Only then drop those partitions from the head and
 //! checkpoint the WAL up to the last record wholly in the file
 //! (`durable_lsn`). A failure before the fsync returns leaves the head intact
 //! and poisons the database for writes: what reached the file is unknown,
@@ -21,6 +22,7 @@ use crate::storage::file::block::{self, BlockType};
 use crate::storage::file::footer::Footer;
 use crate::storage::file::index_block::{self, BlockRef};
 use crate::storage::file::partition_block::PartitionBlockBuilder;
+use crate::storage::file::series_block::{self, SeriesBlockRef, covered};
 use crate::storage::merge::FieldSeries;
 use crate::storage::series_index::{FieldId, SeriesId};
 use crate::wal::Wal;
@@ -92,14 +94,58 @@ impl State {
         refs
     }
 
-    /// Appends an index block and a footer to `out`, which starts at file offset `base`.
-    pub(super) fn append_index(&self, out: &mut Vec<u8>, base: u64, durable_lsn: u64, refs: &[BlockRef]) -> Result<()> {
+    /// Appends to `out` (which starts at file offset `base`) a series block
+    /// holding the series and fields `listed` (the file's series blocks)
+    /// lack, if any, an index block and a footer. Returns the series blocks
+    /// the index lists, for the caller to keep once `out` is durable.
+    ///
+    /// The series blocks form a binary counter: the new block also takes in
+    /// the blocks before it while the last of them holds no more series than
+    /// the run merged so far. Each block then holds more series than all
+    /// later ones together, so an index lists at most about log2(series)
+    /// blocks, and a series is rewritten O(log n) times over the life of the
+    /// file: a flush costs in proportion to its new series, amortized.
+    pub(super) fn append_index(
+        &self,
+        out: &mut Vec<u8>,
+        base: u64,
+        durable_lsn: u64,
+        refs: &[BlockRef],
+        listed: &[SeriesBlockRef],
+    ) -> Result<Vec<SeriesBlockRef>> {
+        let mut series_blocks = listed.to_vec();
+        let (series, fields) = (self.index.len() as u64, self.index.field_names().len() as u64);
+        let (mut first, mut first_field) = covered(&series_blocks);
+        if series > first || fields > first_field {
+            let mut merged = series.saturating_sub(first);
+            while let Some(last) = series_blocks.last().filter(|b| b.series <= merged) {
+                merged += last.series;
+                series_blocks.pop();
+            }
+            (first, first_field) = covered(&series_blocks);
+            let start = block::begin(out, BlockType::Series);
+            series_block::encode(
+                &self.index,
+                first as usize..series as usize,
+                first_field as usize..fields as usize,
+                out,
+            );
+            block::finish(out, start).map_err(Error::InvalidArgument)?;
+            let len = (out.len() - start) as u64;
+            let offset = base + start as u64;
+            series_blocks.push(SeriesBlockRef {
+                offset,
+                len,
+                series: series.saturating_sub(first),
+                fields: fields.saturating_sub(first_field),
+            });
+        }
         let start = block::begin(out, BlockType::Index);
-        index_block::encode(durable_lsn, self.partition_ns, &self.index, refs, out);
+        index_block::encode(durable_lsn, self.partition_ns, &self.index, &series_blocks, refs, out);
         block::finish(out, start).map_err(Error::InvalidArgument)?;
         let footer = Footer { index_offset: base + start as u64, index_len: (out.len() - start) as u64 };
         out.extend_from_slice(&footer.encode());
-        Ok(())
+        Ok(series_blocks)
     }
 
     /// Appends `out` durably, poisoning the state if that fails.
@@ -110,8 +156,11 @@ impl State {
     /// Writes a fresh index and footer (after recovery found damage).
     pub fn rewrite_index(&mut self) -> Result<()> {
         let mut out = Vec::new();
-        self.append_index(&mut out, self.store.len(), self.durable_lsn, &self.block_refs())?;
-        self.append_durably(&out)
+        let (base, refs) = (self.store.len(), self.block_refs());
+        let series_blocks = self.append_index(&mut out, base, self.durable_lsn, &refs, &self.series_blocks)?;
+        self.append_durably(&out)?;
+        self.series_blocks = series_blocks;
+        Ok(())
     }
 
     /// Flushes head partitions `partitions` to the file, then checkpoints the WAL.
@@ -142,8 +191,9 @@ impl State {
         let durable = remaining.map(|(_, part)| part.first_lsn - 1).min().unwrap_or(self.last_lsn);
         let mut refs = self.block_refs();
         refs.extend(built.iter().map(|b| BlockRef { partition: b.partition, offset: b.offset, len: b.len }));
-        self.append_index(&mut out, base, durable, &refs)?;
+        let series_blocks = self.append_index(&mut out, base, durable, &refs, &self.series_blocks)?;
         self.append_durably(&out)?;
+        self.series_blocks = series_blocks;
         for block in built {
             self.blocks.entry(block.partition).or_default().push(Arc::new(block));
         }

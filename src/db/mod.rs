@@ -1,7 +1,8 @@
 //! The embedded database: [`Db::open`], writes, flushes, scans, listings.
 //!
 //! ```text
-//! write -> validate + encode (wal_record) -> WAL write, queue as pending   (under the state lock)
+//! write -> validate + encode (wal_record), resolve series ids  (read lock: writers in parallel)
+//!       -> WAL write, queue as pending                       (under the state lock)
 //!       -> wait for the sync policy (outside it, so writers share an fsync)
 //!       -> apply every pending record up to ours to the head, in LSN order (under the lock again)
 //! flush -> partition blocks + index + footer, fsync -> WAL checkpoint   (flush)
@@ -107,22 +108,21 @@ impl Db {
             _ => Error::io("lock", &lock_path)(e),
         })?;
         let opened = FileStore::open(Arc::clone(&fs), &path, config.partition_ns())?;
-        let min_next_lsn = opened.snapshot.durable_lsn + 1;
-        let options = WalOptions { sync: config.sync, segment_bytes: config.wal_segment_bytes(), min_next_lsn };
-        let (wal, replay) = Wal::open(Arc::clone(&fs), &sibling(&path, ".wal"), options)?;
         let snapshot = opened.snapshot;
         let mut blocks = Blocks::new();
         for block in opened.blocks {
             blocks.entry(block.partition).or_default().push(Arc::new(block));
         }
+        let durable_lsn = snapshot.durable_lsn;
         let mut state = State {
             index: snapshot.series,
             head: Head::default(),
             store: opened.store,
             blocks,
+            series_blocks: snapshot.series_blocks,
             partition_ns: snapshot.partition_ns,
-            durable_lsn: snapshot.durable_lsn,
-            last_lsn: snapshot.durable_lsn,
+            durable_lsn,
+            last_lsn: durable_lsn,
             pending: Default::default(),
             names: Default::default(),
             newest_time: None,
@@ -132,13 +132,21 @@ impl Db {
             encoder: ChunkEncoder::default(),
             flushes: 0,
         };
-        let mut report = RecoveryReport { wal: replay.report, file_damage: opened.damage, ..Default::default() };
-        for (lsn, payload) in replay.records.iter().filter(|(lsn, _)| *lsn > snapshot.durable_lsn) {
-            match state.apply(*lsn, payload) {
-                Ok(()) => report.replayed += 1,
-                Err(e) => report.unreadable_records.push((*lsn, e.to_string())),
+        let mut report = RecoveryReport { file_damage: opened.damage, ..Default::default() };
+        let options =
+            WalOptions { sync: config.sync, segment_bytes: config.wal_segment_bytes(), min_next_lsn: durable_lsn + 1 };
+        // Records are applied as replay reads them, so memory holds one
+        // segment at a time, never the whole log.
+        let apply = |lsn: u64, payload: &[u8]| {
+            if lsn > durable_lsn {
+                match state.apply(lsn, payload) {
+                    Ok(()) => report.replayed += 1,
+                    Err(e) => report.unreadable_records.push((lsn, e.to_string())),
+                }
             }
-        }
+        };
+        let (wal, replay) = Wal::open(Arc::clone(&fs), &sibling(&path, ".wal"), options, apply)?;
+        report.wal = replay.report;
         state.claim_stored_names();
         for d in &report.wal.damage {
             tracing::warn!(path = %d.path.display(), offset = d.offset, bytes = d.bytes, reason = %d.reason, "WAL tail dropped");
@@ -203,9 +211,9 @@ impl Db {
     }
 
     /// Writes rows given as views borrowing their names (the server's
-    /// remote-write path), with the guarantees of [`Db::write_rows`].
-    #[cfg(feature = "server")]
-    pub(crate) fn write_views<R: WriteRow>(&self, rows: &[R]) -> Result<()> {
+    /// remote-write path, or an embedder's own row type), with the
+    /// guarantees of [`Db::write_rows`].
+    pub fn write_views<R: WriteRow>(&self, rows: &[R]) -> Result<()> {
         self.write_batch(rows)
     }
 
@@ -214,6 +222,11 @@ impl Db {
             return Ok(());
         }
         let record = wal_record::encode(rows)?;
+        // Resolved against the index under the read lock, so concurrent
+        // writers do this in parallel; the write lock below only logs the
+        // record and applies what is already resolved.
+        let prepared = wal_record::prepare(&record.bytes, &self.read()?.index)
+            .map_err(|e| Error::Internal(format!("a record the write path encoded does not decode: {e}")))?;
         let inner = &self.inner;
         let mut st = self.write_lock()?;
         self.writable(&mut st)?;
@@ -222,7 +235,7 @@ impl Db {
         st.names.check(&record.names)?;
         let lsn = inner.wal.write(&record.bytes).map_err(|e| st.wal_failed(e))?;
         st.names.claim(&record.names);
-        st.pending.push_back((lsn, record.bytes));
+        st.pending.push_back((lsn, prepared));
         if inner.config.sync == SyncPolicy::Always {
             drop(st);
             // Outside the lock, so concurrent writers share one fsync.
@@ -232,7 +245,7 @@ impl Db {
         }
         // Committed: whichever writer gets here first applies every record
         // up to its own, so the head follows LSN order as replay does.
-        st.apply_pending(lsn)?;
+        st.apply_pending(lsn);
         // The batch is acknowledged from here on: a failing flush poisons the
         // database for the next call but does not make this write fail.
         if self.writable(&mut st).is_ok()
@@ -368,7 +381,7 @@ impl Db {
     /// Every series as (id, key), by id.
     pub fn series(&self) -> Result<Vec<(u32, SeriesKey)>> {
         let st = self.read()?;
-        Ok(st.index.keys().iter().enumerate().map(|(id, k)| (id as u32, k.clone())).collect())
+        Ok((0..st.index.len() as u32).filter_map(|id| st.index.key(id).map(|k| (id, k))).collect())
     }
 
     /// The series with at least one point in `start..=end` (nanoseconds,
@@ -377,15 +390,15 @@ impl Db {
     /// checked).
     pub fn series_keys(&self, range: Option<(i64, i64)>) -> Result<Vec<SeriesKey>> {
         let st = self.read()?;
-        let keys = st.index.keys();
-        Ok(match range {
-            None => keys.to_vec(),
+        let ids: Vec<u32> = match range {
+            None => (0..st.index.len() as u32).collect(),
             Some((start, end)) => {
                 let mut live: Vec<u32> = st.series_in_range(start, end)?.into_iter().collect();
                 live.sort_unstable();
-                live.into_iter().filter_map(|id| keys.get(id as usize).cloned()).collect()
+                live
             }
-        })
+        };
+        Ok(ids.into_iter().filter_map(|id| st.index.key(id)).collect())
     }
 
     /// What each time partition holds, in the file and in memory, by start time.
@@ -466,6 +479,95 @@ mod tests {
         let db = Db::open(&path, config).expect("reopens");
         let rows: usize = db.scan(&ScanRequest::new("m")).expect("scans").map(|b| b.expect("reads").num_rows()).sum();
         assert_eq!(rows, 20_000);
+        db.close().expect("closes");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_file_with_a_version_1_index_opens_and_gets_series_blocks_from_then_on() {
+        use crate::storage::file::block::{self, BlockType};
+        use crate::storage::file::footer::Footer;
+        use crate::storage::file::index_block::BlockRef;
+        use crate::storage::file::index_v1;
+        use crate::storage::file::partition_block::PartitionBlockBuilder;
+        use crate::storage::series_index::SeriesIndex;
+
+        let dir = std::env::temp_dir().join(format!("chronicle-db-index-v1-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("creates");
+        let path = dir.join("db");
+        // A file as version 1 wrote it: a block of series cpu,host=a, a
+        // version 1 index naming it, a footer.
+        let mut bytes = block::file_header().to_vec();
+        let at = bytes.len() as u64;
+        let mut builder = PartitionBlockBuilder::new(0);
+        builder.add_chunk(&mut ChunkEncoder::default(), 0, &[0], &[10, 20], &[&[1.5, 2.5]]).expect("adds");
+        let len = builder.finish(&mut bytes, at).expect("finishes").len;
+        let mut index = SeriesIndex::default();
+        index.insert(SeriesKey::new("cpu", vec![("host".into(), "a".into())]));
+        let value = index.field_id("value");
+        index.add_field("cpu", value);
+        let start = block::begin(&mut bytes, BlockType::Index);
+        index_v1::encode(0, 3_600_000_000_000, &index, &[BlockRef { partition: 0, offset: at, len }], &mut bytes);
+        block::finish(&mut bytes, start).expect("fits");
+        let footer = Footer { index_offset: start as u64, index_len: (bytes.len() - start) as u64 };
+        bytes.extend_from_slice(&footer.encode());
+        std::fs::write(&path, &bytes).expect("writes");
+
+        let config = Config::default().with_sync(wal::SyncPolicy::None);
+        let db = Db::open(&path, config.clone()).expect("opens a version 1 file");
+        assert!(db.recovery_report().is_clean(), "{:?}", db.recovery_report());
+        assert_eq!(db.fields("cpu").expect("lists"), ["value"]);
+        db.write(&[Point::new("cpu", 3.5, 30).with_tag("host", "b")]).expect("writes");
+        db.close().expect("closes");
+        drop(db);
+        let db = Db::open(&path, config).expect("reopens");
+        assert!(db.recovery_report().is_clean(), "{:?}", db.recovery_report());
+        assert_eq!(db.tag_values("host", Some("cpu"), None).expect("lists"), ["a", "b"]);
+        let rows: usize = db.scan(&ScanRequest::new("cpu")).expect("scans").map(|b| b.expect("reads").num_rows()).sum();
+        assert_eq!(rows, 3, "the old block and the new one");
+        let listed: Vec<u64> = db.read().expect("reads").series_blocks.iter().map(|b| b.series).collect();
+        assert_eq!(listed, [2], "the first flush after the upgrade wrote every series into a series block");
+        db.close().expect("closes");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn flushes_write_only_new_series_and_list_about_log2_series_blocks() {
+        let dir = std::env::temp_dir().join(format!("chronicle-db-series-blocks-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("db");
+        let config = Config::default().with_sync(wal::SyncPolicy::None);
+        let db = Db::open(&path, config.clone()).expect("opens");
+        let listed =
+            |db: &Db| -> Vec<u64> { db.read().expect("reads").series_blocks.iter().map(|b| b.series).collect() };
+        for i in 0..40u64 {
+            db.write(&[Point::new("m", 1.0, i as i64).with_tag("k", format!("v{i}"))]).expect("writes");
+            db.flush().expect("flushes");
+            // One series a flush: the blocks are the binary digits of the count.
+            let digits: Vec<u64> = (0..64).rev().map(|b| 1u64 << b).filter(|b| (i + 1) & b != 0).collect();
+            assert_eq!(listed(&db), digits, "after {} series", i + 1);
+        }
+        let file_before = std::fs::metadata(&path).expect("exists").len();
+        db.flush().expect("flushes");
+        assert_eq!(listed(&db), [32, 8], "a flush without new series writes no series block");
+        let bytes = std::fs::read(&path).expect("reads");
+        assert_eq!(bytes[file_before as usize], 2, "the flush appended an index block (type 2) first, no series block");
+        db.close().expect("closes");
+        drop(db);
+        let db = Db::open(&path, config).expect("reopens");
+        assert!(db.recovery_report().is_clean(), "{:?}", db.recovery_report());
+        assert_eq!(db.series_count().expect("counts"), 40);
+        let expected: std::collections::BTreeSet<String> = (0..40).map(|i| format!("v{i}")).collect();
+        let values: std::collections::BTreeSet<String> =
+            db.tag_values("k", Some("m"), None).expect("lists").into_iter().collect();
+        assert_eq!(values, expected);
+        db.compact().expect("compacts");
+        assert_eq!(listed(&db), [40], "compaction writes one series block");
+        db.close().expect("closes");
+        drop(db);
+        let db = Db::open(&path, Config::default()).expect("reopens after compaction");
+        assert_eq!(db.series_count().expect("counts"), 40);
         db.close().expect("closes");
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -80,8 +80,8 @@ impl State {
         }
         let mut series = self.index.select(&req.measurement, &req.matchers);
         let tags_of = |id: SeriesId| -> Vec<Option<String>> {
-            let key = self.index.key(id);
-            tags.iter().map(|t| key.and_then(|k| k.tag(t)).map(str::to_string)).collect()
+            let series = self.index.series(id);
+            tags.iter().map(|t| series.and_then(|s| s.tag(t)).map(str::to_string)).collect()
         };
         // Sorted by tag values, a missing tag last (SQL's default `ASC NULLS
         // LAST`), so each partition's rows come sorted by (tags..., time).

@@ -16,11 +16,12 @@ use crate::encoding::ChunkEncoder;
 use crate::error::{Error, Result};
 use crate::model::ColumnNames;
 use crate::storage::file::partition_block::PartitionBlock;
+use crate::storage::file::series_block::SeriesBlockRef;
 use crate::storage::file::store::FileStore;
 use crate::storage::head::Head;
 use crate::storage::series_index::SeriesIndex;
 
-use super::wal_record;
+use super::wal_record::{self, Prepared};
 
 /// Blocks per partition number, each list in file order.
 pub(crate) type Blocks = BTreeMap<i64, Vec<Arc<PartitionBlock>>>;
@@ -31,14 +32,17 @@ pub(crate) struct State {
     pub head: Head,
     pub store: FileStore,
     pub blocks: Blocks,
+    /// The series blocks the last index listed (see `State::append_index`).
+    pub series_blocks: Vec<SeriesBlockRef>,
     pub partition_ns: i64,
     /// Every WAL record up to here is wholly in the file.
     pub durable_lsn: u64,
     /// The last WAL record applied to the head.
     pub last_lsn: u64,
     /// Records written to the WAL and not yet applied, in LSN order: waiting
-    /// for their commit, or refused because it failed.
-    pub pending: VecDeque<(u64, Vec<u8>)>,
+    /// for their commit, or refused because it failed. Prepared (checked and
+    /// resolved) by their writers before they took the lock.
+    pub pending: VecDeque<(u64, Prepared)>,
     /// Every tag key and field per measurement, applied or pending, so a
     /// batch that would make duplicate SQL columns is refused.
     pub names: ColumnNames,
@@ -88,28 +92,25 @@ impl State {
     }
 
     /// Applies every pending record up to `lsn`, in LSN order; the caller
-    /// knows they are committed. A record that does not apply (a bug: the write
-    /// path encoded it) poisons the state, since the head no longer matches
-    /// the log.
-    pub fn apply_pending(&mut self, lsn: u64) -> Result<()> {
+    /// knows they are committed.
+    pub fn apply_pending(&mut self, lsn: u64) {
         while let Some((next, record)) = self.pending.pop_front_if(|(next, _)| *next <= lsn) {
-            if let Err(e) = self.apply(next, &record) {
-                let why = format!("WAL record {next} did not apply: {e}");
-                self.poison(why.clone());
-                return Err(Error::Internal(why));
-            }
+            self.apply_prepared(next, record);
         }
-        Ok(())
     }
 
     /// Applies WAL record `lsn` to the index and head: all of it, or
     /// nothing if it is malformed (see [`wal_record::apply`]).
     pub fn apply(&mut self, lsn: u64, payload: &[u8]) -> crate::encoding::Result<()> {
-        let newest = wal_record::apply(payload, lsn, self.partition_ns, &mut self.index, &mut self.head)?;
-        if let Some(t) = newest {
+        let prepared = wal_record::prepare(payload, &self.index)?;
+        self.apply_prepared(lsn, prepared);
+        Ok(())
+    }
+
+    fn apply_prepared(&mut self, lsn: u64, record: Prepared) {
+        if let Some(t) = record.apply(lsn, self.partition_ns, &mut self.index, &mut self.head) {
             self.newest_time = Some(self.newest_time.map_or(t, |n| n.max(t)));
         }
         self.last_lsn = self.last_lsn.max(lsn);
-        Ok(())
     }
 }

@@ -192,6 +192,7 @@ impl<'a> Record<'a> {
 }
 
 /// A series of a record: already in the index, or new (decoded and checked).
+#[derive(Debug)]
 enum Series {
     Known(SeriesId),
     New(SeriesKey),
@@ -207,21 +208,33 @@ fn decode_key(i: usize, bytes: &[u8]) -> CodecResult<SeriesKey> {
     Ok(key)
 }
 
-/// Applies record `lsn` to `index` and `head` (partitions of `partition_ns`
-/// nanoseconds): all of it, or nothing if any part is malformed. Every count,
+/// A record checked and decoded against an index, ready to apply: its
+/// series resolved to ids where the index knew them, its rows unpacked.
+/// Series ids never change, so it stays valid while the index grows: the
+/// write path prepares a record under the read lock (writers prepare in
+/// parallel) and applies it under the write lock, in LSN order.
+#[derive(Debug)]
+pub struct Prepared {
+    series: Vec<Series>,
+    fields: Vec<String>,
+    /// (key index, time, end of its fields in `values`) per row.
+    rows: Vec<(u32, i64, u32)>,
+    /// (field index, value) of every row, back to back.
+    values: Vec<(u32, f64)>,
+}
+
+/// Checks record `payload` against `index` and unpacks it. Every count,
 /// index and name is checked before use, since a checksum that matches only
-/// says the bytes are the ones written, not that they make sense. Returns the
-/// newest timestamp of the record.
-pub fn apply(
-    payload: &[u8],
-    lsn: u64,
-    partition_ns: i64,
-    index: &mut SeriesIndex,
-    head: &mut Head,
-) -> CodecResult<Option<i64>> {
+/// says the bytes are the ones written, not that they make sense.
+pub fn prepare(payload: &[u8], index: &SeriesIndex) -> CodecResult<Prepared> {
     let record = Record::parse(payload)?;
-    record.for_each_row(|_, _, _| {})?;
-    let slots = (record.keys.iter().enumerate())
+    let mut rows = Vec::with_capacity(record.rows);
+    let mut values = Vec::new();
+    record.for_each_row(|key, time, fields| {
+        values.extend(fields.iter().map(|&(f, v)| (f as u32, v)));
+        rows.push((key as u32, time, values.len() as u32));
+    })?;
+    let series = (record.keys.iter().enumerate())
         .map(|(i, key)| match index.lookup(key) {
             Some(id) => Ok(Series::Known(id)),
             None => decode_key(i, key).map(Series::New),
@@ -230,30 +243,56 @@ pub fn apply(
     for name in record.fields.iter().filter(|name| index.find_field(name).is_none()) {
         validate_field_name(name).map_err(|e| CodecError::corrupt("field name", 0, e.to_string()))?;
     }
-    // Every check passed: from here on nothing fails.
-    let series: Vec<SeriesId> = (slots.into_iter())
-        .map(|slot| match slot {
-            Series::Known(id) => id,
-            Series::New(key) => index.insert(key),
-        })
-        .collect();
-    let fields: Vec<FieldId> = record.fields.iter().map(|f| index.field_id(f)).collect();
-    let mut new_fields: Vec<(SeriesId, FieldId)> = Vec::new();
-    let mut row = Vec::new();
-    let mut newest: Option<i64> = None;
-    record.for_each_row(|key, time, values| {
-        row.clear();
-        row.extend(values.iter().map(|&(f, v)| (fields[f], v)));
-        let id = series[key];
-        head.push_row(time.div_euclid(partition_ns), lsn, id, time, &row, |f| new_fields.push((id, f)));
-        newest = Some(newest.map_or(time, |n| n.max(time)));
-    })?;
-    for (id, f) in new_fields {
-        if let Some(m) = index.key(id).map(|k| k.measurement.clone()) {
-            index.add_field(&m, f);
+    Ok(Prepared { series, fields: record.fields, rows, values })
+}
+
+impl Prepared {
+    /// Applies the record, logged as WAL record `lsn`, to `index` and `head`
+    /// (partitions of `partition_ns` nanoseconds); `index` is the one it was
+    /// prepared against, or a later state of it. Cannot fail: every check
+    /// ran in [`prepare`]. Returns the newest timestamp of the record.
+    pub fn apply(self, lsn: u64, partition_ns: i64, index: &mut SeriesIndex, head: &mut Head) -> Option<i64> {
+        let series: Vec<SeriesId> = (self.series.into_iter())
+            .map(|slot| match slot {
+                Series::Known(id) => id,
+                Series::New(key) => index.insert(key),
+            })
+            .collect();
+        let fields: Vec<FieldId> = self.fields.iter().map(|f| index.field_id(f)).collect();
+        let mut new_fields: Vec<(SeriesId, FieldId)> = Vec::new();
+        let mut row = Vec::new();
+        let mut newest: Option<i64> = None;
+        let mut start = 0;
+        for (key, time, end) in self.rows {
+            row.clear();
+            let values = self.values.get(start..end as usize).unwrap_or_default();
+            row.extend(values.iter().map(|&(f, v)| (fields[f as usize], v)));
+            start = end as usize;
+            let id = series[key as usize];
+            head.push_row(time.div_euclid(partition_ns), lsn, id, time, &row, |f| new_fields.push((id, f)));
+            newest = Some(newest.map_or(time, |n| n.max(time)));
         }
+        for (id, f) in new_fields {
+            if let Some(m) = index.series(id).map(|s| s.measurement().to_string()) {
+                index.add_field(&m, f);
+            }
+        }
+        newest
     }
-    Ok(newest)
+}
+
+/// Applies record `lsn` to `index` and `head` (partitions of `partition_ns`
+/// nanoseconds): all of it, or nothing if any part is malformed
+/// ([`prepare`], then [`Prepared::apply`]). Returns the newest timestamp of
+/// the record.
+pub fn apply(
+    payload: &[u8],
+    lsn: u64,
+    partition_ns: i64,
+    index: &mut SeriesIndex,
+    head: &mut Head,
+) -> CodecResult<Option<i64>> {
+    Ok(prepare(payload, index)?.apply(lsn, partition_ns, index, head))
 }
 
 #[cfg(test)]

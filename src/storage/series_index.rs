@@ -4,10 +4,20 @@
 //! Invariants: series ids are dense (`0..len`) and never reused; a series' key
 //! never changes; postings lists are ascending and hold every series of the
 //! measurement that has that tag value. Field ids are dense too.
+//!
+//! Compact for millions of series: names are interned once (a series is a
+//! measurement id and a run of (key id, value id) pairs in one flat array,
+//! 8 bytes a tag), and the lookup from canonical key bytes keeps a 64-bit
+//! hash per series, not the bytes: a hit is confirmed against the interned
+//! names, and the rare key whose hash another already took is kept whole in
+//! a side table.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::matcher::{MatchOp, TagMatcher};
+use crate::encoding::varint::ByteReader;
 use crate::model::SeriesKey;
 
 /// Identifies a series within one database.
@@ -26,37 +36,206 @@ pub struct MeasurementIndex {
     pub postings: BTreeMap<String, BTreeMap<String, Vec<SeriesId>>>,
 }
 
+/// Strings stored once, by dense id.
+#[derive(Debug, Clone, Default)]
+struct Interner {
+    ids: HashMap<Box<str>, u32>,
+    names: Vec<Box<str>>,
+}
+
+impl Interner {
+    fn id(&mut self, s: &str) -> u32 {
+        if let Some(&id) = self.ids.get(s) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(s.into());
+        self.ids.insert(s.into(), id);
+        id
+    }
+
+    fn get(&self, id: u32) -> &str {
+        self.names.get(id as usize).map_or("", |s| &**s)
+    }
+}
+
+/// Hashes keys that are already hashes: passes them through.
+#[derive(Debug, Default, Clone, Copy)]
+struct PassHasher(u64);
+
+impl Hasher for PassHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = key_hash(bytes);
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+/// A 64-bit hash of canonical key bytes, a word at a time. Not keyed: keys
+/// that collide are still found (through the side table), only slower.
+pub(crate) fn key_hash(bytes: &[u8]) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut h = (bytes.len() as u64).wrapping_mul(K);
+    let mut words = bytes.chunks_exact(8);
+    for w in &mut words {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(w);
+        h = (h.rotate_left(23) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+    }
+    let mut tail = [0u8; 8];
+    tail[..words.remainder().len()].copy_from_slice(words.remainder());
+    h = (h.rotate_left(23) ^ u64::from_le_bytes(tail)).wrapping_mul(K);
+    h ^ (h >> 29)
+}
+
 /// Every series and field name of a database.
 #[derive(Debug, Clone, Default)]
 pub struct SeriesIndex {
-    by_key: HashMap<Vec<u8>, SeriesId>,
-    series: Vec<SeriesKey>,
+    strings: Interner,
+    /// Measurement name id, per series.
+    measurement_of: Vec<u32>,
+    /// Where each series' tags start in `tags` (one more entry than series).
+    tag_starts: Vec<u32>,
+    /// (key id, value id) of every series' tags, sorted by key per series.
+    tags: Vec<(u32, u32)>,
+    /// Hash of canonical key -> the first series with that hash.
+    by_hash: HashMap<u64, SeriesId, BuildHasherDefault<PassHasher>>,
+    /// Canonical key -> series, for keys whose hash an earlier key took.
+    collisions: HashMap<Vec<u8>, SeriesId>,
     fields: Vec<String>,
     field_ids: HashMap<String, FieldId>,
     measurements: BTreeMap<String, MeasurementIndex>,
 }
 
+/// One series of an index, read in place.
+#[derive(Debug, Clone, Copy)]
+pub struct SeriesView<'a> {
+    index: &'a SeriesIndex,
+    id: usize,
+}
+
+impl<'a> SeriesView<'a> {
+    /// Its measurement.
+    pub fn measurement(&self) -> &'a str {
+        self.index.strings.get(self.index.measurement_of[self.id])
+    }
+
+    fn tag_ids(&self) -> &'a [(u32, u32)] {
+        let (start, end) = (self.index.tag_starts[self.id], self.index.tag_starts[self.id + 1]);
+        &self.index.tags[start as usize..end as usize]
+    }
+
+    /// Its tags, sorted by key.
+    pub fn tags(&self) -> impl ExactSizeIterator<Item = (&'a str, &'a str)> + 'a {
+        let strings = &self.index.strings;
+        self.tag_ids().iter().map(move |&(k, v)| (strings.get(k), strings.get(v)))
+    }
+
+    /// The value of tag `key`, if the series has it.
+    pub fn tag(&self, key: &str) -> Option<&'a str> {
+        let strings = &self.index.strings;
+        let tags = self.tag_ids();
+        let at = tags.binary_search_by(|&(k, _)| strings.get(k).cmp(key)).ok()?;
+        Some(strings.get(tags[at].1))
+    }
+
+    /// Its key, owned.
+    pub fn to_key(self) -> SeriesKey {
+        let tags = self.tags().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        SeriesKey { measurement: self.measurement().to_string(), tags }
+    }
+
+    /// Whether `canonical` is the canonical form of its key.
+    fn is(&self, canonical: &[u8]) -> bool {
+        let name = |r: &mut ByteReader<'_>, s: &str| {
+            r.varint_len(canonical.len(), "length").and_then(|n| r.take(n, "name")).is_ok_and(|b| b == s.as_bytes())
+        };
+        let mut r = ByteReader::new(canonical, 0);
+        name(&mut r, self.measurement())
+            && r.varint("tag count").ok() == Some(self.tag_ids().len() as u64)
+            && self.tags().all(|(k, v)| name(&mut r, k) && name(&mut r, v))
+            && r.remaining().is_empty()
+    }
+}
+
 impl SeriesIndex {
     /// The id of the series with canonical bytes `canonical`, if known.
     pub fn lookup(&self, canonical: &[u8]) -> Option<SeriesId> {
-        self.by_key.get(canonical).copied()
+        let &id = self.by_hash.get(&key_hash(canonical))?;
+        if self.series(id).is_some_and(|s| s.is(canonical)) {
+            return Some(id);
+        }
+        self.collisions.get(canonical).copied()
     }
 
     /// Registers a new series and returns its id (or the existing one).
     pub fn insert(&mut self, key: SeriesKey) -> SeriesId {
+        self.insert_parts(&key.measurement, key.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    }
+
+    /// Registers the series of `measurement` and `tags` (sorted by distinct
+    /// keys) and returns its id (or the existing one).
+    pub fn insert_parts<'a>(
+        &mut self,
+        measurement: &str,
+        tags: impl ExactSizeIterator<Item = (&'a str, &'a str)> + Clone,
+    ) -> SeriesId {
+        let before = self.len();
+        let id = self.register(measurement, tags.clone());
+        if self.len() == before {
+            return id;
+        }
+        if !self.measurements.contains_key(measurement) {
+            self.measurements.insert(measurement.to_string(), MeasurementIndex::default());
+        }
+        let Some(m) = self.measurements.get_mut(measurement) else { return id };
+        m.series.push(id);
+        for (k, v) in tags {
+            if !m.postings.contains_key(k) {
+                m.postings.insert(k.to_string(), BTreeMap::new());
+            }
+            let Some(values) = m.postings.get_mut(k) else { continue };
+            match values.get_mut(v) {
+                Some(ids) => ids.push(id),
+                None => _ = values.insert(v.to_string(), vec![id]),
+            }
+        }
+        id
+    }
+
+    /// Adds a series to the series (not to the postings) unless known; its id.
+    fn register<'a>(
+        &mut self,
+        measurement: &str,
+        tags: impl ExactSizeIterator<Item = (&'a str, &'a str)> + Clone,
+    ) -> SeriesId {
         let mut canonical = Vec::new();
-        key.encode(&mut canonical);
+        SeriesKey::encode_parts(measurement, tags.clone(), &mut canonical);
         if let Some(id) = self.lookup(&canonical) {
             return id;
         }
-        let id = self.series.len() as SeriesId;
-        let m = self.measurements.entry(key.measurement.clone()).or_default();
-        m.series.push(id);
-        for (k, v) in &key.tags {
-            m.postings.entry(k.clone()).or_default().entry(v.clone()).or_default().push(id);
+        let id = self.len() as SeriesId;
+        let measurement = self.strings.id(measurement);
+        self.measurement_of.push(measurement);
+        if self.tag_starts.is_empty() {
+            self.tag_starts.push(0);
         }
-        self.by_key.insert(canonical, id);
-        self.series.push(key);
+        for (k, v) in tags {
+            let pair = (self.strings.id(k), self.strings.id(v));
+            self.tags.push(pair);
+        }
+        self.tag_starts.push(self.tags.len() as u32);
+        let hash = key_hash(&canonical);
+        match self.by_hash.entry(hash) {
+            Entry::Occupied(_) => _ = self.collisions.insert(canonical, id),
+            Entry::Vacant(slot) => _ = slot.insert(id),
+        }
         id
     }
 
@@ -93,25 +272,31 @@ impl SeriesIndex {
         }
     }
 
-    /// The key of series `id`.
-    pub fn key(&self, id: SeriesId) -> Option<&SeriesKey> {
-        self.series.get(id as usize)
+    /// Series `id`, read in place.
+    pub fn series(&self, id: SeriesId) -> Option<SeriesView<'_>> {
+        ((id as usize) < self.len()).then_some(SeriesView { index: self, id: id as usize })
     }
 
-    /// Every series key, by id.
-    pub fn keys(&self) -> &[SeriesKey] {
-        &self.series
+    /// The key of series `id`, owned.
+    pub fn key(&self, id: SeriesId) -> Option<SeriesKey> {
+        self.series(id).map(|s| s.to_key())
+    }
+
+    /// Every series key, by id, owned.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn keys(&self) -> Vec<SeriesKey> {
+        (0..self.len() as SeriesId).filter_map(|id| self.key(id)).collect()
     }
 
     /// Number of series.
     pub fn len(&self) -> usize {
-        self.series.len()
+        self.measurement_of.len()
     }
 
     /// Whether there is no series.
     #[cfg(any(test, feature = "testing"))]
     pub fn is_empty(&self) -> bool {
-        self.series.is_empty()
+        self.measurement_of.is_empty()
     }
 
     /// Every measurement, by name.
@@ -136,27 +321,25 @@ impl SeriesIndex {
             .unwrap_or(&m.series);
         seed.iter()
             .copied()
-            .filter(|&id| self.key(id).is_some_and(|key| matchers.iter().all(|x| x.matches(key.tag(&x.key)))))
+            .filter(|&id| self.series(id).is_some_and(|s| matchers.iter().all(|x| x.matches(s.tag(&x.key)))))
             .collect()
     }
 
-    /// Rebuilds an index from its parts (as stored in the file's index block).
+    /// Rebuilds an index from its parts (as a version 1 index block stores
+    /// them; the caller has checked that the postings agree with the keys).
     pub fn from_parts(
         series: Vec<SeriesKey>,
         fields: Vec<String>,
         measurements: BTreeMap<String, MeasurementIndex>,
     ) -> Self {
-        let by_key = series
-            .iter()
-            .enumerate()
-            .map(|(id, key)| {
-                let mut canonical = Vec::new();
-                key.encode(&mut canonical);
-                (canonical, id as SeriesId)
-            })
-            .collect();
-        let field_ids = fields.iter().enumerate().map(|(id, f)| (f.clone(), id as FieldId)).collect();
-        Self { by_key, series, fields, field_ids, measurements }
+        let mut index = Self::default();
+        for key in &series {
+            index.register(&key.measurement, key.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        }
+        index.field_ids = fields.iter().enumerate().map(|(id, f)| (f.clone(), id as FieldId)).collect();
+        index.fields = fields;
+        index.measurements = measurements;
+        index
     }
 }
 

@@ -10,6 +10,7 @@
 mod exporter;
 mod faulty_fs;
 pub mod fuzz;
+mod highcard;
 mod mem_fs;
 mod reference;
 mod series;
@@ -19,11 +20,12 @@ pub use exporter::{
     BUCKET_BOUNDS, CPU_MODES, EXPORTER_CPUS, EXPORTER_SERIES_PER_HOST, ExporterHost, HANDLERS, NET_DEVICES,
 };
 pub use faulty_fs::{FaultyFs, Op};
+pub use highcard::{HIGHCARD_MEASUREMENTS, Highcard, HighcardBatch, HighcardHost, HighcardRow};
 pub use mem_fs::MemFs;
 pub use reference::Reference;
 
 pub use series::{Series, constant, counter, gauge_1dp, irregular_ts, random_f64};
-pub use tsbs::{CPU_FIELDS, HostSeries, TsbsCpu, cpu_row_batches};
+pub use tsbs::{CPU_FIELDS, CpuRow, HostSeries, TsbsCpu, cpu_row_batches};
 
 /// 2026-01-01T00:00:00Z in nanoseconds.
 pub const START_NS: i64 = 1_767_225_600_000_000_000;

@@ -10,6 +10,7 @@ use rand_distr::{Distribution, Normal};
 
 use super::{SECOND_NS, START_NS};
 use crate::Row;
+use crate::model::WriteRow;
 
 /// The ten fields of measurement `cpu`, in TSBS order.
 pub const CPU_FIELDS: [&str; 10] = [
@@ -137,6 +138,39 @@ impl TsbsCpu {
     }
 }
 
+impl HostSeries {
+    /// The row of step `step` as a view borrowing this host's data.
+    pub fn row(&self, step: usize) -> CpuRow<'_> {
+        CpuRow { host: self, step }
+    }
+}
+
+/// One row of measurement `cpu` (a host at one step), borrowing its host:
+/// writers can build batches of these for nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct CpuRow<'a> {
+    host: &'a HostSeries,
+    step: usize,
+}
+
+impl WriteRow for CpuRow<'_> {
+    fn measurement(&self) -> &str {
+        "cpu"
+    }
+    fn tags(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.host.tags.iter().map(|(k, v)| (*k, v.as_str()))
+    }
+    fn timestamp(&self) -> i64 {
+        self.host.timestamps[self.step]
+    }
+    fn field_count(&self) -> usize {
+        CPU_FIELDS.len()
+    }
+    fn field(&self, i: usize) -> (&str, f64) {
+        (CPU_FIELDS[i], self.host.fields[i][self.step])
+    }
+}
+
 /// One host's tags and the walks of its fields.
 struct HostWalks {
     tags: Vec<(&'static str, String)>,
@@ -219,6 +253,16 @@ mod tests {
         for (s, g) in streamed.iter().flatten().zip(generated.iter().flatten()) {
             assert_eq!((&s.tags, &s.fields, s.timestamp), (&g.tags, &g.fields, g.timestamp));
         }
+    }
+
+    #[test]
+    fn row_views_read_their_host() {
+        let hosts = TsbsCpu::new(2, 5).generate(4);
+        let row = hosts[1].row(3);
+        assert_eq!(row.timestamp(), hosts[1].timestamps[3]);
+        assert_eq!(row.tags().next(), Some(("hostname", "host_1")));
+        assert_eq!(row.field(2), ("usage_idle", hosts[1].fields[2][3]));
+        assert_eq!(row.field_count(), 10);
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! Replay on open: read every segment in order, keep every intact record,
-//! and cut a damaged tail off so appends continue on clean bytes.
+//! Replay on open: read every segment in order, hand every intact record to
+//! the caller as it is read, and cut a damaged tail off so appends continue
+//! on clean bytes. Memory is bounded by one segment: records are not
+//! collected.
 //!
 //! Rules: records are accepted in LSN order until the first damaged one in a
 //! segment (a torn write, a bad checksum, a length or LSN out of place). The
@@ -50,19 +52,20 @@ pub struct SegmentFile {
     pub bytes: u64,
 }
 
-/// The records of the log and the report of reading them.
+/// What reading the log found.
 #[derive(Debug, Default)]
 pub struct Replay {
-    /// (LSN, payload) of every intact record, in LSN order.
-    pub records: Vec<(u64, Vec<u8>)>,
+    /// The LSN of the last intact record (0 if none).
+    pub last_lsn: u64,
     /// What was kept and dropped.
     pub report: RecoveryReport,
     /// Segments found, in order.
     pub segments: Vec<SegmentFile>,
 }
 
-/// Reads the log in `dir`, truncating a damaged tail of its last segment.
-pub fn replay(fs: &dyn Fs, dir: &Path) -> Result<Replay> {
+/// Reads the log in `dir`, handing every intact record to `visit` as (LSN,
+/// payload) in LSN order, and truncating a damaged tail of its last segment.
+pub fn replay(fs: &dyn Fs, dir: &Path, mut visit: impl FnMut(u64, &[u8])) -> Result<Replay> {
     let segments: Vec<SegmentFile> = fs
         .list(dir)
         .map_err(Error::io("list", dir))?
@@ -76,14 +79,13 @@ pub fn replay(fs: &dyn Fs, dir: &Path) -> Result<Replay> {
         let path = &file.path;
         let bytes = fs.read(path).map_err(Error::io("read", path))?;
         file.bytes = bytes.len() as u64;
-        let parsed = segment::parse(&bytes, last_lsn);
-        out.report.segments += 1;
-        out.report.records += parsed.records.len();
-        if let Some(&(lsn, _)) = parsed.records.last() {
+        let stop = segment::parse_each(&bytes, last_lsn, |lsn, payload| {
+            out.report.records += 1;
             last_lsn = lsn;
-        }
-        out.records.extend(parsed.records);
-        if let Some((offset, stop)) = parsed.stop {
+            visit(lsn, payload);
+        });
+        out.report.segments += 1;
+        if let Some((offset, stop)) = stop {
             let reason = match stop {
                 Stop::Torn => "torn write".to_string(),
                 Stop::Corrupt(why) => why,
@@ -96,5 +98,6 @@ pub fn replay(fs: &dyn Fs, dir: &Path) -> Result<Replay> {
             out.report.damage.push(Damage { path: path.clone(), offset, bytes: bytes_dropped, reason });
         }
     }
+    out.last_lsn = last_lsn;
     Ok(out)
 }

@@ -68,6 +68,7 @@ pub enum Stop {
 }
 
 /// Records read from one segment, and where and why reading stopped early.
+#[cfg(any(test, feature = "testing"))]
 #[derive(Debug, Default)]
 pub struct Parsed {
     /// (LSN, payload) in order.
@@ -78,21 +79,27 @@ pub struct Parsed {
 
 /// Reads every intact record of a segment's bytes, stopping at the first
 /// damaged one. `after` is the LSN every record must exceed.
-pub fn parse(bytes: &[u8], mut after: u64) -> Parsed {
-    let mut parsed = Parsed::default();
+#[cfg(any(test, feature = "testing"))]
+pub fn parse(bytes: &[u8], after: u64) -> Parsed {
+    let mut records = Vec::new();
+    let stop = parse_each(bytes, after, |lsn, payload| records.push((lsn, payload.to_vec())));
+    Parsed { records, stop }
+}
+
+/// Hands every intact record of a segment's bytes to `visit` as it is
+/// read, stopping at the first damaged one; returns where and why reading
+/// stopped early, if it did. `after` is the LSN every record must exceed.
+pub fn parse_each(bytes: &[u8], mut after: u64, mut visit: impl FnMut(u64, &[u8])) -> Option<(u64, Stop)> {
     if bytes.len() < HEADER_LEN {
-        parsed.stop = Some((0, Stop::Torn));
-        return parsed;
+        return Some((0, Stop::Torn));
     }
     if bytes[..HEADER_LEN] != header() {
-        parsed.stop = Some((0, Stop::Corrupt("bad segment header (magic or version)".into())));
-        return parsed;
+        return Some((0, Stop::Corrupt("bad segment header (magic or version)".into())));
     }
     let mut at = HEADER_LEN;
     while at < bytes.len() {
         let Some(head) = bytes.get(at..at + RECORD_HEADER_LEN) else {
-            parsed.stop = Some((at as u64, Stop::Torn));
-            break;
+            return Some((at as u64, Stop::Torn));
         };
         let word = |i: usize| u32::from_le_bytes([head[i], head[i + 1], head[i + 2], head[i + 3]]);
         let (len, crc) = (word(0) as usize, word(4));
@@ -100,29 +107,25 @@ pub fn parse(bytes: &[u8], mut after: u64) -> Parsed {
         lsn_bytes.copy_from_slice(&head[8..16]);
         let lsn = u64::from_le_bytes(lsn_bytes);
         if len > MAX_RECORD_LEN {
-            parsed.stop = Some((at as u64, Stop::Corrupt(format!("record length {len} exceeds the limit"))));
-            break;
+            return Some((at as u64, Stop::Corrupt(format!("record length {len} exceeds the limit"))));
         }
         let Some(payload) = bytes.get(at + RECORD_HEADER_LEN..at + RECORD_HEADER_LEN + len) else {
-            parsed.stop = Some((at as u64, Stop::Torn));
-            break;
+            return Some((at as u64, Stop::Torn));
         };
         let mut hasher = crc32fast::Hasher::new();
         hasher.update(&lsn_bytes);
         hasher.update(payload);
         if hasher.finalize() != crc {
-            parsed.stop = Some((at as u64, Stop::Corrupt("record checksum mismatch".into())));
-            break;
+            return Some((at as u64, Stop::Corrupt("record checksum mismatch".into())));
         }
         if lsn <= after || lsn > MAX_LSN {
-            parsed.stop = Some((at as u64, Stop::Corrupt(format!("LSN {lsn} does not follow {after}"))));
-            break;
+            return Some((at as u64, Stop::Corrupt(format!("LSN {lsn} does not follow {after}"))));
         }
         after = lsn;
-        parsed.records.push((lsn, payload.to_vec()));
+        visit(lsn, payload);
         at += RECORD_HEADER_LEN + len;
     }
-    parsed
+    None
 }
 
 #[cfg(test)]

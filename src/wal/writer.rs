@@ -106,12 +106,18 @@ pub struct Wal {
 }
 
 impl Wal {
-    /// Opens (creating if needed) the log in `dir`, replays it, and starts a new
-    /// segment for appends. Returns the log and what replay found.
-    pub fn open(fs: Arc<dyn Fs>, dir: &Path, options: WalOptions) -> Result<(Wal, Replay)> {
+    /// Opens (creating if needed) the log in `dir`, replays it, handing each
+    /// intact record to `visit` as it is read (see [`recovery::replay`]), and
+    /// starts a new segment for appends. Returns the log and what replay found.
+    pub fn open(
+        fs: Arc<dyn Fs>,
+        dir: &Path,
+        options: WalOptions,
+        visit: impl FnMut(u64, &[u8]),
+    ) -> Result<(Wal, Replay)> {
         fs.create_dir_all(dir).map_err(Error::io("create directory", dir))?;
-        let replay = recovery::replay(fs.as_ref(), dir)?;
-        let last = replay.records.last().map_or(0, |r| r.0);
+        let replay = recovery::replay(fs.as_ref(), dir, visit)?;
+        let last = replay.last_lsn;
         let next = replay.segments.last().map_or(1, |s| s.first_lsn).max(last + 1).max(options.min_next_lsn);
         let last = last.max(next - 1);
         let mut segments = replay.segments.clone();
@@ -417,8 +423,17 @@ mod tests {
         dir
     }
 
-    fn open(dir: &Path, options: WalOptions) -> (Wal, Replay) {
-        Wal::open(Arc::new(OsFs), dir, options).expect("opens")
+    /// What replay found, with the records it handed over.
+    struct Replayed {
+        records: Vec<(u64, Vec<u8>)>,
+        report: crate::wal::RecoveryReport,
+    }
+
+    fn open(dir: &Path, options: WalOptions) -> (Wal, Replayed) {
+        let mut records = Vec::new();
+        let (wal, replay) =
+            Wal::open(Arc::new(OsFs), dir, options, |lsn, p| records.push((lsn, p.to_vec()))).expect("opens");
+        (wal, Replayed { records, report: replay.report })
     }
 
     #[test]

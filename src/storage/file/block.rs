@@ -23,10 +23,12 @@ pub const BLOCK_HEADER_LEN: usize = 9;
 pub enum BlockType {
     /// Chunks of one time partition and their directory (`partition_block`).
     Partition = 1,
-    /// A snapshot of the series index and the list of partition blocks (`index_block`).
+    /// The lists of series blocks and partition blocks (`index_block`).
     Index = 2,
     /// Where the latest index block is (`footer`).
     Footer = 3,
+    /// The series a flush adds (`series_block`).
+    Series = 4,
 }
 
 impl BlockType {
@@ -36,6 +38,7 @@ impl BlockType {
             1 => Some(BlockType::Partition),
             2 => Some(BlockType::Index),
             3 => Some(BlockType::Footer),
+            4 => Some(BlockType::Series),
             _ => None,
         }
     }

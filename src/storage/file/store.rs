@@ -23,8 +23,9 @@ use std::sync::Arc;
 
 use super::block::{self, BLOCK_HEADER_LEN, BlockHeader, BlockType, HEADER_LEN};
 use super::footer::{self, FOOTER_LEN, Footer};
-use super::index_block::{self, BlockRef, IndexSnapshot};
+use super::index_block::{self, BlockRef, Decoded, IndexSnapshot, Manifest};
 use super::partition_block::{self, Known, PREFIX_LEN, PartitionBlock, Prefix};
+use super::series_block::{self, SeriesBlockRef, SeriesDelta, covered};
 use crate::error::{Error, Result};
 use crate::fs::{AppendFile, Fs, ReadAt};
 use crate::storage::series_index::SeriesIndex;
@@ -121,7 +122,13 @@ fn parent(path: &Path) -> &Path {
 }
 
 fn empty_snapshot(partition_ns: i64) -> IndexSnapshot {
-    IndexSnapshot { durable_lsn: 0, partition_ns, series: SeriesIndex::default(), blocks: Vec::new() }
+    IndexSnapshot {
+        durable_lsn: 0,
+        partition_ns,
+        series: SeriesIndex::default(),
+        series_blocks: Vec::new(),
+        blocks: Vec::new(),
+    }
 }
 
 impl FileStore {
@@ -314,11 +321,72 @@ impl Opener {
             return None;
         }
         match index_block::decode(&payload) {
-            Ok(snapshot) => Some(snapshot),
+            Ok(Decoded::Whole(snapshot)) => Some(*snapshot),
+            Ok(Decoded::Manifest(manifest)) => self.load(manifest),
             Err(e) => {
                 self.damaged(offset, format!("index block does not decode: {e}"));
                 None
             }
+        }
+    }
+
+    /// Reads the series blocks an index lists, in order. An index is intact
+    /// only if all of them are: otherwise an older index is used, whose
+    /// series blocks (superseded by consolidation, still in the file) may be.
+    fn load(&mut self, manifest: Manifest) -> Option<IndexSnapshot> {
+        let mut series = SeriesIndex::default();
+        for (i, b) in manifest.series_blocks.iter().enumerate() {
+            let (first, first_field) = covered(&manifest.series_blocks[..i]);
+            let delta = self.series_block(b.offset, Some(b.len))?;
+            let fits = (delta.first, delta.first_field, delta.series_count() as u64, delta.fields.len() as u64)
+                == (first, first_field, b.series, b.fields);
+            let applied = if fits {
+                delta.apply(&mut series).map_err(|e| e.to_string())
+            } else {
+                Err("its range is not the one the index lists".into())
+            };
+            if let Err(why) = applied {
+                self.damaged(b.offset, format!("series block skipped: {why}; an older index is used"));
+                return None;
+            }
+        }
+        Some(manifest.load(series))
+    }
+
+    /// Reads and decodes the series block at `offset` (of length `listed`,
+    /// when an index lists it), reporting damage.
+    fn series_block(&mut self, offset: u64, listed: Option<u64>) -> Option<SeriesDelta> {
+        let payload =
+            self.block_header(offset).filter(|h| listed.is_none_or(|len| len == h.block_len())).and_then(|head| {
+                let payload = self.read(offset + BLOCK_HEADER_LEN as u64, u64::from(head.len))?;
+                (head.kind == BlockType::Series as u8 && head.verifies(&payload)).then_some(payload)
+            });
+        let Some(payload) = payload else {
+            self.damaged(offset, "series block is unreadable or fails its checksum");
+            return None;
+        };
+        series_block::decode(&payload)
+            .inspect_err(|e| self.damaged(offset, format!("series block does not decode: {e}")))
+            .ok()
+    }
+
+    /// Applies a series block found after the newest intact index: it must
+    /// start where one of the snapshot's series blocks does (or at the end).
+    fn adopt_series(&mut self, snapshot: &mut IndexSnapshot, offset: u64, len: u64) {
+        let Some(delta) = self.series_block(offset, None) else { return };
+        let r = SeriesBlockRef { offset, len, series: delta.series_count() as u64, fields: delta.fields.len() as u64 };
+        let starts = (0..=snapshot.series_blocks.len())
+            .find(|&j| covered(&snapshot.series_blocks[..j]) == (delta.first, delta.first_field));
+        let Some(j) = starts else {
+            self.damaged(offset, "series block does not follow the series known; its series are lost");
+            return;
+        };
+        match delta.apply(&mut snapshot.series) {
+            Ok(()) => {
+                snapshot.series_blocks.truncate(j);
+                snapshot.series_blocks.push(r);
+            }
+            Err(e) => self.damaged(offset, format!("series block skipped: {e}")),
         }
     }
 
@@ -385,7 +453,9 @@ impl Opener {
             Some((snapshot, end)) => (snapshot, end),
             None => (empty_snapshot(partition_ns), HEADER_LEN),
         };
-        let mut adopted = Vec::new();
+        // Partition blocks are parsed once the walk is done: the series
+        // block of their flush comes after them.
+        let mut pending = Vec::new();
         let mut torn_at = None;
         while pos < self.len {
             let Some(head) = self.block_header(pos).filter(|h| pos + h.block_len() <= self.len) else {
@@ -393,14 +463,12 @@ impl Opener {
                 break;
             };
             match BlockType::from_byte(head.kind) {
-                Some(BlockType::Partition) => {
-                    let known = known(&snapshot);
-                    adopted.extend(self.directory(pos, None, known));
-                }
+                Some(BlockType::Partition) => pending.push(pos),
+                Some(BlockType::Series) => self.adopt_series(&mut snapshot, pos, head.block_len()),
                 Some(BlockType::Index) => {
                     if let Some(newer) = self.index_block(pos) {
                         snapshot = newer;
-                        adopted.clear();
+                        pending.clear();
                     }
                 }
                 Some(BlockType::Footer) => {}
@@ -417,6 +485,16 @@ impl Opener {
             self.len = at;
         }
         let mut blocks = self.directories(&snapshot);
+        let known = known(&snapshot);
+        let adopted: Vec<PartitionBlock> =
+            pending.into_iter().filter_map(|at| self.directory(at, None, known)).collect();
+        // The index that listed these blocks' fields is lost: their
+        // directories say which fields each measurement has.
+        for e in adopted.iter().flat_map(|b| &b.entries) {
+            if let Some(m) = snapshot.series.series(e.series).map(|s| s.measurement().to_string()) {
+                e.fields.iter().for_each(|&f| snapshot.series.add_field(&m, f));
+            }
+        }
         blocks.extend(adopted);
         Ok((snapshot, blocks))
     }
@@ -461,7 +539,7 @@ mod tests {
     /// `bytes` (a file so far) with an index of `index` listing `blocks`, and a footer.
     fn with_index(mut bytes: Vec<u8>, index: &SeriesIndex, blocks: &[BlockRef]) -> Vec<u8> {
         let start = block::begin(&mut bytes, BlockType::Index);
-        index_block::encode(0, 10, index, blocks, &mut bytes);
+        super::super::index_v1::encode(0, 10, index, blocks, &mut bytes);
         block::finish(&mut bytes, start).expect("fits");
         let footer = Footer { index_offset: start as u64, index_len: (bytes.len() - start) as u64 };
         bytes.extend_from_slice(&footer.encode());
