@@ -18,7 +18,7 @@
 
 use super::bits::{BitReader, BitWriter};
 use super::error::{Error, Result};
-use super::rice;
+use super::rice::{self, Slot};
 use super::varint::{ByteReader, put_varint, unzigzag, zigzag};
 use super::{Codec, EncodingId};
 
@@ -152,7 +152,7 @@ fn write_header(out: &mut Vec<u8>, values: &[i64], transform: Transform, base: i
 
 /// Decodes the first `take` of the `count` integers in `payload`, appending them to `out`.
 pub fn decode(payload: &[u8], count: usize, take: usize, out: &mut Vec<i64>) -> Result<()> {
-    decode_affine(payload, count, take, Affine::IDENTITY, out)
+    decode_mapped(payload, count, take, |v| v, out)
 }
 
 /// A map `v -> add + v * mul` (wrapping) applied to decoded integers on the way
@@ -166,9 +166,6 @@ pub struct Affine {
 }
 
 impl Affine {
-    /// `v -> v`.
-    pub const IDENTITY: Affine = Affine { mul: 1, add: 0 };
-
     /// The image of `v`.
     #[inline]
     pub fn apply(self, v: i64) -> i64 {
@@ -176,8 +173,18 @@ impl Affine {
     }
 }
 
-/// [`decode`], mapping every integer through `map`.
-pub fn decode_affine(payload: &[u8], count: usize, take: usize, map: Affine, out: &mut Vec<i64>) -> Result<()> {
+/// [`decode`], turning every integer into an output item with `map` (an
+/// [`Affine`] to timestamps, a division to decimals) in the same pass as the
+/// inverse transform, so each item is written twice at most: its residual,
+/// then its final value in place.
+#[inline]
+pub fn decode_mapped<T: Slot>(
+    payload: &[u8],
+    count: usize,
+    take: usize,
+    map: impl Fn(i64) -> T,
+    out: &mut Vec<T>,
+) -> Result<()> {
     let take = take.min(count);
     let mut bytes = ByteReader::new(payload, 0);
     let transform = Transform::from_u8(bytes.u8("integer transform")?, 0)?;
@@ -201,33 +208,28 @@ pub fn decode_affine(payload: &[u8], count: usize, take: usize, map: Affine, out
     }
     super::reserve(out, take, "packed integers")?;
     let heads = [h0, h0.wrapping_add(h1)];
-    out.extend(heads[..n_heads.min(take)].iter().map(|&h| map.apply(h)));
+    out.extend(heads[..n_heads.min(take)].iter().map(|&h| map(h)));
     let want = take.saturating_sub(n_heads);
     if transform == Transform::Delta && k == rice::ALL_ZERO {
-        // A constant step (regular timestamps): no bits, and a loop that vectorizes.
-        let (mut t, step) = (map.apply(h0), base.wrapping_mul(map.mul));
-        let start = out.len();
-        out.resize(start + want, 0);
-        for x in &mut out[start..] {
-            t = t.wrapping_add(step);
-            *x = t;
-        }
+        // A constant step (regular timestamps): no bits, one pass that vectorizes.
+        out.extend((1..=want as i64).map(|i| map(h0.wrapping_add(base.wrapping_mul(i)))));
         return Ok(());
     }
-    // Residuals first, into the output itself, then the inverse transform in
-    // place: two tight loops instead of one that carries both dependencies.
+    // Residuals first, into the output itself, then the inverse transform and
+    // the map in place: two tight loops instead of one that carries both
+    // dependencies.
     let start = out.len();
-    out.resize(start + want, 0);
+    out.resize(start + want, T::from_residual(0));
     let xs = &mut out[start..];
     rice::decode(&mut BitReader::new(bits), k, xs).map_err(|e| e.shifted(payload.len() - bits.len()))?;
-    let step = |r: i64| base.wrapping_add(unzigzag(r as u64));
+    let step = |x: T| base.wrapping_add(unzigzag(x.residual()));
     match transform {
-        Transform::Values => xs.iter_mut().for_each(|x| *x = step(*x)),
+        Transform::Values => xs.iter_mut().for_each(|x| *x = map(step(*x))),
         Transform::Delta => {
             let mut prev = h0;
             for x in xs.iter_mut() {
                 prev = prev.wrapping_add(step(*x));
-                *x = prev;
+                *x = map(prev);
             }
         }
         Transform::DeltaOfDelta => {
@@ -235,12 +237,9 @@ pub fn decode_affine(payload: &[u8], count: usize, take: usize, map: Affine, out
             for x in xs.iter_mut() {
                 delta = delta.wrapping_add(step(*x));
                 prev = prev.wrapping_add(delta);
-                *x = prev;
+                *x = map(prev);
             }
         }
-    }
-    if map != Affine::IDENTITY {
-        xs.iter_mut().for_each(|x| *x = map.apply(*x));
     }
     Ok(())
 }
