@@ -457,6 +457,11 @@ proptest! {
     }
 
     #[test]
+    fn gorilla_size_floor_never_exceeds_its_size(items in f64_vec(300)) {
+        prop_assert!(GorillaXor::size_floor(&items) <= GorillaXor::encoded_len(&items));
+    }
+
+    #[test]
     fn gorilla_round_trips_arbitrary_bit_patterns(
         raw in vec(any::<u64>(), 0..300),
         take in 0usize..320,

@@ -88,7 +88,9 @@ impl PackedInts {
     pub fn encode_ints(&mut self, values: &[i64], out: &mut Vec<u8>) {
         let (transform, base, length_sum) = self.plan(values);
         self.residuals.clear();
-        for_each_transformed(values, transform, |x| self.residuals.push(zigzag(x.wrapping_sub(base))));
+        if length_sum != 0 {
+            for_each_transformed(values, transform, |x| self.residuals.push(zigzag(x.wrapping_sub(base))));
+        }
         let (k, _) = rice::best_parameter_near(&self.residuals, length_sum);
         write_header(out, values, transform, base, k);
         let mut w = BitWriter::new(out);
@@ -98,7 +100,7 @@ impl PackedInts {
 
     /// Picks the transform and its base, and returns the residuals' bit length
     /// sum. That sum tracks the Rice cost closely and, unlike the sum of the
-    /// residuals, is not swamped by one outlier; one pass per transform.
+    /// residuals, is not swamped by one outlier; one pass sizes all three.
     fn plan(&mut self, values: &[i64]) -> (Transform, i64, u64) {
         if let [a, b, rest @ ..] = values {
             let step = b.wrapping_sub(*a);
@@ -107,11 +109,10 @@ impl PackedInts {
                 return (Transform::Delta, step, 0);
             }
         }
+        let bases = Transform::ALL.map(|t| self.sample_median(values, t));
+        let sums = length_sums(values, bases);
         let mut best = (Transform::Values, 0, 0, u64::MAX);
-        for transform in Transform::ALL {
-            let base = self.sample_median(values, transform);
-            let mut bits = 0;
-            for_each_transformed(values, transform, |x| bits += rice::bit_length(zigzag(x.wrapping_sub(base))));
+        for ((transform, base), bits) in Transform::ALL.into_iter().zip(bases).zip(sums) {
             self.header.clear();
             write_header(&mut self.header, values, transform, base, 0);
             let total = bits + 8 * self.header.len() as u64;
@@ -123,7 +124,7 @@ impl PackedInts {
     }
 
     /// Median of up to 31 evenly spaced elements of the transformed sequence:
-    /// robust to outliers, and cheap to sort.
+    /// robust to outliers, and cheap to select.
     fn sample_median(&mut self, values: &[i64], transform: Transform) -> i64 {
         let len = values.len().saturating_sub(transform.heads());
         if len == 0 {
@@ -131,9 +132,31 @@ impl PackedInts {
         }
         self.sample.clear();
         self.sample.extend((0..len).step_by(len.div_ceil(31)).map(|i| transformed_at(values, transform, i)));
-        self.sample.sort_unstable();
-        self.sample[self.sample.len() / 2]
+        let middle = self.sample.len() / 2;
+        *self.sample.select_nth_unstable(middle).1
     }
+}
+
+/// The residuals' bit length sums under each transform (in [`Transform::ALL`]
+/// order) with its base: the sums [`for_each_transformed`] would give, in one
+/// pass whose three independent sums overlap, instead of three passes.
+fn length_sums(values: &[i64], bases: [i64; 3]) -> [u64; 3] {
+    let length = |x: i64, base: i64| rice::bit_length(zigzag(x.wrapping_sub(base)));
+    let mut sums = [0u64; 3];
+    if let [a, rest @ ..] = values {
+        sums[0] += length(*a, bases[0]);
+        if let [b, ..] = rest {
+            sums[0] += length(*b, bases[0]);
+            sums[1] += length(b.wrapping_sub(*a), bases[1]);
+        }
+    }
+    for w in values.windows(3) {
+        let (d0, d1) = (w[1].wrapping_sub(w[0]), w[2].wrapping_sub(w[1]));
+        sums[0] += length(w[2], bases[0]);
+        sums[1] += length(d1, bases[1]);
+        sums[2] += length(d1.wrapping_sub(d0), bases[2]);
+    }
+    sums
 }
 
 /// Writes everything before the Rice codes: transform, heads, base, `k`.
@@ -284,6 +307,20 @@ mod tests {
         let buf = round_trip(&counter);
         assert_eq!(buf[0], Transform::Delta as u8);
         assert!(buf.len() < 360 / 2, "a counter with a reset costs {} bytes", buf.len());
+    }
+
+    #[test]
+    fn fused_length_sums_match_each_transform() {
+        let bases = [3, -1, 0];
+        for values in [vec![], vec![5], vec![5, -9], vec![1, 4, 9, 16, 25, i64::MIN, i64::MAX, 0]] {
+            let each = Transform::ALL.map(|t| {
+                let mut sum = 0;
+                let base = bases[t as usize];
+                for_each_transformed(&values, t, |x| sum += rice::bit_length(zigzag(x.wrapping_sub(base))));
+                sum
+            });
+            assert_eq!(length_sums(&values, bases), each, "{values:?}");
+        }
     }
 
     #[test]

@@ -59,9 +59,24 @@ pub fn best_parameter_near(residuals: &[u64], length_sum: u64) -> (u8, u64) {
     let mean = length_sum.div_ceil(residuals.len() as u64);
     let first = mean.saturating_sub(2).min(u64::from(MAX_K) - 3) as u32;
     let mut bits = [0u64; 4];
-    for &v in residuals {
+    let max = residuals.iter().copied().max().unwrap_or(0);
+    if max >> first < u64::from(ESCAPE) {
+        // No residual escapes under any of the four: a code costs its
+        // quotient plus k + 1, and the quotient sums are plain shifts and adds.
+        for &v in residuals {
+            for (j, b) in bits.iter_mut().enumerate() {
+                *b += v >> (first + j as u32);
+            }
+        }
+        let n = residuals.len() as u64;
         for (j, b) in bits.iter_mut().enumerate() {
-            *b += code_len(v, first + j as u32);
+            *b += n * u64::from(first + j as u32 + 1);
+        }
+    } else {
+        for &v in residuals {
+            for (j, b) in bits.iter_mut().enumerate() {
+                *b += code_len(v, first + j as u32);
+            }
         }
     }
     let (j, &best) = bits.iter().enumerate().min_by_key(|&(_, b)| *b).unwrap_or((0, &u64::MAX));
@@ -77,7 +92,10 @@ pub fn encode<S: BitSink>(residuals: &[u64], k: u8, sink: &mut S) {
     let mask = low_mask(k);
     for &v in residuals {
         let q = v >> k;
-        if q < u64::from(ESCAPE) {
+        if q < u64::from(ESCAPE) && q as u32 + 1 + k <= 64 {
+            // One put for the whole code: the unary run, its one bit, the low bits.
+            sink.put((1 << q) | ((v & mask) << (q + 1)), q as u32 + 1 + k);
+        } else if q < u64::from(ESCAPE) {
             sink.put(1 << q, q as u32 + 1);
             sink.put(v & mask, k);
         } else {
