@@ -15,7 +15,7 @@
 
 use chronicle::encoding::{
     Chunk, ChunkEncoder, Codec, Constant, Decimal, DeltaOfDelta, EncodingId, EncodingPolicy, Error, GorillaXor,
-    PackedInts, Plain, RunLength,
+    MAX_CHUNK_POINTS, PackedInts, Plain, RunLength,
 };
 use chronicle::testing::{self, HOUR_NS, TsbsCpu};
 use proptest::collection::vec;
@@ -73,6 +73,38 @@ fn i64_vec(max: usize) -> impl Strategy<Value = Vec<i64>> {
                 .collect()
         }),
     ]
+}
+
+/// Integer sequences whose residuals are short Rice codes (parameters 0 to
+/// about 6, the codes the decoder reads several at a time by table lookup),
+/// as values, a walk or a walk of walks, long enough to cross many lookup
+/// windows, with the odd outlier that takes an escape code.
+fn short_code_ints(max: usize) -> impl Strategy<Value = Vec<i64>> {
+    (0u32..=7, 0usize..3, any::<i64>(), vec((any::<u8>(), 0u8..64), 0..max)).prop_map(|(width, shape, start, draws)| {
+        let (mut value, mut step) = (start, 0i64);
+        draws
+            .into_iter()
+            .map(|(noise, roll)| {
+                let x = if roll == 0 {
+                    i64::from(noise).wrapping_mul(0x0123_4567_89AB) ^ i64::MIN
+                } else {
+                    i64::from(noise) % (1 << width) - (1 << width) / 2
+                };
+                match shape {
+                    0 => x,
+                    1 => {
+                        value = value.wrapping_add(x);
+                        value
+                    }
+                    _ => {
+                        step = step.wrapping_add(x);
+                        value = value.wrapping_add(step);
+                        value
+                    }
+                }
+            })
+            .collect()
+    })
 }
 
 /// One step between consecutive timestamps: zero (equal timestamps), small,
@@ -383,6 +415,19 @@ proptest! {
     }
 
     #[test]
+    fn packed_ints_round_trip_short_codes(items in short_code_ints(3000), take in 0usize..3100) {
+        check_i64_codec(&mut PackedInts::default(), &items, take)?;
+    }
+
+    #[test]
+    fn decimal_round_trips_short_codes(ks in short_code_ints(3000), e in 0u8..=18, take in 0usize..3100) {
+        // The decoder's fused path: residuals, inverse transform and division to f64 in place.
+        let items: Vec<f64> = ks.iter().map(|&k| decimal(k % DECIMAL_MAX_K, e)).collect();
+        let payload = check_f64_codec(&mut Decimal::default(), &items, take)?;
+        prop_assert!(payload.is_some(), "k / 10^{} with |k| <= 2^51 must be accepted", e);
+    }
+
+    #[test]
     fn packed_ints_encoder_reuse_is_invisible(a in i64_vec(200), b in i64_vec(200)) {
         // The encoder keeps scratch buffers: a second encoding must not depend on the first.
         let mut reused = PackedInts::default();
@@ -409,6 +454,11 @@ proptest! {
     fn gorilla_round_trips(items in f64_vec(300), take in 0usize..320) {
         let payload = check_f64_codec(&mut GorillaXor, &items, take)?.expect("gorilla takes every value");
         prop_assert_eq!(payload.len(), GorillaXor::encoded_len(&items));
+    }
+
+    #[test]
+    fn gorilla_size_floor_never_exceeds_its_size(items in f64_vec(300)) {
+        prop_assert!(GorillaXor::size_floor(&items) <= GorillaXor::encoded_len(&items));
     }
 
     #[test]
@@ -708,6 +758,25 @@ fn single_point_chunks_round_trip() {
             round_trip_chunk(&[t], &[&[v]]);
         }
     }
+}
+
+#[test]
+fn chunks_of_the_largest_size_round_trip() {
+    // A TSBS-like walk (short Rice codes throughout) filling one chunk to the limit.
+    let n = MAX_CHUNK_POINTS;
+    let ts: Vec<i64> = (0..n as i64).map(|i| testing::START_NS + i * 10 * testing::SECOND_NS).collect();
+    let walk: Vec<f64> = (0..n).map(|i| ((i * 7 % 13) * 10 + i % 1000) as f64 / 10.0).collect();
+    let bytes = encode_chunk(EncodingPolicy::Adaptive, &ts, &[&walk]);
+    let chunk = Chunk::parse(&bytes).unwrap();
+    assert_eq!(chunk.value_encoding(0).unwrap(), EncodingId::Decimal);
+    let got = chunk.decode().unwrap();
+    assert_eq!(got.timestamps.values().as_ref(), &ts[..]);
+    assert_eq!(bits(got.values[0].values()), bits(&walk));
+    let mut ts_over = ts;
+    ts_over.push(ts_over[n - 1] + 1);
+    let mut out = Vec::new();
+    let over = ChunkEncoder::default().encode(&ts_over, &[], &mut out);
+    assert!(matches!(over, Err(Error::Unencodable(_))), "{over:?}");
 }
 
 #[test]

@@ -191,7 +191,7 @@ impl<'a> Chunk<'a> {
         // Offsets back to timestamps: min + offset * 10^s, all wrapping.
         let to_time = packed_ints::Affine { mul: POW10[usize::from(self.time_scale)] as i64, add: min };
         let decoded = match self.time_encoding {
-            EncodingId::PackedTime => packed_ints::decode_affine(p, n, take, to_time, out),
+            EncodingId::PackedTime => packed_ints::decode_mapped(p, n, take, |v| to_time.apply(v), out),
             EncodingId::DeltaOfDelta => DeltaOfDelta.decode(p, n, take, out),
             _ => Codec::<i64>::decode(&Plain, p, n, take, out),
         };
@@ -236,7 +236,11 @@ impl<'a> Chunk<'a> {
             (0, 0)
         } else {
             self.decode_timestamps(self.count, &mut times)?;
-            (times.partition_point(|&t| t < start), times.partition_point(|&t| t <= end))
+            if start <= self.min_time && end >= self.max_time {
+                (0, self.count)
+            } else {
+                (times.partition_point(|&t| t < start), times.partition_point(|&t| t <= end))
+            }
         };
         times.truncate(hi);
         times.drain(..lo);

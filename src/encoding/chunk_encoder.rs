@@ -142,10 +142,10 @@ impl ChunkEncoder {
         }
         let decimal = self.decimal.encode(values, &mut self.payload).ok().map(|()| self.payload.len());
         let mut best = (EncodingId::Decimal, decimal.unwrap_or(usize::MAX));
-        // Sizing a codec costs a pass; skip those whose floor is already beaten:
-        // Gorilla spends 64 bits on the first value, 1 on a repeat and >= 3 on a
-        // change (two control bits, one meaningful bit); run-length >= 9 bytes a run.
-        let gorilla_floor = (64 + (values.len() - 1) + 2 * (runs - 1)).div_ceil(8);
+        // Sizing a codec costs a pass; skip those whose floor is already beaten
+        // (run-length spends >= 9 bytes a run). Gorilla's floor costs a pass
+        // too, cheaper than sizing: worth it only when there is a size to beat.
+        let gorilla_floor = if decimal.is_some() { GorillaXor::size_floor(values) } else { 0 };
         let candidates: [(EncodingId, usize, Sizer); 3] = [
             (EncodingId::GorillaXor, gorilla_floor, GorillaXor::encoded_len),
             (EncodingId::RunLength, 9 * runs, RunLength::encoded_len),

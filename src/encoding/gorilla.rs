@@ -53,6 +53,24 @@ impl GorillaXor {
         }
     }
 
+    /// A lower bound of [`GorillaXor::encoded_len`], in one pass that keeps no
+    /// window: a repeat costs 1 bit and a change at least its two control bits
+    /// and its meaningful bits (a reused window holds them all), so sizing can
+    /// be skipped when another codec already beats this.
+    pub fn size_floor(values: &[f64]) -> usize {
+        if values.is_empty() {
+            return 0;
+        }
+        let bits: u64 = values
+            .windows(2)
+            .map(|w| match w[0].to_bits() ^ w[1].to_bits() {
+                0 => 1,
+                x => u64::from(2 + 64 - x.leading_zeros() - x.trailing_zeros()),
+            })
+            .sum();
+        (64 + bits).div_ceil(8) as usize
+    }
+
     /// Encoded size in bytes, computed without writing.
     pub fn encoded_len(values: &[f64]) -> usize {
         bits::sized(|c| Self::write(values, c))

@@ -18,7 +18,7 @@
 
 use super::bits::{BitReader, BitWriter};
 use super::error::{Error, Result};
-use super::rice;
+use super::rice::{self, Slot};
 use super::varint::{ByteReader, put_varint, unzigzag, zigzag};
 use super::{Codec, EncodingId};
 
@@ -88,7 +88,9 @@ impl PackedInts {
     pub fn encode_ints(&mut self, values: &[i64], out: &mut Vec<u8>) {
         let (transform, base, length_sum) = self.plan(values);
         self.residuals.clear();
-        for_each_transformed(values, transform, |x| self.residuals.push(zigzag(x.wrapping_sub(base))));
+        if length_sum != 0 {
+            for_each_transformed(values, transform, |x| self.residuals.push(zigzag(x.wrapping_sub(base))));
+        }
         let (k, _) = rice::best_parameter_near(&self.residuals, length_sum);
         write_header(out, values, transform, base, k);
         let mut w = BitWriter::new(out);
@@ -98,7 +100,7 @@ impl PackedInts {
 
     /// Picks the transform and its base, and returns the residuals' bit length
     /// sum. That sum tracks the Rice cost closely and, unlike the sum of the
-    /// residuals, is not swamped by one outlier; one pass per transform.
+    /// residuals, is not swamped by one outlier; one pass sizes all three.
     fn plan(&mut self, values: &[i64]) -> (Transform, i64, u64) {
         if let [a, b, rest @ ..] = values {
             let step = b.wrapping_sub(*a);
@@ -107,11 +109,10 @@ impl PackedInts {
                 return (Transform::Delta, step, 0);
             }
         }
+        let bases = Transform::ALL.map(|t| self.sample_median(values, t));
+        let sums = length_sums(values, bases);
         let mut best = (Transform::Values, 0, 0, u64::MAX);
-        for transform in Transform::ALL {
-            let base = self.sample_median(values, transform);
-            let mut bits = 0;
-            for_each_transformed(values, transform, |x| bits += rice::bit_length(zigzag(x.wrapping_sub(base))));
+        for ((transform, base), bits) in Transform::ALL.into_iter().zip(bases).zip(sums) {
             self.header.clear();
             write_header(&mut self.header, values, transform, base, 0);
             let total = bits + 8 * self.header.len() as u64;
@@ -123,7 +124,7 @@ impl PackedInts {
     }
 
     /// Median of up to 31 evenly spaced elements of the transformed sequence:
-    /// robust to outliers, and cheap to sort.
+    /// robust to outliers, and cheap to select.
     fn sample_median(&mut self, values: &[i64], transform: Transform) -> i64 {
         let len = values.len().saturating_sub(transform.heads());
         if len == 0 {
@@ -131,9 +132,31 @@ impl PackedInts {
         }
         self.sample.clear();
         self.sample.extend((0..len).step_by(len.div_ceil(31)).map(|i| transformed_at(values, transform, i)));
-        self.sample.sort_unstable();
-        self.sample[self.sample.len() / 2]
+        let middle = self.sample.len() / 2;
+        *self.sample.select_nth_unstable(middle).1
     }
+}
+
+/// The residuals' bit length sums under each transform (in [`Transform::ALL`]
+/// order) with its base: the sums [`for_each_transformed`] would give, in one
+/// pass whose three independent sums overlap, instead of three passes.
+fn length_sums(values: &[i64], bases: [i64; 3]) -> [u64; 3] {
+    let length = |x: i64, base: i64| rice::bit_length(zigzag(x.wrapping_sub(base)));
+    let mut sums = [0u64; 3];
+    if let [a, rest @ ..] = values {
+        sums[0] += length(*a, bases[0]);
+        if let [b, ..] = rest {
+            sums[0] += length(*b, bases[0]);
+            sums[1] += length(b.wrapping_sub(*a), bases[1]);
+        }
+    }
+    for w in values.windows(3) {
+        let (d0, d1) = (w[1].wrapping_sub(w[0]), w[2].wrapping_sub(w[1]));
+        sums[0] += length(w[2], bases[0]);
+        sums[1] += length(d1, bases[1]);
+        sums[2] += length(d1.wrapping_sub(d0), bases[2]);
+    }
+    sums
 }
 
 /// Writes everything before the Rice codes: transform, heads, base, `k`.
@@ -152,7 +175,7 @@ fn write_header(out: &mut Vec<u8>, values: &[i64], transform: Transform, base: i
 
 /// Decodes the first `take` of the `count` integers in `payload`, appending them to `out`.
 pub fn decode(payload: &[u8], count: usize, take: usize, out: &mut Vec<i64>) -> Result<()> {
-    decode_affine(payload, count, take, Affine::IDENTITY, out)
+    decode_mapped(payload, count, take, |v| v, out)
 }
 
 /// A map `v -> add + v * mul` (wrapping) applied to decoded integers on the way
@@ -166,9 +189,6 @@ pub struct Affine {
 }
 
 impl Affine {
-    /// `v -> v`.
-    pub const IDENTITY: Affine = Affine { mul: 1, add: 0 };
-
     /// The image of `v`.
     #[inline]
     pub fn apply(self, v: i64) -> i64 {
@@ -176,8 +196,18 @@ impl Affine {
     }
 }
 
-/// [`decode`], mapping every integer through `map`.
-pub fn decode_affine(payload: &[u8], count: usize, take: usize, map: Affine, out: &mut Vec<i64>) -> Result<()> {
+/// [`decode`], turning every integer into an output item with `map` (an
+/// [`Affine`] to timestamps, a division to decimals) in the same pass as the
+/// inverse transform, so each item is written twice at most: its residual,
+/// then its final value in place.
+#[inline]
+pub fn decode_mapped<T: Slot>(
+    payload: &[u8],
+    count: usize,
+    take: usize,
+    map: impl Fn(i64) -> T,
+    out: &mut Vec<T>,
+) -> Result<()> {
     let take = take.min(count);
     let mut bytes = ByteReader::new(payload, 0);
     let transform = Transform::from_u8(bytes.u8("integer transform")?, 0)?;
@@ -201,33 +231,28 @@ pub fn decode_affine(payload: &[u8], count: usize, take: usize, map: Affine, out
     }
     super::reserve(out, take, "packed integers")?;
     let heads = [h0, h0.wrapping_add(h1)];
-    out.extend(heads[..n_heads.min(take)].iter().map(|&h| map.apply(h)));
+    out.extend(heads[..n_heads.min(take)].iter().map(|&h| map(h)));
     let want = take.saturating_sub(n_heads);
     if transform == Transform::Delta && k == rice::ALL_ZERO {
-        // A constant step (regular timestamps): no bits, and a loop that vectorizes.
-        let (mut t, step) = (map.apply(h0), base.wrapping_mul(map.mul));
-        let start = out.len();
-        out.resize(start + want, 0);
-        for x in &mut out[start..] {
-            t = t.wrapping_add(step);
-            *x = t;
-        }
+        // A constant step (regular timestamps): no bits, one pass that vectorizes.
+        out.extend((1..=want as i64).map(|i| map(h0.wrapping_add(base.wrapping_mul(i)))));
         return Ok(());
     }
-    // Residuals first, into the output itself, then the inverse transform in
-    // place: two tight loops instead of one that carries both dependencies.
+    // Residuals first, into the output itself, then the inverse transform and
+    // the map in place: two tight loops instead of one that carries both
+    // dependencies.
     let start = out.len();
-    out.resize(start + want, 0);
+    out.resize(start + want, T::from_residual(0));
     let xs = &mut out[start..];
     rice::decode(&mut BitReader::new(bits), k, xs).map_err(|e| e.shifted(payload.len() - bits.len()))?;
-    let step = |r: i64| base.wrapping_add(unzigzag(r as u64));
+    let step = |x: T| base.wrapping_add(unzigzag(x.residual()));
     match transform {
-        Transform::Values => xs.iter_mut().for_each(|x| *x = step(*x)),
+        Transform::Values => xs.iter_mut().for_each(|x| *x = map(step(*x))),
         Transform::Delta => {
             let mut prev = h0;
             for x in xs.iter_mut() {
                 prev = prev.wrapping_add(step(*x));
-                *x = prev;
+                *x = map(prev);
             }
         }
         Transform::DeltaOfDelta => {
@@ -235,12 +260,9 @@ pub fn decode_affine(payload: &[u8], count: usize, take: usize, map: Affine, out
             for x in xs.iter_mut() {
                 delta = delta.wrapping_add(step(*x));
                 prev = prev.wrapping_add(delta);
-                *x = prev;
+                *x = map(prev);
             }
         }
-    }
-    if map != Affine::IDENTITY {
-        xs.iter_mut().for_each(|x| *x = map.apply(*x));
     }
     Ok(())
 }
@@ -285,6 +307,20 @@ mod tests {
         let buf = round_trip(&counter);
         assert_eq!(buf[0], Transform::Delta as u8);
         assert!(buf.len() < 360 / 2, "a counter with a reset costs {} bytes", buf.len());
+    }
+
+    #[test]
+    fn fused_length_sums_match_each_transform() {
+        let bases = [3, -1, 0];
+        for values in [vec![], vec![5], vec![5, -9], vec![1, 4, 9, 16, 25, i64::MIN, i64::MAX, 0]] {
+            let each = Transform::ALL.map(|t| {
+                let mut sum = 0;
+                let base = bases[t as usize];
+                for_each_transformed(&values, t, |x| sum += rice::bit_length(zigzag(x.wrapping_sub(base))));
+                sum
+            });
+            assert_eq!(length_sums(&values, bases), each, "{values:?}");
+        }
     }
 
     #[test]

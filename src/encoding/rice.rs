@@ -10,9 +10,17 @@
 //!
 //! The parameter [`ALL_ZERO`] means every residual is zero and no bits follow:
 //! perfectly regular timestamps cost nothing past the header.
+//!
+//! Decoding reads a 56-bit window at a time; for small parameters a lookup
+//! table ([`table`]) turns the window's next bits into several codes at once,
+//! and codes the table cannot hold are read one by one. The decoder writes
+//! raw residuals into the caller's output ([`Slot`]), which the inverse
+//! transform then overwrites in place.
 
 use super::bits::{BitReader, BitSink, PEEK_BITS, low_mask};
 use super::error::{Error, Result};
+
+mod table;
 
 /// Quotients at or above this are escaped.
 pub const ESCAPE: u32 = 24;
@@ -51,9 +59,24 @@ pub fn best_parameter_near(residuals: &[u64], length_sum: u64) -> (u8, u64) {
     let mean = length_sum.div_ceil(residuals.len() as u64);
     let first = mean.saturating_sub(2).min(u64::from(MAX_K) - 3) as u32;
     let mut bits = [0u64; 4];
-    for &v in residuals {
+    let max = residuals.iter().copied().max().unwrap_or(0);
+    if max >> first < u64::from(ESCAPE) {
+        // No residual escapes under any of the four: a code costs its
+        // quotient plus k + 1, and the quotient sums are plain shifts and adds.
+        for &v in residuals {
+            for (j, b) in bits.iter_mut().enumerate() {
+                *b += v >> (first + j as u32);
+            }
+        }
+        let n = residuals.len() as u64;
         for (j, b) in bits.iter_mut().enumerate() {
-            *b += code_len(v, first + j as u32);
+            *b += n * u64::from(first + j as u32 + 1);
+        }
+    } else {
+        for &v in residuals {
+            for (j, b) in bits.iter_mut().enumerate() {
+                *b += code_len(v, first + j as u32);
+            }
         }
     }
     let (j, &best) = bits.iter().enumerate().min_by_key(|&(_, b)| *b).unwrap_or((0, &u64::MAX));
@@ -69,7 +92,10 @@ pub fn encode<S: BitSink>(residuals: &[u64], k: u8, sink: &mut S) {
     let mask = low_mask(k);
     for &v in residuals {
         let q = v >> k;
-        if q < u64::from(ESCAPE) {
+        if q < u64::from(ESCAPE) && q as u32 + 1 + k <= 64 {
+            // One put for the whole code: the unary run, its one bit, the low bits.
+            sink.put((1 << q) | ((v & mask) << (q + 1)), q as u32 + 1 + k);
+        } else if q < u64::from(ESCAPE) {
             sink.put(1 << q, q as u32 + 1);
             sink.put(v & mask, k);
         } else {
@@ -79,33 +105,80 @@ pub fn encode<S: BitSink>(residuals: &[u64], k: u8, sink: &mut S) {
     }
 }
 
-/// Reads `out.len()` residuals coded with parameter `k` into `out` (as the
-/// two's complement `i64` of each `u64` residual, so callers can transform
-/// them in place).
-pub fn decode(r: &mut BitReader<'_>, k: u8, out: &mut [i64]) -> Result<()> {
+/// An output item that can hold a raw residual until the inverse transform
+/// overwrites it in place, so decoding needs no scratch buffer: `i64` as the
+/// two's complement of the residual, `f64` as its bit pattern.
+pub trait Slot: Copy {
+    /// A slot holding `residual`.
+    fn from_residual(residual: u64) -> Self;
+    /// The residual this slot holds.
+    fn residual(self) -> u64;
+}
+
+impl Slot for i64 {
+    #[inline]
+    fn from_residual(residual: u64) -> Self {
+        residual as i64
+    }
+
+    #[inline]
+    fn residual(self) -> u64 {
+        self as u64
+    }
+}
+
+impl Slot for f64 {
+    #[inline]
+    fn from_residual(residual: u64) -> Self {
+        f64::from_bits(residual)
+    }
+
+    #[inline]
+    fn residual(self) -> u64 {
+        self.to_bits()
+    }
+}
+
+/// Reads `out.len()` residuals coded with parameter `k` into `out`.
+pub fn decode<T: Slot>(r: &mut BitReader<'_>, k: u8, out: &mut [T]) -> Result<()> {
     if k == ALL_ZERO {
-        out.fill(0);
+        out.fill(T::from_residual(0));
         return Ok(());
     }
     if k > MAX_K {
         return Err(Error::corrupt("rice parameter", 0, format!("{k} is not a valid parameter")));
     }
+    let table = table::for_parameter(k);
     let k = u32::from(k);
     let mask = low_mask(k);
     let n = out.len();
     let mut done = 0;
     while done < n {
-        // Fast path: decode every code that lies wholly inside one 56-bit
-        // window, shifting a register instead of reloading memory per value.
+        // Decode every code that lies wholly inside one 56-bit window,
+        // shifting a register instead of reloading memory per value: several
+        // short codes per table lookup while they fit, then one at a time.
         let mut word = r.peek();
         let (mut avail, mut used) = (PEEK_BITS, 0);
         while done < n {
+            if let Some(codes) = table.filter(|_| avail >= table::BITS && done + table::CODES <= n) {
+                let entry = codes.lookup(word);
+                if entry.count > 0 {
+                    let slots = &mut out[done..done + table::CODES];
+                    slots.iter_mut().zip(entry.residuals).for_each(|(s, v)| *s = T::from_residual(u64::from(v)));
+                    let bits = u32::from(entry.bits);
+                    done += usize::from(entry.count);
+                    word >>= bits;
+                    avail -= bits;
+                    used += bits;
+                    continue;
+                }
+            }
             let q = word.trailing_zeros();
             let len = q + 1 + k;
             if q >= ESCAPE || len > avail {
                 break;
             }
-            out[done] = ((u64::from(q) << k) | ((word >> (q + 1)) & mask)) as i64;
+            out[done] = T::from_residual((u64::from(q) << k) | ((word >> (q + 1)) & mask));
             word >>= len;
             avail -= len;
             used += len;
@@ -114,7 +187,7 @@ pub fn decode(r: &mut BitReader<'_>, k: u8, out: &mut [i64]) -> Result<()> {
         r.skip(used);
         if done < n && avail == PEEK_BITS {
             // Not even one code fit the window: a long code, an escape, or damage.
-            out[done] = decode_slow(r, k)? as i64;
+            out[done] = T::from_residual(decode_slow(r, k)?);
             done += 1;
         }
     }
