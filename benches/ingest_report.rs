@@ -11,7 +11,13 @@
 //! database; `peak_rss_mb` is the process's high-water mark (VmHWM), with
 //! the rows generated batch by batch as they are written (the data set is
 //! never whole in memory), so it is the database's own memory and one batch.
+//!
+//! `cargo bench --bench ingest_report -- write_latency` runs the steady-rate
+//! write latency mode instead (`ingest_report/write_latency.rs`).
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark binary: failing loudly is right")]
+
+#[path = "ingest_report/write_latency.rs"]
+mod write_latency;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -50,6 +56,9 @@ fn peak_rss_mb() -> f64 {
 fn main() {
     if highcard::run_named() {
         return;
+    }
+    if std::env::args().any(|a| a == "write_latency") {
+        return write_latency::run();
     }
     let dir = std::env::temp_dir().join(format!("chronicle-ingest-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

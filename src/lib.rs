@@ -14,7 +14,8 @@
 //!  wal ── append, group commit, fsync per SyncPolicy ──▶ PATH.wal/*.wal
 //!     ▼
 //!  storage::head ── per partition, series, field: columns in memory
-//!     │ flush (partition closed, memory budget, WAL size, flush(), close())
+//!     │ flush (partition closed, memory budget, WAL size: on the flush thread, frozen
+//!     │ partitions still read; flush(), close(): on the caller's)
 //!     ▼
 //!  encoding::ChunkEncoder ─▶ storage::file::partition_block ─┐
 //!  storage::series_index  ─▶ storage::file::index_block  ────┼─▶ PATH (append-only,

@@ -1,6 +1,7 @@
 //! SIGKILL crash test: a child process writes batches with `SyncPolicy::Always`
-//! (compacting now and then) and prints each batch it tries and each one that
-//! is acknowledged; the parent kills it at a random moment, reopens the
+//! while its flush thread flushes and a second thread compacts every 20 ms,
+//! and prints each batch it tries and each one that is acknowledged; kills
+//! land during writes, background flushes and compactions alike; the parent kills it at a random moment, reopens the
 //! database and checks that every acknowledged batch is there, whole, and
 //! that nothing was duplicated or invented. Then the next round starts on
 //! the same database.
@@ -101,12 +102,16 @@ fn crash_child_writer() {
     let Some(dir) = std::env::var_os(CHILD_DIR) else { return };
     let start: u64 = std::env::var(CHILD_START).ok().and_then(|s| s.parse().ok()).unwrap_or(0);
     let db = Db::open(std::path::Path::new(&dir).join("db"), config(SyncPolicy::Always)).expect("opens");
+    let compactor = db.clone();
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(Duration::from_millis(20));
+            compactor.compact().expect("compacts");
+        }
+    });
     for i in start.. {
         println!("TRY {i}");
         db.write(&batch(i)).expect("writes");
         println!("ACK {i}");
-        if i % 40 == 39 {
-            db.compact().expect("compacts");
-        }
     }
 }

@@ -715,6 +715,20 @@ fn an_existing_file_keeps_its_partition_duration() {
     db.close().unwrap();
 }
 
+/// Waits until at most `points` points are in memory (head and frozen):
+/// the flush a write asked for has run. The deadline only guards against a hang.
+fn wait_for_memory_at_most(db: &Db, points: u64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let memory: u64 = db.partitions().unwrap().iter().map(|p| p.memory_points).sum();
+        if memory <= points {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{memory} points still in memory");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 #[test]
 fn the_memory_budget_triggers_flushes() {
     let dir = TempDir::new("memory_budget");
@@ -725,11 +739,17 @@ fn the_memory_budget_triggers_flushes() {
         let batch: Vec<Point> =
             (0..50).map(|i| Point::new("m", (b * 50 + i) as f64, (b * 50 + i) * S).with_tag("host", "a")).collect();
         db.write(&batch).unwrap();
+        // 4 KiB hold 250 points of one column (16 bytes each, 96 for the
+        // column): a write that goes past them asks the flush thread to
+        // flush everything. Wait until it has.
+        wait_for_memory_at_most(&db, 250);
         sizes.push(file_len(&path));
     }
-    assert!(sizes[sizes.len() - 1] > FILE_HEADER_LEN, "the file grew without an explicit flush");
+    // Every sixth batch (300 points) went past the budget.
+    assert_eq!(db.flush_count().unwrap(), 6, "the budget flushed again and again");
     let grew = sizes.windows(2).filter(|w| w[1] > w[0]).count();
-    assert!(grew >= 5, "the budget flushed again and again: {sizes:?}");
+    assert_eq!(grew, 6, "the file grew at each flush and only then: {sizes:?}");
+    assert!(sizes[5] > FILE_HEADER_LEN, "the first flush, without an explicit one");
     let expect: Vec<Line> = (0..2000).map(|n| line(n * S, &[Some("a")], &[v(n as f64)])).collect();
     assert_eq!(scan(&db, &ScanRequest::new("m")), expect);
     db.close().unwrap();

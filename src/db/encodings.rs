@@ -39,7 +39,7 @@ impl Db {
     pub fn encoding_usage(&self) -> Result<EncodingUsage> {
         let (reader, blocks) = {
             let st = self.read()?;
-            (st.store.reader(), st.blocks.values().flatten().map(Arc::clone).collect::<Vec<_>>())
+            (st.reader.clone(), st.blocks.values().flatten().map(Arc::clone).collect::<Vec<_>>())
         };
         let mut time: BTreeMap<u8, (EncodingId, EncodingCount)> = BTreeMap::new();
         let mut values: BTreeMap<u8, (EncodingId, EncodingCount)> = BTreeMap::new();

@@ -1,18 +1,29 @@
 //! The flush: head partitions become partition blocks in the file, then the
-//! WAL is checkpointed.
+//! WAL is checkpointed. Writers never wait for it: it runs on the
+//! database's flush thread ([`super::flusher`]) when partitions fall due,
+//! and on the caller's thread for [`super::Db::flush`] and `close`.
 //!
-//! Protocol: choose the partitions that are due ([`State::due`]); encode each
-//! into a partition block ([`add_series`]: fields of a series whose
-//! timestamps are identical share one chunk, the timestamps stored once; a
-//! field with other timestamps gets its own; chunks hold at most
-//! [`MAX_POINTS_PER_CHUNK`] points, so a scan of a short range never decodes
-//! much more than it needs); append the blocks, a series block with the
-//! series added since the last one, a new index block and a footer with one
-//! write; fsync. Only then drop those partitions from the head and
-//! checkpoint the WAL up to the last record wholly in the file
-//! (`durable_lsn`). A failure before the fsync returns leaves the head intact
-//! and poisons the database for writes: what reached the file is unknown,
-//! and reopening sorts it out from the file and the WAL.
+//! Protocol, under the flush mutex ([`FileWriter`]) throughout:
+//! 1. Freeze (state lock, short): take the partitions out of the head into
+//!    `frozen` (shared, so readers keep seeing them) and fix `durable_lsn`
+//!    = (smallest first LSN of the partitions left in the head) - 1, or the
+//!    last LSN applied. Writers go on into fresh head partitions, whose
+//!    records are all newer.
+//! 2. Encode the frozen partitions (no lock): each into a partition block
+//!    ([`add_series`]: fields of a series whose timestamps are identical
+//!    share one chunk, the timestamps stored once; a field with other
+//!    timestamps gets its own; chunks hold at most [`MAX_POINTS_PER_CHUNK`]
+//!    points, so a scan of a short range never decodes much more than it
+//!    needs).
+//! 3. Add a series block with the series added since the last one, the
+//!    index block and the footer (state read lock, for the index).
+//! 4. Append blocks, index and footer with one write, then one fsync (no lock).
+//! 5. Swap (state lock, short): the blocks join the directory, the frozen
+//!    partitions go, `durable_lsn` moves. Then checkpoint the WAL.
+//!
+//! A failure from step 2 on poisons the database for writes: what reached
+//! the file is unknown, the frozen partitions stay readable, and the WAL
+//! still holds them (its checkpoint comes last), so reopening sorts it out.
 
 use std::sync::Arc;
 
@@ -21,14 +32,15 @@ use crate::error::{Error, Result};
 use crate::storage::file::block::{self, BlockType};
 use crate::storage::file::footer::Footer;
 use crate::storage::file::index_block::{self, BlockRef};
-use crate::storage::file::partition_block::PartitionBlockBuilder;
+use crate::storage::file::partition_block::{PartitionBlock, PartitionBlockBuilder};
 use crate::storage::file::series_block::{self, SeriesBlockRef, covered};
+use crate::storage::head::HeadPartition;
 use crate::storage::merge::FieldSeries;
 use crate::storage::series_index::{FieldId, SeriesId};
-use crate::wal::Wal;
 
+use super::file_writer::FileWriter;
 use super::state::State;
-
+use super::{Inner, lock_panicked};
 /// Largest chunk, in points per field.
 pub const MAX_POINTS_PER_CHUNK: usize = 16_384;
 
@@ -66,6 +78,27 @@ pub(super) fn add_series(
     Ok(())
 }
 
+/// Which head partitions a flush writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Which {
+    /// Those found due by writes since the last flush.
+    Due,
+    /// Every one.
+    All,
+}
+
+/// Partitions taken out of the head by a flush, and the WAL position the
+/// file covers once they are in it.
+struct Freeze {
+    partitions: Vec<(i64, Arc<HeadPartition>)>,
+    durable_lsn: u64,
+}
+
+/// Where block `b` lies, as the index lists it.
+pub(super) fn block_ref(b: &PartitionBlock) -> BlockRef {
+    BlockRef { partition: b.partition, offset: b.offset, len: b.len }
+}
+
 impl State {
     /// The head partitions that are due for a flush.
     pub fn due(&mut self, late_ns: i64, memory_budget: usize, wal_bytes: u64, max_wal_bytes: u64) -> Vec<i64> {
@@ -83,13 +116,8 @@ impl State {
     }
 
     /// The refs of every live block, in file order.
-    fn block_refs(&self) -> Vec<BlockRef> {
-        let mut refs: Vec<BlockRef> = self
-            .blocks
-            .values()
-            .flatten()
-            .map(|b| BlockRef { partition: b.partition, offset: b.offset, len: b.len })
-            .collect();
+    pub(super) fn block_refs(&self) -> Vec<BlockRef> {
+        let mut refs: Vec<BlockRef> = self.blocks.values().flatten().map(|b| block_ref(b)).collect();
         refs.sort_by_key(|b| b.offset);
         refs
     }
@@ -148,68 +176,105 @@ impl State {
         Ok(series_blocks)
     }
 
-    /// Appends `out` durably, poisoning the state if that fails.
-    fn append_durably(&mut self, out: &[u8]) -> Result<()> {
-        self.store.append_durably(out).inspect_err(|e| self.poison(e.to_string()))
-    }
-
     /// Writes a fresh index and footer (after recovery found damage).
-    pub fn rewrite_index(&mut self) -> Result<()> {
+    pub fn rewrite_index(&mut self, writer: &mut FileWriter) -> Result<()> {
         let mut out = Vec::new();
-        let (base, refs) = (self.store.len(), self.block_refs());
+        let (base, refs) = (writer.store.len(), self.block_refs());
         let series_blocks = self.append_index(&mut out, base, self.durable_lsn, &refs, &self.series_blocks)?;
-        self.append_durably(&out)?;
+        writer.store.append_durably(&out).inspect_err(|e| self.poison(e.to_string()))?;
         self.series_blocks = series_blocks;
         Ok(())
     }
 
-    /// Flushes head partitions `partitions` to the file, then checkpoints the WAL.
-    pub fn flush(&mut self, partitions: &[i64], wal: &Wal) -> Result<()> {
-        self.writable()?;
-        let base = self.store.len();
-        let mut out = Vec::new();
-        let mut built = Vec::new();
-        for p in partitions {
-            let Some(part) = self.head.partitions().get(p) else { continue };
-            let mut builder = PartitionBlockBuilder::new(*p);
-            let mut ids: Vec<SeriesId> = part.series.keys().copied().collect();
-            ids.sort_unstable();
-            for id in ids {
-                let mut columns: Vec<(FieldId, FieldSeries)> =
-                    part.series[&id].iter().map(|c| (c.field, c.resolved())).collect();
-                columns.sort_by_key(|c| c.0);
-                add_series(&mut builder, &mut self.encoder, id, &columns).map_err(internal)?;
-            }
-            if !builder.is_empty() {
-                let at = base + out.len() as u64;
-                built.push(builder.finish(&mut out, at).map_err(internal)?);
-            }
+    /// Takes `partitions` out of the head into `frozen`; `None` if the head
+    /// holds none of them.
+    fn freeze(&mut self, partitions: &[i64]) -> Option<Freeze> {
+        let taken: Vec<(i64, Arc<HeadPartition>)> =
+            partitions.iter().filter_map(|&p| Some((p, Arc::new(self.head.take(p)?)))).collect();
+        if taken.is_empty() {
+            return None;
         }
         // Pending records (written, not yet applied) are all newer than
-        // `last_lsn`, so the checkpoint keeps them in the WAL.
-        let remaining = self.head.partitions().iter().filter(|(p, _)| !partitions.contains(p));
-        let durable = remaining.map(|(_, part)| part.first_lsn - 1).min().unwrap_or(self.last_lsn);
-        let mut refs = self.block_refs();
-        refs.extend(built.iter().map(|b| BlockRef { partition: b.partition, offset: b.offset, len: b.len }));
-        let series_blocks = self.append_index(&mut out, base, durable, &refs, &self.series_blocks)?;
-        self.append_durably(&out)?;
-        self.series_blocks = series_blocks;
-        for block in built {
-            self.blocks.entry(block.partition).or_default().push(Arc::new(block));
-        }
-        for p in partitions {
-            self.head.take(*p);
-        }
-        self.durable_lsn = durable;
-        wal.checkpoint(durable)?;
-        self.flushes += 1;
-        Ok(())
+        // `last_lsn`, and so are records applied after this freeze: the
+        // checkpoint keeps them in the WAL.
+        let remaining = self.head.partitions().values().map(|part| part.first_lsn - 1).min();
+        let durable_lsn = remaining.unwrap_or(self.last_lsn);
+        self.frozen.extend(taken.iter().map(|(p, part)| (*p, Arc::clone(part))));
+        Some(Freeze { partitions: taken, durable_lsn })
     }
+}
 
-    /// Flushes every head partition.
-    pub fn flush_all(&mut self, wal: &Wal) -> Result<()> {
-        let all: Vec<i64> = self.head.partitions().keys().copied().collect();
-        self.flush(&all, wal)
+/// Encodes `partitions` into partition blocks appended to `out`, whose first
+/// byte lands at file offset `base`.
+fn encode(
+    encoder: &mut ChunkEncoder,
+    partitions: &[(i64, Arc<HeadPartition>)],
+    base: u64,
+    out: &mut Vec<u8>,
+) -> Result<Vec<PartitionBlock>> {
+    let mut built = Vec::new();
+    for (p, part) in partitions {
+        let mut builder = PartitionBlockBuilder::new(*p);
+        let mut ids: Vec<SeriesId> = part.series.keys().copied().collect();
+        ids.sort_unstable();
+        for id in ids {
+            let mut columns: Vec<(FieldId, FieldSeries)> =
+                part.series[&id].iter().map(|c| (c.field, c.resolved())).collect();
+            columns.sort_by_key(|c| c.0);
+            add_series(&mut builder, encoder, id, &columns).map_err(internal)?;
+        }
+        if !builder.is_empty() {
+            let at = base + out.len() as u64;
+            built.push(builder.finish(out, at).map_err(internal)?);
+        }
+    }
+    Ok(built)
+}
+
+impl Inner {
+    /// Flushes the head partitions `which` picks to the file, then
+    /// checkpoints the WAL; see the module docs. Returns once done; a
+    /// database that is poisoned or closed refuses.
+    pub(super) fn flush(&self, which: Which) -> Result<()> {
+        let mut writer = self.writer.lock().map_err(lock_panicked)?;
+        let freeze = {
+            let mut st = self.write_lock()?;
+            self.writable(&mut st)?;
+            let partitions: Vec<i64> = match which {
+                Which::Due => std::mem::take(&mut st.due).into_iter().collect(),
+                Which::All => st.head.partitions().keys().copied().collect(),
+            };
+            match st.freeze(&partitions) {
+                Some(freeze) => freeze,
+                None => return Ok(()),
+            }
+        };
+        let writer = &mut *writer;
+        let base = writer.store.len();
+        let mut out = Vec::new();
+        let written = encode(&mut writer.encoder, &freeze.partitions, base, &mut out).and_then(|built| {
+            let st = self.state.read().map_err(lock_panicked)?;
+            let mut refs = st.block_refs();
+            refs.extend(built.iter().map(block_ref));
+            let series_blocks = st.append_index(&mut out, base, freeze.durable_lsn, &refs, &st.series_blocks)?;
+            drop(st);
+            writer.store.append_durably(&out)?;
+            Ok((built, series_blocks))
+        });
+        let mut st = self.write_lock()?;
+        let (built, series_blocks) = written.inspect_err(|e| st.poison(format!("a flush failed: {e}")))?;
+        st.series_blocks = series_blocks;
+        for block in built {
+            st.blocks.entry(block.partition).or_default().push(Arc::new(block));
+        }
+        for (p, _) in &freeze.partitions {
+            st.frozen.remove(p);
+        }
+        st.durable_lsn = freeze.durable_lsn;
+        st.flushes += 1;
+        drop(st);
+        self.wal.checkpoint(freeze.durable_lsn)?;
+        Ok(())
     }
 }
 

@@ -5,9 +5,13 @@
 //!       -> WAL write, queue as pending                       (under the state lock)
 //!       -> wait for the sync policy (outside it, so writers share an fsync)
 //!       -> apply every pending record up to ours to the head, in LSN order (under the lock again)
-//! flush -> partition blocks + index + footer, fsync -> WAL checkpoint   (flush)
+//! flush -> freeze due partitions (lock) -> encode, append, fsync (flush thread, no lock)
+//!       -> swap frozen for blocks (lock) -> WAL checkpoint                      (flush)
 //! scan  -> plan under the read lock (read) -> decode and merge without it
 //! ```
+//! Writers never wait for a flush or a compaction: a write that finds
+//! partitions due hands them to the database's flush thread (flusher), and
+//! both hold the state lock only to freeze and to swap.
 //! A record reaches the head only once its commit succeeded, so a batch whose
 //! write failed is never read nor flushed. Any failure of the WAL (a write,
 //! an fsync, a rotation, a background sync) or of the file poisons the
@@ -19,7 +23,9 @@
 mod compact;
 mod config;
 mod encodings;
+mod file_writer;
 mod flush;
+mod flusher;
 mod read;
 mod state;
 pub(crate) mod wal_record;
@@ -30,7 +36,6 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use config::Config;
 pub use encodings::{EncodingCount, EncodingUsage};
 
-use crate::encoding::ChunkEncoder;
 use crate::error::{Error, Result};
 use crate::fs::FileLock;
 use crate::model::{Point, Row, SeriesKey, WriteRow};
@@ -38,6 +43,9 @@ use crate::storage::file::store::{FileDamage, FileStore};
 use crate::storage::head::Head;
 use crate::storage::scan::{Scan, ScanOptions, ScanRequest};
 use crate::wal::{self, SyncPolicy, Wal, WalOptions};
+use file_writer::FileWriter;
+use flush::Which;
+use flusher::{FlushBell, Flusher};
 use state::{Blocks, State};
 
 /// What opening the database found and repaired.
@@ -66,6 +74,8 @@ impl RecoveryReport {
 #[derive(Debug, Clone)]
 pub struct Db {
     inner: Arc<Inner>,
+    /// The flush thread, stopped when the last clone is dropped.
+    _flusher: Arc<Flusher>,
 }
 
 #[derive(Debug)]
@@ -74,6 +84,10 @@ struct Inner {
     config: Config,
     wal: Wal,
     state: RwLock<State>,
+    /// The flush mutex: whoever writes the file holds it ([`file_writer`]).
+    writer: Mutex<FileWriter>,
+    /// Wakes the flush thread.
+    bell: FlushBell,
     report: RecoveryReport,
     /// Held from open to close.
     lock: Mutex<Option<Box<dyn FileLock>>>,
@@ -114,10 +128,12 @@ impl Db {
             blocks.entry(block.partition).or_default().push(Arc::new(block));
         }
         let durable_lsn = snapshot.durable_lsn;
+        let mut writer = FileWriter::new(opened.store);
         let mut state = State {
             index: snapshot.series,
             head: Head::default(),
-            store: opened.store,
+            frozen: Default::default(),
+            reader: writer.store.reader(),
             blocks,
             series_blocks: snapshot.series_blocks,
             partition_ns: snapshot.partition_ns,
@@ -127,9 +143,9 @@ impl Db {
             names: Default::default(),
             newest_time: None,
             horizon: i64::MIN,
+            due: Default::default(),
             poisoned: None,
             closed: false,
-            encoder: ChunkEncoder::default(),
             flushes: 0,
         };
         let mut report = RecoveryReport { file_damage: opened.damage, ..Default::default() };
@@ -160,11 +176,24 @@ impl Db {
         // After recovery, or once a damaged block is skipped, a fresh index
         // makes the next open take the fast path and stop reporting it.
         if opened.recovered || !report.file_damage.is_empty() {
-            state.rewrite_index()?;
+            state.rewrite_index(&mut writer)?;
         }
-        let inner = Inner { path, config, wal, state: RwLock::new(state), report, lock: Mutex::new(Some(lock)) };
-        let db = Db { inner: Arc::new(inner) };
-        db.flush_due()?;
+        let inner = Arc::new(Inner {
+            path,
+            config,
+            wal,
+            state: RwLock::new(state),
+            writer: Mutex::new(writer),
+            bell: FlushBell::default(),
+            report,
+            lock: Mutex::new(Some(lock)),
+        });
+        let flusher = Flusher::start(&inner).map_err(Error::io("start the flush thread", &inner.path))?;
+        let db = Db { inner, _flusher: Arc::new(flusher) };
+        // What replay brought back may already be due.
+        let mut st = db.inner.write_lock()?;
+        db.inner.request_due_flush(&mut st)?;
+        drop(st);
         Ok(db)
     }
 
@@ -179,15 +208,7 @@ impl Db {
     }
 
     fn read(&self) -> Result<RwLockReadGuard<'_, State>> {
-        let st = self.inner.state.read().map_err(lock_panicked)?;
-        if st.closed {
-            return Err(Error::Closed);
-        }
-        Ok(st)
-    }
-
-    fn write_lock(&self) -> Result<RwLockWriteGuard<'_, State>> {
-        self.inner.state.write().map_err(lock_panicked)
+        self.inner.read()
     }
 
     /// Writes points (field `value`). All or nothing: an invalid point fails
@@ -200,14 +221,6 @@ impl Db {
     /// Writes multi-field rows, like [`Db::write`].
     pub fn write_rows(&self, rows: &[Row]) -> Result<()> {
         self.write_batch(rows)
-    }
-
-    /// Fails if changes are refused: the database is closed, or poisoned by a
-    /// failure of the file or of the WAL (a background sync may have failed
-    /// since the last call).
-    fn writable(&self, st: &mut State) -> Result<()> {
-        st.writable()?;
-        self.inner.wal.check().map_err(|e| st.wal_failed(e))
     }
 
     /// Writes rows given as views borrowing their names (the server's
@@ -228,8 +241,8 @@ impl Db {
         let prepared = wal_record::prepare(&record.bytes, &self.read()?.index)
             .map_err(|e| Error::Internal(format!("a record the write path encoded does not decode: {e}")))?;
         let inner = &self.inner;
-        let mut st = self.write_lock()?;
-        self.writable(&mut st)?;
+        let mut st = inner.write_lock()?;
+        inner.writable(&mut st)?;
         // Checked and claimed under the lock that orders WAL writes, so a
         // batch sees the names of every batch written before it, applied or not.
         st.names.check(&record.names)?;
@@ -240,7 +253,7 @@ impl Db {
             drop(st);
             // Outside the lock, so concurrent writers share one fsync.
             let committed = inner.wal.commit(lsn);
-            st = self.write_lock()?;
+            st = inner.write_lock()?;
             committed.map_err(|e| st.wal_failed(e))?;
         }
         // Committed: whichever writer gets here first applies every record
@@ -248,38 +261,30 @@ impl Db {
         st.apply_pending(lsn);
         // The batch is acknowledged from here on: a failing flush poisons the
         // database for the next call but does not make this write fail.
-        if self.writable(&mut st).is_ok()
-            && let Err(e) = self.flush_due_locked(&mut st)
+        if inner.writable(&mut st).is_ok()
+            && let Err(e) = inner.request_due_flush(&mut st)
         {
-            tracing::warn!(error = %e, "flush after a write failed");
+            tracing::warn!(error = %e, "checking for a due flush after a write failed");
+        }
+        drop(st);
+        // Segment rotation's fsyncs run on the flush thread, not here.
+        if inner.wal.wants_maintenance().unwrap_or(false) {
+            inner.bell.ring_wal();
         }
         Ok(())
     }
 
-    fn flush_due(&self) -> Result<()> {
-        let mut st = self.write_lock()?;
-        self.flush_due_locked(&mut st)
-    }
-
-    fn flush_due_locked(&self, st: &mut State) -> Result<()> {
-        let c = &self.inner.config;
-        let due = st.due(c.late_ns(), c.memory_budget, self.inner.wal.size()?, c.max_wal_bytes);
-        if due.is_empty() { Ok(()) } else { st.flush(&due, &self.inner.wal) }
-    }
-
-    /// Flushes everything in memory to the file.
+    /// Flushes everything in memory to the file; returns once it is there
+    /// (waiting for a background flush in progress first).
     pub fn flush(&self) -> Result<()> {
-        let mut st = self.write_lock()?;
-        self.writable(&mut st)?;
-        st.flush_all(&self.inner.wal)
+        self.inner.flush(Which::All)
     }
 
     /// Rewrites the file with one block per partition, dropping overwritten
     /// points and superseded index blocks; atomic (see `FileStore::replace_with`).
+    /// Returns once done; writes and reads go on meanwhile, flushes wait.
     pub fn compact(&self) -> Result<()> {
-        let mut st = self.write_lock()?;
-        self.writable(&mut st)?;
-        st.compact()
+        self.inner.compact()
     }
 
     /// Flushes and closes; later calls on any clone fail with [`Error::Closed`],
@@ -287,24 +292,7 @@ impl Db {
     /// too, ignoring errors. A poisoned database is closed without a flush
     /// (what it holds in memory is in the WAL) and the poisoning is returned.
     pub fn close(&self) -> Result<()> {
-        let mut st = self.write_lock()?;
-        if st.closed {
-            return Ok(());
-        }
-        let flushed = match self.writable(&mut st) {
-            Ok(()) => st.flush_all(&self.inner.wal),
-            Err(e) => Err(e),
-        };
-        st.closed = true;
-        drop(st);
-        let synced = match self.inner.wal.sync() {
-            Ok(()) | Err(wal::Error::Closed) => flushed,
-            Err(e) => flushed.and(Err(e.into())),
-        };
-        if let Ok(mut lock) = self.inner.lock.lock() {
-            lock.take();
-        }
-        synced
+        self.inner.close()
     }
 
     /// Starts a scan; see [`ScanRequest`] and [`Scan`].
@@ -427,23 +415,74 @@ pub struct PartitionInfo {
     pub memory_points: u64,
 }
 
-impl Drop for Inner {
-    fn drop(&mut self) {
-        // Best effort: errors were or will be reported to the calls that hit them.
-        if let Ok(mut st) = self.state.write()
-            && !st.closed
-            && st.poisoned.is_none()
-            && self.wal.check().is_ok()
-        {
-            let _ = st.flush_all(&self.wal);
-            st.closed = true;
+impl Inner {
+    fn read(&self) -> Result<RwLockReadGuard<'_, State>> {
+        let st = self.state.read().map_err(lock_panicked)?;
+        if st.closed {
+            return Err(Error::Closed);
         }
+        Ok(st)
+    }
+
+    fn write_lock(&self) -> Result<RwLockWriteGuard<'_, State>> {
+        self.state.write().map_err(lock_panicked)
+    }
+
+    /// Fails if changes are refused: the database is closed, or poisoned by a
+    /// failure of the file or of the WAL (a background sync may have failed
+    /// since the last call).
+    fn writable(&self, st: &mut State) -> Result<()> {
+        st.writable()?;
+        self.wal.check().map_err(|e| st.wal_failed(e))
+    }
+
+    /// Hands the partitions now due to the flush thread.
+    fn request_due_flush(&self, st: &mut State) -> Result<()> {
+        let c = &self.config;
+        let due = st.due(c.late_ns(), c.memory_budget, self.wal.size()?, c.max_wal_bytes);
+        if !due.is_empty() {
+            st.due.extend(due);
+            self.bell.ring_flush();
+        }
+        Ok(())
+    }
+
+    /// See [`Db::close`]. Marks the state closed under the flush mutex, so
+    /// no background flush starts after it.
+    fn close(&self) -> Result<()> {
+        if self.write_lock()?.closed {
+            return Ok(());
+        }
+        let flushed = self.flush(Which::All);
+        let writer = self.writer.lock().map_err(lock_panicked)?;
+        let mut st = self.write_lock()?;
+        if st.closed {
+            return flushed;
+        }
+        st.closed = true;
+        drop(st);
+        drop(writer);
+        let synced = match self.wal.sync() {
+            Ok(()) | Err(wal::Error::Closed) => flushed,
+            Err(e) => flushed.and(Err(e.into())),
+        };
+        if let Ok(mut lock) = self.lock.lock() {
+            lock.take();
+        }
+        synced
+    }
+
+    /// Closes when the last handle goes, unless closed or poisoned already;
+    /// errors were or will be reported to the calls that hit them.
+    fn close_quietly(&self) {
+        let _ = self.close();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::encoding::ChunkEncoder;
     use std::time::Duration;
 
     fn send_sync<T: Send + Sync>() {}

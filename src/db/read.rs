@@ -1,12 +1,17 @@
 //! The read side of a [`super::Db`]: scan planning and the catalog listings.
 //!
 //! A scan is planned under the read lock: the matching series, the chunks of
-//! every overlapping partition block (cloned directory entries) and the head
-//! points in range (copied), so the scan then runs without any lock.
+//! every overlapping partition block (cloned directory entries) and the
+//! points in memory in range (copied), so the scan then runs without any
+//! lock. Points in memory are those of the head and of the partitions a
+//! flush has frozen and not yet swapped into the file: a reader sees a
+//! partition as frozen or as blocks, never both and never neither, and takes
+//! frozen points as newer than blocks and older than the head.
 
 use std::collections::{BTreeSet, HashSet, VecDeque};
 
 use crate::error::Result;
+use crate::storage::head::HeadPartition;
 use crate::storage::scan::{
     self, FieldRange, RowFields, Scan, ScanOptions, ScanPart, ScanRequest, TagDictionary, TopBuckets,
 };
@@ -16,22 +21,30 @@ use super::PartitionInfo;
 use super::state::State;
 
 impl State {
+    /// Partition `p` in memory, oldest first: frozen by a flush, then the head.
+    fn in_memory(&self, p: i64) -> impl Iterator<Item = &HeadPartition> {
+        self.frozen.get(&p).map(|f| &**f).into_iter().chain(self.head.partitions().get(&p))
+    }
+
+    /// Numbers of the partitions in memory within `range`, each once.
+    fn memory_partitions(&self, range: std::ops::RangeInclusive<i64>) -> BTreeSet<i64> {
+        let frozen = self.frozen.range(range.clone()).map(|(&p, _)| p);
+        frozen.chain(self.head.partitions().range(range).map(|(&p, _)| p)).collect()
+    }
+
     /// What each partition holds, by number.
     pub fn partition_infos(&self) -> Vec<PartitionInfo> {
         let ns = i128::from(self.partition_ns);
         let clamp = |t: i128| t.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
         let mut numbers: BTreeSet<i64> = self.blocks.keys().copied().collect();
-        numbers.extend(self.head.partitions().keys());
+        numbers.extend(self.memory_partitions(i64::MIN..=i64::MAX));
         numbers
             .into_iter()
             .map(|p| {
                 let blocks = self.blocks.get(&p).map(Vec::as_slice).unwrap_or_default();
                 let chunks = blocks.iter().flat_map(|b| &b.entries);
-                let memory_points = self
-                    .head
-                    .partitions()
-                    .get(&p)
-                    .map_or(0, |hp| hp.series.values().flatten().map(|c| c.times.len() as u64).sum());
+                let memory_points =
+                    self.in_memory(p).flat_map(|hp| hp.series.values().flatten()).map(|c| c.times.len() as u64).sum();
                 PartitionInfo {
                     start: clamp(i128::from(p) * ns),
                     end: clamp((i128::from(p) + 1) * ns - 1),
@@ -101,7 +114,7 @@ impl State {
         if reads {
             let (lo, hi) = (req.start.div_euclid(ns), req.end.div_euclid(ns));
             partitions.extend(self.blocks.range(lo..=hi).map(|(&p, _)| p));
-            partitions.extend(self.head.partitions().range(lo..=hi).map(|(&p, _)| p));
+            partitions.extend(self.memory_partitions(lo..=hi));
         }
         let mut parts = VecDeque::new();
         for (slot, &id) in series.iter().enumerate().filter(|_| reads) {
@@ -121,7 +134,7 @@ impl State {
         let tag_dictionaries = TagDictionary::for_series(&series_tags, tags.len())?;
         Ok(Scan {
             schema: scan::schema(&tags, &out_names),
-            reader: self.store.reader(),
+            reader: self.reader.clone(),
             start,
             end,
             series_tags,
@@ -157,7 +170,7 @@ impl State {
         if top.newest {
             partitions.reverse();
         }
-        let reader = self.store.reader();
+        let reader = self.reader.clone();
         let ns = i128::from(self.partition_ns);
         for p in partitions {
             let (p_start, p_end) = (i128::from(p) * ns, (i128::from(p) + 1) * ns - 1);
@@ -189,9 +202,9 @@ impl State {
             .filter(|e| overlaps(e.min_time, e.max_time) && fields.reads(&e.fields))
             .cloned()
             .collect();
-        let columns = self.head.partitions().get(&p).and_then(|hp| hp.series.get(&id));
+        // Frozen columns before head columns: sources go oldest first.
+        let columns = self.in_memory(p).filter_map(|hp| hp.series.get(&id));
         let head = columns
-            .into_iter()
             .flatten()
             .filter(|c| fields.reads(&[c.field]))
             .filter_map(|c| {
@@ -212,7 +225,7 @@ impl State {
         }
         let ns = self.partition_ns;
         let (lo, hi) = (start.div_euclid(ns), end.div_euclid(ns));
-        for (_, part) in self.head.partitions().range(lo..=hi) {
+        for part in self.memory_partitions(lo..=hi).into_iter().flat_map(|p| self.in_memory(p)) {
             for (&id, columns) in &part.series {
                 if columns.iter().any(|c| c.times.iter().any(|&t| start <= t && t <= end)) {
                     found.insert(id);
@@ -232,7 +245,7 @@ impl State {
                 partial.push(e);
             }
         }
-        let reader = self.store.reader();
+        let reader = self.reader.clone();
         for e in partial {
             if found.contains(&e.series) {
                 continue;

@@ -1,24 +1,29 @@
-//! The mutable state behind a [`super::Db`]: index, head, file and block
-//! directories, and applying WAL records to them, under the database's lock.
-//! The flush ([`super::flush`]), compaction ([`super::compact`]) and reads
-//! ([`super::read`]) are further `impl State` blocks beside this one.
+//! The mutable state behind a [`super::Db`]: index, head, frozen
+//! partitions, block directories, and applying WAL records to them, under
+//! the database's lock. The flush ([`super::flush`]), compaction
+//! ([`super::compact`]) and reads ([`super::read`]) are further `impl State`
+//! blocks beside this one. The file itself is written by the holder of the
+//! database's file writer ([`super::file_writer`]), outside this lock.
 //!
 //! Invariants: records are applied in LSN order, and only once committed
 //! (their sync policy met), so the head never holds a record whose write
 //! failed; `last_lsn` is the newest record applied and every record in
-//! `pending` is newer. Once `poisoned` is set it stays set until the database
-//! is reopened, and nothing changes the file any more.
+//! `pending` is newer. A partition is in `frozen` from the moment a flush
+//! takes it out of the head until its block is in `blocks` (or, if the
+//! flush fails, until the database is reopened); the head may hold newer
+//! points of the same partition, so readers take frozen points as older than
+//! head points and newer than blocks. Once `poisoned` is set it stays set
+//! until the database is reopened, and nothing changes the file any more.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
-use crate::encoding::ChunkEncoder;
 use crate::error::{Error, Result};
 use crate::model::ColumnNames;
 use crate::storage::file::partition_block::PartitionBlock;
 use crate::storage::file::series_block::SeriesBlockRef;
-use crate::storage::file::store::FileStore;
-use crate::storage::head::Head;
+use crate::storage::file::store::FileReader;
+use crate::storage::head::{Head, HeadPartition};
 use crate::storage::series_index::SeriesIndex;
 
 use super::wal_record::{self, Prepared};
@@ -30,7 +35,10 @@ pub(crate) type Blocks = BTreeMap<i64, Vec<Arc<PartitionBlock>>>;
 pub(crate) struct State {
     pub index: SeriesIndex,
     pub head: Head,
-    pub store: FileStore,
+    /// Head partitions a flush in progress is writing, by number.
+    pub frozen: BTreeMap<i64, Arc<HeadPartition>>,
+    /// Reads the file `blocks` lie in (replaced by a compaction's swap).
+    pub reader: FileReader,
     pub blocks: Blocks,
     /// The series blocks the last index listed (see `State::append_index`).
     pub series_blocks: Vec<SeriesBlockRef>,
@@ -50,9 +58,10 @@ pub(crate) struct State {
     pub newest_time: Option<i64>,
     /// Partitions up to this number have been closed (flushed once due).
     pub horizon: i64,
+    /// Partitions found due and left for the background flush.
+    pub due: BTreeSet<i64>,
     pub poisoned: Option<String>,
     pub closed: bool,
-    pub encoder: ChunkEncoder,
     /// Flushes completed since open (for monitoring).
     pub flushes: u64,
 }

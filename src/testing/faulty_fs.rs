@@ -1,7 +1,9 @@
 //! A file system that fails on cue: the Nth write, fsync, rename or
 //! directory sync fails (a write may first put part of its bytes down, a
 //! torn write), and [`FaultyFs::power_cut`] drops every byte not yet fsynced
-//! and fails every later change, as a machine losing power would.
+//! and fails every later change, as a machine losing power would. The Nth
+//! fsync can also be held ([`FaultyFs::hold`]) until the test releases it,
+//! to show what goes on while a flush or compaction waits for the disk.
 //!
 //! Wraps [`OsFs`], so what survives a fault is real bytes in real files, and
 //! reopening with `OsFs` sees exactly what a crash at that moment would leave
@@ -10,7 +12,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use crate::fs::{AppendFile, FileLock, Fs, OsFs, ReadAt};
 
@@ -45,8 +47,61 @@ struct Plan {
     written: HashMap<PathBuf, u64>,
     synced: HashMap<PathBuf, u64>,
     fired: usize,
+    /// (op, nth call counting from 1, the hold it waits on).
+    holds: Vec<(Op, usize, Arc<HoldState>)>,
     /// Set by a power cut: every later change fails.
     dead: bool,
+}
+
+/// Whether a held call has started, and whether it may go on.
+#[derive(Debug, Default)]
+struct HoldState {
+    flags: Mutex<(bool, bool)>,
+    changed: Condvar,
+}
+
+impl HoldState {
+    fn set(&self, set: impl FnOnce(&mut (bool, bool))) {
+        let mut flags = self.flags.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        set(&mut flags);
+        self.changed.notify_all();
+    }
+
+    fn wait_until(&self, done: impl Fn(&(bool, bool)) -> bool) {
+        let mut flags = self.flags.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        while !done(&flags) {
+            flags = self.changed.wait(flags).unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+
+    /// Called by the held operation: says it started, waits for the release.
+    fn block(&self) {
+        self.set(|f| f.0 = true);
+        self.wait_until(|f| f.1);
+    }
+}
+
+/// A planned call held until [`Hold::release`] (or until the `Hold` is
+/// dropped, so a failing test never leaves a thread blocked).
+#[derive(Debug)]
+pub struct Hold(Arc<HoldState>);
+
+impl Hold {
+    /// Waits until the held call has started (and is blocked).
+    pub fn wait_reached(&self) {
+        self.0.wait_until(|f| f.0);
+    }
+
+    /// Lets the held call go on.
+    pub fn release(&self) {
+        self.0.set(|f| f.1 = true);
+    }
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        self.release();
+    }
 }
 
 impl Plan {
@@ -62,6 +117,13 @@ impl Plan {
         let pos = self.faults.iter().position(|f| f.0 == op && f.1 == n)?;
         self.fired += 1;
         Some(self.faults.remove(pos).2)
+    }
+
+    /// The hold planned for the call of `op` just counted, if any.
+    fn hold(&mut self, op: Op) -> Option<Arc<HoldState>> {
+        let n = self.calls.get(&op).copied().unwrap_or(0);
+        let pos = self.holds.iter().position(|h| h.0 == op && h.1 == n)?;
+        Some(self.holds.remove(pos).2)
     }
 }
 
@@ -91,6 +153,16 @@ impl FaultyFs {
         let mut plan = self.plan();
         let base = plan.calls.get(&op).copied().unwrap_or(0);
         plan.faults.push((op, base + nth, None));
+    }
+
+    /// Holds the `nth` call (from 1, counted from now on) of `op` before it
+    /// runs, until the returned [`Hold`] releases it. Only `Op::Sync` calls wait.
+    pub fn hold(&self, op: Op, nth: usize) -> Hold {
+        let mut plan = self.plan();
+        let base = plan.calls.get(&op).copied().unwrap_or(0);
+        let state = Arc::new(HoldState::default());
+        plan.holds.push((op, base + nth, Arc::clone(&state)));
+        Hold(state)
     }
 
     /// Makes the `nth` write from now on put down only its first `keep` bytes, then fail.
@@ -163,7 +235,14 @@ impl AppendFile for FaultyFile {
     }
 
     fn sync(&self) -> io::Result<()> {
-        if self.plan().call(Op::Sync).is_some() {
+        let (fault, hold) = {
+            let mut plan = self.plan();
+            (plan.call(Op::Sync), plan.hold(Op::Sync))
+        };
+        if let Some(hold) = hold {
+            hold.block();
+        }
+        if fault.is_some() {
             return Err(injected(Op::Sync));
         }
         // Read the length before the fsync: bytes appended meanwhile are not covered.

@@ -19,7 +19,7 @@ mod tsbs;
 pub use exporter::{
     BUCKET_BOUNDS, CPU_MODES, EXPORTER_CPUS, EXPORTER_SERIES_PER_HOST, ExporterHost, HANDLERS, NET_DEVICES,
 };
-pub use faulty_fs::{FaultyFs, Op};
+pub use faulty_fs::{FaultyFs, Hold, Op};
 pub use highcard::{HIGHCARD_MEASUREMENTS, Highcard, HighcardBatch, HighcardHost, HighcardRow};
 pub use mem_fs::MemFs;
 pub use reference::Reference;

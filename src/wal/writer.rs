@@ -12,6 +12,20 @@
 //! unknown, so every later call fails with [`Error::Poisoned`] until the log
 //! is reopened and replayed.
 //!
+//! Rotation never puts an fsync under the log's mutex, which writers take
+//! while their owner holds its own lock: the next segment is prepared
+//! beforehand ([`Wal::maintain`], [`Wal::checkpoint`]: created as
+//! `spare.tmp` with its header fsynced, outside the mutex), and a write
+//! that finds the active segment full switches to it by a rename. The old
+//! segment becomes `closing` until an fsync covers its end, and the rename
+//! is pending until a directory fsync covers it; every sync (the group
+//! commit's leader, the interval flusher, [`Wal::sync`]) does both before the
+//! active segment, so no record of the new segment is acknowledged before
+//! every record before it is durable and the segment's name is. A crash
+//! before that leaves `spare.tmp`, whose records were never acknowledged
+//! under `Always` (under `Interval` and `None` they were within the loss the
+//! policy allows); open removes it.
+//!
 //! What a failure leaves behind: a failed write is cut off the segment (its
 //! record was never acknowledged). Under `Always`, a failed fsync cuts the
 //! segment back to the end of the last record a good fsync covered: no record
@@ -67,6 +81,26 @@ impl Default for WalOptions {
     }
 }
 
+/// Name of the prepared next segment, before its rename.
+const SPARE: &str = "spare.tmp";
+
+/// The next segment, created ahead of the switch to it.
+#[derive(Debug)]
+struct Spare {
+    path: PathBuf,
+    file: Box<dyn AppendFile>,
+    sync_handle: Arc<dyn AppendFile>,
+}
+
+/// The segment before the active one, until an fsync covers its end.
+#[derive(Debug)]
+struct Closing {
+    handle: Arc<dyn AppendFile>,
+    path: PathBuf,
+    /// Bytes of it covered by the last good fsync.
+    synced_len: u64,
+}
+
 #[derive(Debug)]
 struct State {
     file: Box<dyn AppendFile>,
@@ -83,9 +117,22 @@ struct State {
     written_lsn: u64,
     synced_lsn: u64,
     syncing: bool,
+    spare: Option<Spare>,
+    closing: Option<Closing>,
+    /// Segment switches (renames) so far, and how many a directory fsync covers.
+    renames: u64,
+    dir_synced: u64,
     poisoned: Option<String>,
     closed: bool,
     frame: Vec<u8>,
+}
+
+impl State {
+    /// Whether the active segment holds records and every record written
+    /// is `<= durable_lsn`.
+    fn all_durable(&self, durable_lsn: u64) -> bool {
+        durable_lsn >= self.written_lsn && self.segment_len > segment::HEADER_LEN as u64
+    }
 }
 
 #[derive(Debug)]
@@ -96,6 +143,8 @@ struct Shared {
     state: Mutex<State>,
     /// Signalled when the synced LSN moves, the log is poisoned, or it closes.
     changed: Condvar,
+    /// Held while the spare segment is prepared, so one is made at a time.
+    preparing: Mutex<()>,
 }
 
 /// A write-ahead log in a directory of segment files.
@@ -116,6 +165,8 @@ impl Wal {
         visit: impl FnMut(u64, &[u8]),
     ) -> Result<(Wal, Replay)> {
         fs.create_dir_all(dir).map_err(Error::io("create directory", dir))?;
+        let spare = dir.join(SPARE);
+        fs.remove_if_present(&spare).map_err(Error::io("remove", &spare))?;
         let replay = recovery::replay(fs.as_ref(), dir, visit)?;
         let last = replay.last_lsn;
         let next = replay.segments.last().map_or(1, |s| s.first_lsn).max(last + 1).max(options.min_next_lsn);
@@ -143,12 +194,22 @@ impl Wal {
             written_lsn: last,
             synced_lsn: last,
             syncing: false,
+            spare: None,
+            closing: None,
+            renames: 0,
+            dir_synced: 0,
             poisoned: None,
             closed: false,
             frame: Vec::new(),
         };
-        let shared =
-            Arc::new(Shared { fs, dir: dir.to_path_buf(), options, state: Mutex::new(state), changed: Condvar::new() });
+        let shared = Arc::new(Shared {
+            fs,
+            dir: dir.to_path_buf(),
+            options,
+            state: Mutex::new(state),
+            changed: Condvar::new(),
+            preparing: Mutex::new(()),
+        });
         let flusher = match options.sync {
             SyncPolicy::Interval(every) => {
                 let shared = Arc::clone(&shared);
@@ -164,6 +225,9 @@ impl Wal {
     pub fn append(&self, payload: &[u8]) -> Result<u64> {
         let lsn = self.write(payload)?;
         self.commit(lsn)?;
+        if self.wants_maintenance()? {
+            self.maintain()?;
+        }
         Ok(lsn)
     }
 
@@ -177,7 +241,7 @@ impl Wal {
         let shared = &self.shared;
         let mut st = shared.lock()?;
         if st.segment_len >= shared.options.segment_bytes {
-            st = shared.rotate(st)?;
+            st = shared.switch(st)?;
         }
         let lsn = st.next_lsn;
         if lsn > segment::MAX_LSN {
@@ -227,28 +291,64 @@ impl Wal {
         self.shared.sync_to(st, target).map(drop)
     }
 
+    /// Whether [`Wal::maintain`] has work: a spare segment to prepare, or a
+    /// closed segment or a rename not yet durable.
+    pub fn wants_maintenance(&self) -> Result<bool> {
+        let st = self.shared.lock()?;
+        Ok(self.shared.wants_spare(&st) || st.closing.is_some() || st.renames > st.dir_synced)
+    }
+
+    /// Prepares the next segment once the active one is half full, and makes
+    /// a closed segment and its successor's name durable; the I/O runs
+    /// outside the log's mutex, so writers go on meanwhile.
+    pub fn maintain(&self) -> Result<()> {
+        let st = self.shared.lock()?;
+        let (spare, sync) = (self.shared.wants_spare(&st), st.closing.is_some() || st.renames > st.dir_synced);
+        drop(st);
+        if spare {
+            self.shared.prepare_spare()?;
+        }
+        if sync { self.sync() } else { Ok(()) }
+    }
+
     /// Removes the closed segments whose every record has an LSN <= `durable_lsn`
     /// (the data they hold is durable elsewhere). Returns how many were removed.
     pub fn checkpoint(&self, durable_lsn: u64) -> Result<usize> {
         let shared = &self.shared;
-        let mut st = shared.lock()?;
-        // Everything written is durable elsewhere: start a fresh segment so
-        // the active one can go too.
-        if durable_lsn >= st.written_lsn && st.segment_len > segment::HEADER_LEN as u64 {
-            st = shared.rotate(st)?;
+        // Everything written is durable elsewhere: switch to a fresh segment
+        // so the active one can go too (skipped while an fsync is in flight;
+        // a later checkpoint does it).
+        let wanted = shared.lock()?.all_durable(durable_lsn);
+        if wanted {
+            shared.prepare_spare()?;
         }
-        let mut removed = 0;
+        let mut st = shared.lock()?;
+        if st.all_durable(durable_lsn) {
+            st = shared.switch(st)?;
+        }
+        let mut removed = Vec::new();
         // Segment i holds LSNs [first_i, first_{i+1}); the active (last) one stays.
         while st.segments.len() > 1 && st.segments[1].first_lsn <= durable_lsn + 1 {
             let old = st.segments.remove(0);
-            shared.fs.remove(&old.path).map_err(Error::io("remove", &old.path))?;
             st.total_bytes = st.total_bytes.saturating_sub(old.bytes);
-            removed += 1;
+            // Its records are durable elsewhere: it needs no fsync any more.
+            if st.closing.as_ref().is_some_and(|c| c.path == old.path) {
+                st.closing = None;
+            }
+            removed.push(old.path);
         }
-        if removed > 0 {
+        let renames = st.renames;
+        let rename_pending = renames > st.dir_synced;
+        drop(st);
+        for path in &removed {
+            shared.fs.remove(path).map_err(Error::io("remove", path))?;
+        }
+        if !removed.is_empty() || rename_pending {
             shared.fs.sync_dir(&shared.dir).map_err(Error::io("sync directory", &shared.dir))?;
+            let mut st = shared.lock()?;
+            st.dir_synced = st.dir_synced.max(renames);
         }
-        Ok(removed)
+        Ok(removed.len())
     }
 
     /// Syncs everything and stops the background flusher.
@@ -327,44 +427,93 @@ impl Shared {
                 continue;
             }
             st.syncing = true;
-            // No rotation runs while this fsync is in flight (a rotation first
-            // waits for it), so `target_len` is a length of this segment.
+            // No switch runs while this fsync is in flight (a switch waits
+            // for it), so `target_len` is a length of this segment, and a
+            // closing segment stays the same one.
             let (target, target_len, handle) = (st.written_lsn, st.segment_len, Arc::clone(&st.sync_handle));
+            let closing = st.closing.as_ref().map(|c| Arc::clone(&c.handle));
+            let renames = st.renames;
+            let rename_pending = renames > st.dir_synced;
             drop(st);
-            let synced = handle.sync();
+            // Oldest first: the closed segment, the active one, then the
+            // directory entry naming the active one.
+            let synced = closing
+                .map_or(Ok(()), |c| c.sync().map_err(|e| ("fsync", e)))
+                .and_then(|()| handle.sync().map_err(|e| ("fsync", e)))
+                .and_then(|()| {
+                    if rename_pending { self.fs.sync_dir(&self.dir).map_err(|e| ("sync directory", e)) } else { Ok(()) }
+                });
             st = self.state.lock().map_err(writer_panicked)?;
             st.syncing = false;
-            if let Err(e) = synced {
+            if let Err((op, e)) = synced {
                 let cut_to = (self.options.sync == SyncPolicy::Always).then_some(st.synced_len);
-                return Err(self.poison(st, "fsync", e, cut_to));
+                if let Some(closing) = st.closing.as_ref().filter(|_| cut_to.is_some()) {
+                    // Best effort, like the cut of the active segment.
+                    let _ = self.fs.truncate(&closing.path, closing.synced_len);
+                }
+                return Err(self.poison(st, op, e, cut_to));
             }
+            st.closing = None;
+            st.dir_synced = st.dir_synced.max(renames);
             st.synced_lsn = st.synced_lsn.max(target);
             st.synced_len = st.synced_len.max(target_len);
             self.changed.notify_all();
         }
     }
 
-    /// Closes the active segment (durably) and opens the next.
-    fn rotate<'a>(&'a self, mut st: MutexGuard<'a, State>) -> Result<MutexGuard<'a, State>> {
-        // Everything in the old segment must be durable before it is left
-        // behind; writers may append while the fsync runs, so repeat until the
-        // lock is held with nothing unsynced.
-        while st.synced_lsn < st.written_lsn {
-            let target = st.written_lsn;
-            st = self.sync_to(st, target)?;
+    /// Whether the active segment is half full and no spare is ready.
+    fn wants_spare(&self, st: &State) -> bool {
+        st.spare.is_none() && st.segment_len >= self.options.segment_bytes / 2
+    }
+
+    /// Creates the spare segment if there is none, outside the log's mutex.
+    fn prepare_spare(&self) -> Result<()> {
+        let _one = self.preparing.lock().map_err(writer_panicked)?;
+        if self.lock()?.spare.is_some() {
+            return Ok(());
         }
+        let path = self.dir.join(SPARE);
+        let made = self
+            .fs
+            .remove_if_present(&path)
+            .map_err(Error::io("remove", &path))
+            .and_then(|()| segment_file(self.fs.as_ref(), &path));
+        let mut st = self.lock()?;
+        match made {
+            Ok((file, sync_handle)) => {
+                st.spare = Some(Spare { path, file, sync_handle });
+                Ok(())
+            }
+            Err(Error::Io { source, .. }) => Err(self.poison(st, "segment rotation", source, None)),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Makes the spare the active segment, named for the next LSN; the old
+    /// one becomes `closing`. Only a rename: the fsyncs follow in the next
+    /// sync. Does nothing without a spare, while an fsync is in flight, or
+    /// while the previous closed segment is not yet durable; the active
+    /// segment then grows past its size a little longer.
+    fn switch<'a>(&'a self, mut st: MutexGuard<'a, State>) -> Result<MutexGuard<'a, State>> {
+        if st.syncing || st.closing.is_some() {
+            return Ok(st);
+        }
+        let Some(spare) = st.spare.take() else { return Ok(st) };
         let next = st.next_lsn;
-        let (file, sync_handle, path) = match new_segment(self.fs.as_ref(), &self.dir, next) {
-            Ok(opened) => opened,
-            Err(Error::Io { source, .. }) => return Err(self.poison(st, "segment rotation", source, None)),
-            Err(other) => return Err(other),
-        };
-        let closed_len = st.segment_len;
+        let path = segment::path(&self.dir, next);
+        if let Err(e) = self.fs.rename(&spare.path, &path) {
+            return Err(self.poison(st, "segment rotation", e, None));
+        }
+        let (closed_len, synced_len) = (st.segment_len, st.synced_len);
+        let mut closed_path = PathBuf::new();
         if let Some(active) = st.segments.last_mut() {
             active.bytes = closed_len;
+            closed_path.clone_from(&active.path);
         }
-        st.file = file;
-        st.sync_handle = sync_handle;
+        let handle = std::mem::replace(&mut st.sync_handle, spare.sync_handle);
+        st.closing = Some(Closing { handle, path: closed_path, synced_len });
+        st.file = spare.file;
+        st.renames += 1;
         st.segment_len = segment::HEADER_LEN as u64;
         st.synced_len = st.segment_len;
         st.total_bytes += st.segment_len;
@@ -404,12 +553,19 @@ type NewSegment = (Box<dyn AppendFile>, Arc<dyn AppendFile>, PathBuf);
 /// Creates segment `first_lsn` with its header, durably (file and directory).
 fn new_segment(fs: &dyn Fs, dir: &Path, first_lsn: u64) -> Result<NewSegment> {
     let path = segment::path(dir, first_lsn);
-    let mut file = fs.open_append(&path).map_err(Error::io("create segment", &path))?;
-    file.write_all(&segment::header()).map_err(Error::io("write segment header", &path))?;
-    file.sync().map_err(Error::io("fsync", &path))?;
+    let (file, handle) = segment_file(fs, &path)?;
     fs.sync_dir(dir).map_err(Error::io("sync directory", dir))?;
-    let handle: Arc<dyn AppendFile> = Arc::from(file.try_clone().map_err(Error::io("clone handle", &path))?);
     Ok((file, handle, path))
+}
+
+/// Creates a segment file at `path` with its header fsynced; returns the
+/// append handle and the fsync handle.
+fn segment_file(fs: &dyn Fs, path: &Path) -> Result<(Box<dyn AppendFile>, Arc<dyn AppendFile>)> {
+    let mut file = fs.open_append(path).map_err(Error::io("create segment", path))?;
+    file.write_all(&segment::header()).map_err(Error::io("write segment header", path))?;
+    file.sync().map_err(Error::io("fsync", path))?;
+    let handle: Arc<dyn AppendFile> = Arc::from(file.try_clone().map_err(Error::io("clone handle", path))?);
+    Ok((file, handle))
 }
 
 #[cfg(test)]

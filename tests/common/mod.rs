@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int32Type, TimestampNanosecondType};
-use chronicle::{Config, Db, Point, RecoveryReport, ScanRequest, SyncPolicy};
+use chronicle::{Config, Db, Point, RecoveryReport, Scan, ScanRequest, SyncPolicy};
 
 /// Points per batch.
 pub const POINTS: u64 = 5;
@@ -87,8 +87,13 @@ pub fn batch(i: u64) -> Vec<Point> {
 /// Every point of measurement `m` as (host, time) -> value; fails on a
 /// duplicated (host, time).
 pub fn stored(db: &Db) -> BTreeMap<(String, i64), f64> {
+    scanned(db.scan(&ScanRequest::new("m")).expect("scans"))
+}
+
+/// Every point a scan of measurement `m` returns, as [`stored`] gives them.
+pub fn scanned(scan: Scan) -> BTreeMap<(String, i64), f64> {
     let mut out = BTreeMap::new();
-    for b in db.scan(&ScanRequest::new("m")).expect("scans") {
+    for b in scan {
         let b = b.expect("reads");
         let times = b.column_by_name("time").expect("time").as_primitive::<TimestampNanosecondType>();
         let hosts = b.column_by_name("host").expect("host").as_dictionary::<Int32Type>();

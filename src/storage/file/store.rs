@@ -106,14 +106,6 @@ pub fn compaction_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// Removes `path`; a file that is not there is fine.
-fn remove_if_present(fs: &dyn Fs, path: &Path) -> Result<()> {
-    match fs.remove(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io("remove", path)(e)),
-        _ => Ok(()),
-    }
-}
-
 fn parent(path: &Path) -> &Path {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -136,7 +128,7 @@ impl FileStore {
     pub fn open(fs: Arc<dyn Fs>, path: &Path, partition_ns: i64) -> Result<Opened> {
         let stale = compaction_path(path);
         // A compaction that never reached its rename: the old file is intact.
-        remove_if_present(fs.as_ref(), &stale)?;
+        fs.remove_if_present(&stale).map_err(Error::io("remove", &stale))?;
         let existing = match fs.open_read(path) {
             Ok(handle) => Some(handle),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -235,7 +227,7 @@ impl FileStore {
     /// Starts a compaction: a new file beside this one.
     pub fn rewrite(&self) -> Result<Rewrite> {
         let tmp = compaction_path(&self.path);
-        remove_if_present(self.fs.as_ref(), &tmp)?;
+        self.fs.remove_if_present(&tmp).map_err(Error::io("remove", &tmp))?;
         let mut file = self.fs.open_append(&tmp).map_err(Error::io("create", &tmp))?;
         file.write_all(&block::file_header()).map_err(Error::io("write", &tmp))?;
         Ok(Rewrite { tmp, file, len: HEADER_LEN })
