@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 
 use chronicle::testing::Reference;
 use chronicle::{Config, Db};
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::compute::{SortColumn, concat_batches, lexsort_to_indices, take_record_batch};
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::datasource::MemTable;
