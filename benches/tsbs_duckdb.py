@@ -29,7 +29,7 @@ def main():
     con.execute("SET TimeZone = 'UTC'")
     quoted = parquet.replace("'", "''")
     con.execute(f"CREATE VIEW cpu AS SELECT * FROM read_parquet('{quoted}')")
-    rows = con.execute("SELECT count(*) FROM cpu").fetchone()[0]
+    rows = con.execute("SELECT count(*) FROM cpu").fetchall()[0][0]
     print(f"ready {rows}", flush=True)
     for line in sys.stdin:
         out, sql = line.rstrip("\n").split("\t", 1)
