@@ -29,18 +29,16 @@
 #   tests/python/execute_notebook.py).
 set -euo pipefail
 
-pip_install() {
-  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "$@"
-}
-python3 -c "import duckdb" 2>/dev/null || pip_install duckdb
-python3 -c "import moto.server, boto3" 2>/dev/null || pip_install 'moto[server]'
-python3 -c "import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http" 2>/dev/null \
-  || pip_install opentelemetry-sdk opentelemetry-exporter-otlp-proto-http
-python3 -c "import influxdb_client" 2>/dev/null || pip_install influxdb-client
-python3 -c "import adbc_driver_flightsql, adbc_driver_manager, pyarrow, pandas, polars, pytest" 2>/dev/null \
-  || pip_install adbc-driver-flightsql adbc-driver-manager pyarrow pandas polars pytest
-python3 -c "import nbclient, nbformat, ipykernel, matplotlib" 2>/dev/null \
-  || pip_install nbclient nbformat ipykernel matplotlib
+# shellcheck source=scripts/python_packages.sh
+. "$(dirname "$0")/python_packages.sh"
+need_python duckdb duckdb
+need_python "moto.server, boto3" 'moto[server]'
+need_python "opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http" \
+  opentelemetry-sdk opentelemetry-exporter-otlp-proto-http
+need_python influxdb_client influxdb-client
+need_python "adbc_driver_flightsql, adbc_driver_manager, pyarrow, pandas, polars, pytest" \
+  adbc-driver-flightsql adbc-driver-manager pyarrow pandas polars pytest
+need_python "nbclient, nbformat, ipykernel, matplotlib" nbclient nbformat ipykernel matplotlib
 
 # Each Debian package, by the program that says it is installed.
 missing=()

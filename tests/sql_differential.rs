@@ -10,7 +10,8 @@
 //! appear later. The queries cover projections, `IS [NOT] NULL`, `count(*)`,
 //! GROUP BY tags, DISTINCT ON and latest-row aggregates, date_bin buckets
 //! (with a TopK), subqueries, joins on time, limits, and filters the scan
-//! pushes down exactly, inexactly or not at all.
+//! pushes down exactly, inexactly (value ranges, materialized late) or not
+//! at all.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on an unexpected error")]
 
 mod common;
@@ -174,7 +175,7 @@ fn query(rng: &mut ChaCha8Rng) -> String {
     let w = condition(rng);
     let f = *FIELDS.choose(rng).unwrap();
     let g = *FIELDS.choose(rng).unwrap();
-    match rng.random_range(0..12) {
+    match rng.random_range(0..15) {
         0 => {
             let columns = ["time", "host", "dc", "rack", "f0", "f1", "f2", "f3", "f4"];
             let mut picked: Vec<&str> = columns.iter().copied().filter(|_| rng.random_bool(0.4)).collect();
@@ -211,6 +212,10 @@ fn query(rng: &mut ChaCha8Rng) -> String {
             format!("SELECT count(*), sum(x), count(host) FROM (SELECT {f} AS x, host FROM cpu{w}) WHERE x IS NOT NULL")
         }
         9 => format!("SELECT host, time, {f} FROM cpu WHERE host IN (SELECT host FROM cpu{w}) AND {g} > 10"),
+        // Value filters: their fields decoded first, the others where rows pass.
+        12 => format!("SELECT * FROM cpu WHERE {f} > {}", value(rng)),
+        13 => format!("SELECT time, host, {g} FROM cpu WHERE {f} >= {} AND {g} < {}", value(rng), value(rng)),
+        14 => format!("SELECT host, time, {g} FROM cpu WHERE {f} <= {} AND {g} IS NOT NULL", value(rng)),
         10 => {
             if rng.random_bool(0.5) {
                 format!(

@@ -1,6 +1,7 @@
 //! The plan rules that read less than every row: latest-row aggregates
-//! (`ChronicleLatestExec` over one row per series) and a TopK of time
-//! buckets (the scan cut to the buckets it needs). Each query must show the
+//! (`ChronicleLatestExec` over one row per series), a TopK of time
+//! buckets (the scan cut to the buckets it needs) and late materialization
+//! (the fields of a value filter decoded first, the others where rows pass). Each query must show the
 //! rule in EXPLAIN and give exactly what the same SQL gives over a
 //! `MemTable` of the rows written (built by `chronicle::testing::Reference`,
 //! never through Chronicle), on data with overwrites across
@@ -113,5 +114,34 @@ async fn a_topk_of_time_buckets_reads_only_those_buckets() {
     for sql in untouched {
         same_as_reference(&ctx, &reference, sql, "cut to the", false).await;
     }
+    db.close().unwrap();
+}
+
+#[tokio::test]
+async fn value_filters_decode_their_fields_first_and_answer_exactly() {
+    let dir = TempDir::new("plan-late-materialization");
+    let db = Db::open(dir.path("db"), Config::default()).unwrap();
+    let reference = reference_session(&load_mixed(&db));
+    let ctx = db.session_context();
+    let late = [
+        // Only host a's overwriting block (hour 1), +Inf, the NaN and
+        // host c's point rewritten in the head pass: a chunk whose stats
+        // pass may hold rows an overwrite replaced.
+        ("SELECT * FROM cpu WHERE usage_user > 90", "decoded_first=[usage_user]"),
+        ("SELECT host, time, usage_system FROM cpu WHERE usage_user >= 30 AND usage_user < 31", "[usage_user]"),
+        // A sparse field: no value in some chunks, every other minute in others.
+        ("SELECT * FROM cpu WHERE usage_system > 6", "decoded_first=[usage_system]"),
+        ("SELECT * FROM cpu WHERE usage_user > 90 AND usage_system < 0", "decoded_first=[usage_user, usage_system]"),
+        // Zeros of both signs and -Inf.
+        ("SELECT * FROM cpu WHERE usage_user <= 0", "decoded_first=[usage_user]"),
+        ("SELECT time, usage_system FROM cpu WHERE usage_user > 1e9 AND host = 'c'", "decoded_first=[usage_user]"),
+        ("SELECT * FROM cpu WHERE usage_user > 1e12", "decoded_first=[usage_user]"),
+    ];
+    for (sql, marker) in late {
+        let sorted = format!("{sql} ORDER BY host, time");
+        same_as_reference(&ctx, &reference, &sorted, marker, true).await;
+    }
+    same_as_reference(&ctx, &reference, "SELECT * FROM cpu WHERE host = 'a' ORDER BY time", "decoded_first", false)
+        .await;
     db.close().unwrap();
 }

@@ -12,9 +12,7 @@ use std::collections::{BTreeSet, HashSet, VecDeque};
 
 use crate::error::Result;
 use crate::storage::head::HeadPartition;
-use crate::storage::scan::{
-    self, FieldRange, RowFields, Scan, ScanOptions, ScanPart, ScanRequest, TagDictionary, TopBuckets,
-};
+use crate::storage::scan::{self, RowFields, Scan, ScanOptions, ScanPart, ScanRequest, TagDictionary, TopBuckets};
 use crate::storage::series_index::SeriesId;
 
 use super::PartitionInfo;
@@ -84,10 +82,12 @@ impl State {
             never |= slots.is_empty();
             fields.present.push(slots);
         }
-        let mut row_ranges = Vec::new();
         for range in &req.field_ranges {
             match known(&range.field) {
-                Some(id) => row_ranges.push((fields.slot(id), range.clone())),
+                Some(id) => {
+                    let slot = fields.slot(id);
+                    fields.ranges.push((slot, range.clone()));
+                }
                 None => never = true,
             }
         }
@@ -120,7 +120,7 @@ impl State {
         for (slot, &id) in series.iter().enumerate().filter(|_| reads) {
             for &p in &partitions {
                 let mut part = self.part(id, p, slot, &fields, req.start, req.end);
-                prune(&mut part, &row_ranges, &fields);
+                prune(&mut part, &fields);
                 if !part.chunks.is_empty() || !part.head.is_empty() {
                     parts.push_back(part);
                 }
@@ -146,7 +146,6 @@ impl State {
             batch_rows: 1,
             latest: options.latest,
             sorted: options.sorted,
-            row_ranges,
         })
     }
 
@@ -284,7 +283,8 @@ impl State {
 /// A chunk overlapped by a source of a ranged field stays: dropping it could
 /// let an older value it overwrote show through, or leave a row that passes
 /// without the chunk's other values.
-fn prune(part: &mut ScanPart, ranges: &[(usize, FieldRange)], fields: &RowFields) {
+fn prune(part: &mut ScanPart, fields: &RowFields) {
+    let ranges = &fields.ranges;
     if ranges.is_empty() {
         return;
     }

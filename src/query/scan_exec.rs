@@ -5,7 +5,9 @@
 //! (planned when the partition starts, so memory holds one series-partition
 //! at a time). Only the projected fields are decoded; the pushed conditions
 //! (time range, tag matchers, present conditions, field ranges, a condition
-//! no row meets) and the limit are applied inside.
+//! no row meets) and the limit are applied inside. Field ranges are
+//! materialized late: their fields are decoded first, the others only where
+//! rows survive (`decoded_first=[..]` in `EXPLAIN`).
 //!
 //! Invariant: the scan asks for the projected tag and field columns by name
 //! (tags in the table's order), so every batch has this plan's schema,
@@ -169,9 +171,18 @@ impl ChronicleScanExec {
                 format!(", present=[{}]", clauses.join(", "))
             }
         };
+        // Late materialization: the ranged fields are decoded and checked
+        // before the others, which are decoded only where rows survive.
+        let mut ranged: Vec<&str> = Vec::new();
+        for r in &p.field_ranges {
+            if !ranged.contains(&r.field.as_str()) {
+                ranged.push(&r.field);
+            }
+        }
+        let late = if ranged.is_empty() { String::new() } else { format!(", decoded_first=[{}]", ranged.join(", ")) };
         let o = &self.options;
         format!(
-            "measurement={}, time={time}, tags=[{}], field_ranges=[{}]{present}, fields=[{}], partitions={}, \
+            "measurement={}, time={time}, tags=[{}], field_ranges=[{}]{present}{late}, fields=[{}], partitions={}, \
              limit={:?}{}{}{}",
             p.measurement,
             matchers.join(", "),

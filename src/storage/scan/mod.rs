@@ -17,6 +17,7 @@
 //! The scan works on a snapshot taken when it starts: later writes are not
 //! seen, and a compaction does not disturb it.
 
+mod chunk_rows;
 mod part;
 mod part_rows;
 mod request;
@@ -26,7 +27,7 @@ mod tag_dictionary;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use arrow_array::{Array, ArrayRef, BooleanArray, Float64Array, RecordBatch, TimestampNanosecondArray};
+use arrow_array::{Array, ArrayRef, Float64Array, RecordBatch, TimestampNanosecondArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow_select::concat::concat;
 
@@ -83,8 +84,6 @@ pub struct Scan {
     /// Consecutive parts of one partition whose series have equal tag
     /// values are merged by time (see [`ScanOptions::sorted`]).
     pub(crate) sorted: bool,
-    /// The field ranges rows must meet, by slot.
-    pub(crate) row_ranges: Vec<(usize, FieldRange)>,
 }
 
 /// What a scan will read, known before it runs.
@@ -138,25 +137,9 @@ impl Scan {
         self
     }
 
-    /// The rows of one part that meet the field ranges; `None` if none do.
+    /// The rows of one part that may meet the field ranges; `None` if none do.
     fn part_rows(&self, part: &ScanPart) -> Result<Option<PartRows>> {
-        let Some(rows) = self.fields.rows(&self.reader, part, self.start, self.end)? else { return Ok(None) };
-        if self.row_ranges.is_empty() {
-            return Ok(Some(rows));
-        }
-        let n = rows.len();
-        let mut keep = vec![true; n];
-        for (slot, range) in &self.row_ranges {
-            let Some(values) = rows.fields.get(*slot) else { continue };
-            for (i, k) in keep.iter_mut().enumerate() {
-                *k = *k && values.is_valid(i) && range.may_hold(values.value(i));
-            }
-        }
-        match keep.iter().filter(|&&k| k).count() {
-            0 => Ok(None),
-            kept if kept == n => Ok(Some(rows)),
-            _ => rows.filter(&BooleanArray::from(keep)).map(Some),
-        }
+        self.fields.rows(&self.reader, part, self.start, self.end)
     }
 
     /// The latest row of `part` from the stats of its newest chunk, when
@@ -267,7 +250,7 @@ impl Scan {
             let parts: Vec<ScanPart> = self.parts.drain(..count).collect();
             for part in parts.iter().rev() {
                 // Stats say nothing of which rows meet field ranges.
-                if let Some(row) = self.row_ranges.is_empty().then(|| self.latest_from_stats(part)).flatten() {
+                if let Some(row) = self.fields.ranges.is_empty().then(|| self.latest_from_stats(part)).flatten() {
                     return Some(Ok((series, row)));
                 }
                 match self.part_rows(part) {

@@ -3,9 +3,8 @@
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, TimestampNanosecondType};
-use arrow_array::{Array, BooleanArray, Float64Array, TimestampNanosecondArray};
+use arrow_array::{Array, Float64Array, TimestampNanosecondArray};
 use arrow_select::concat::concat;
-use arrow_select::filter::FilterBuilder;
 use arrow_select::take::take;
 
 use crate::error::{Error, Result};
@@ -27,19 +26,6 @@ impl PartRows {
     /// Number of rows.
     pub(crate) fn len(&self) -> usize {
         self.times.len()
-    }
-
-    /// The rows where `keep` is true.
-    pub(crate) fn filter(&self, keep: &BooleanArray) -> Result<Self> {
-        let predicate = FilterBuilder::new(keep).optimize().build();
-        let times =
-            predicate.filter(&self.times).map_err(arrow_error)?.as_primitive::<TimestampNanosecondType>().clone();
-        let fields = self
-            .fields
-            .iter()
-            .map(|f| Ok(predicate.filter(f).map_err(arrow_error)?.as_primitive::<Float64Type>().clone()))
-            .collect::<Result<_>>()?;
-        Ok(Self { times, fields })
     }
 
     /// `len` rows from `offset`.

@@ -1,5 +1,6 @@
-//! [`RowFields`]: which fields a scan decodes and which decide that a row
-//! exists, and the rows of one part built from them.
+//! [`RowFields`]: which fields a scan decodes, which decide that a row
+//! exists and which value ranges rows must meet, and the rows of one part
+//! built from them.
 //!
 //! A row is a (series, time) at which any field of the measurement has a
 //! value. Knowing that needs only timestamps: a chunk holding none of the
@@ -10,11 +11,18 @@
 //! Every field of a chunk has a value at every time of the chunk (fields
 //! share a chunk only when their timestamps are identical), so a chunk's
 //! times are rows exactly when it meets every condition.
+//!
+//! Field ranges are materialized late: the ranged fields are decoded and
+//! checked first, and the other fields only where some row may meet them
+//! (a part of one chunk: [`chunk_rows`]; otherwise the sources holding a
+//! time that may, and only those times are kept).
 
 use arrow_array::{Float64Array, TimestampNanosecondArray};
 
+use super::chunk_rows::chunk_rows;
 use super::part::{ScanPart, decode_entry};
 use super::part_rows::PartRows;
+use super::request::FieldRange;
 use crate::error::Result;
 use crate::storage::file::store::FileReader;
 use crate::storage::merge::FieldSeries;
@@ -28,6 +36,9 @@ pub(crate) struct RowFields {
     /// Conditions, as slots: a row has a value of at least one field of
     /// each. Empty: a row exists where any field has a value.
     pub present: Vec<Vec<usize>>,
+    /// Value ranges, by slot: a row is kept only if it has a value of each
+    /// such field that may lie in its range ([`FieldRange::may_hold`]).
+    pub ranges: Vec<(usize, FieldRange)>,
 }
 
 /// One source of a part's points (a chunk, or a head column): its times and
@@ -59,7 +70,8 @@ impl RowFields {
         self.present.iter().all(|clause| clause.iter().any(|&s| self.values.get(s).is_some_and(|v| fields.contains(v))))
     }
 
-    /// The rows of `part` in `start..=end`; `None` if it has none.
+    /// The rows of `part` in `start..=end` that may meet the ranges; `None`
+    /// if it has none.
     pub(crate) fn rows(&self, reader: &FileReader, part: &ScanPart, start: i64, end: i64) -> Result<Option<PartRows>> {
         if let ([entry], true) = (part.chunks.as_slice(), part.head.is_empty()) {
             // One chunk and nothing else: its points are the rows, if it
@@ -69,30 +81,20 @@ impl RowFields {
             }
             let columns: Vec<Option<usize>> =
                 self.values.iter().map(|f| entry.fields.iter().position(|c| c == f)).collect();
-            let held: Vec<usize> = columns.iter().flatten().copied().collect();
-            let decoded = decode_entry(reader, entry, &held, start, end)?;
-            let n = decoded.timestamps.len();
-            if n == 0 {
-                return Ok(None);
-            }
-            let mut values = decoded.values.into_iter();
-            let fields = columns
-                .iter()
-                .map(|c| c.and_then(|_| values.next()).unwrap_or_else(|| Float64Array::new_null(n)))
-                .collect();
-            return Ok(Some(PartRows::new(decoded.timestamps, fields)));
+            return chunk_rows(reader, entry, &columns, &self.ranges, start, end);
         }
-        let sources = self.sources(reader, part, start, end)?;
-        let merged: Vec<FieldSeries> = (0..self.values.len())
-            .map(|slot| {
-                let of_slot = sources.iter().filter_map(|s| {
-                    let (_, values) = s.values.iter().find(|(v, _)| *v == slot)?;
-                    Some(FieldSeries { times: s.times.clone(), values: values.clone() })
-                });
-                FieldSeries::merge(of_slot.collect())
-            })
-            .collect();
-        let times = if self.present.is_empty() {
+        let candidates = if self.ranges.is_empty() {
+            None
+        } else {
+            match self.range_times(reader, part, start, end)? {
+                Some(times) => Some(times),
+                None => return Ok(None),
+            }
+        };
+        let all: Vec<usize> = (0..self.values.len()).collect();
+        let sources = self.sources(reader, part, start, end, (&all, false), candidates.as_deref())?;
+        let merged: Vec<FieldSeries> = (0..self.values.len()).map(|slot| merge_slot(&sources, slot)).collect();
+        let mut times = if self.present.is_empty() {
             union(sources.iter().map(|s| s.times.as_slice()))
         } else {
             let clauses = self
@@ -101,6 +103,9 @@ impl RowFields {
                 .map(|clause| union(clause.iter().filter_map(|&s| merged.get(s)).map(|f| f.times.as_slice())));
             clauses.reduce(|a, b| intersect(&a, &b)).unwrap_or_default()
         };
+        if let Some(candidates) = &candidates {
+            times = intersect(&times, candidates);
+        }
         if times.is_empty() {
             return Ok(None);
         }
@@ -108,19 +113,67 @@ impl RowFields {
         Ok(Some(PartRows::new(TimestampNanosecondArray::from(times), fields)))
     }
 
+    /// The times of `part` in `start..=end` whose merged values may meet
+    /// every range, from the ranged fields alone; `None` if there are none.
+    /// Only a source holding one of these times can show in a kept row.
+    fn range_times(&self, reader: &FileReader, part: &ScanPart, start: i64, end: i64) -> Result<Option<Vec<i64>>> {
+        let slots: Vec<usize> = self.ranges.iter().map(|(slot, _)| *slot).collect();
+        let sources = self.sources(reader, part, start, end, (&slots, true), None)?;
+        let mut times: Option<Vec<i64>> = None;
+        for (slot, range) in &self.ranges {
+            let merged = merge_slot(&sources, *slot);
+            let passing = merged.times.iter().zip(&merged.values).filter(|(_, v)| range.may_hold(**v)).map(|(t, _)| *t);
+            let passing: Vec<i64> = match &times {
+                Some(before) => intersect(before, &passing.collect::<Vec<_>>()),
+                None => passing.collect(),
+            };
+            if passing.is_empty() {
+                return Ok(None);
+            }
+            times = Some(passing);
+        }
+        Ok(times)
+    }
+
     /// The sources of `part` that can add rows or values, oldest first
-    /// (chunks in file order, then the head), within `start..=end`.
-    fn sources(&self, reader: &FileReader, part: &ScanPart, start: i64, end: i64) -> Result<Vec<Source>> {
+    /// (chunks in file order, then the head), within `start..=end`, with
+    /// the values of `slots` they hold; if `only_holding`, only sources
+    /// holding one of `slots`. With `within` (ascending times), only sources
+    /// whose span holds one of those times.
+    fn sources(
+        &self,
+        reader: &FileReader,
+        part: &ScanPart,
+        start: i64,
+        end: i64,
+        (slots, only_holding): (&[usize], bool),
+        within: Option<&[i64]>,
+    ) -> Result<Vec<Source>> {
+        let holds = |fields: &[FieldId]| {
+            if only_holding {
+                fields.iter().any(|f| slots.iter().any(|&s| self.values.get(s) == Some(f)))
+            } else {
+                self.reads(fields)
+            }
+        };
+        let spans =
+            |lo: i64, hi: i64| within.is_none_or(|w| w.get(w.partition_point(|&t| t < lo)).is_some_and(|&t| t <= hi));
         let mut sources = Vec::with_capacity(part.chunks.len() + part.head.len());
         for entry in &part.chunks {
-            if !self.reads(&entry.fields) || entry.max_time < start || entry.min_time > end {
+            if !holds(&entry.fields)
+                || entry.max_time < start
+                || entry.min_time > end
+                || !spans(entry.min_time, entry.max_time)
+            {
                 continue;
             }
             let wanted: Vec<(usize, usize)> = entry
                 .fields
                 .iter()
                 .enumerate()
-                .filter_map(|(col, f)| self.values.iter().position(|v| v == f).map(|slot| (col, slot)))
+                .filter_map(|(col, f)| {
+                    slots.iter().copied().find(|&s| self.values.get(s) == Some(f)).map(|slot| (col, slot))
+                })
                 .collect();
             let columns: Vec<usize> = wanted.iter().map(|w| w.0).collect();
             let decoded = decode_entry(reader, entry, &columns, start, end)?;
@@ -128,14 +181,25 @@ impl RowFields {
             sources.push(Source { times: decoded.timestamps.values().to_vec(), values });
         }
         for (field, points) in &part.head {
-            if !self.reads(&[*field]) {
+            let (Some(&lo), Some(&hi)) = (points.times.first(), points.times.last()) else { continue };
+            if !holds(&[*field]) || !spans(lo, hi) {
                 continue;
             }
-            let values = self.values.iter().position(|v| v == field).map(|slot| (slot, points.values.clone()));
+            let slot = slots.iter().copied().find(|&s| self.values.get(s) == Some(field));
+            let values = slot.map(|slot| (slot, points.values.clone()));
             sources.push(Source { times: points.times.clone(), values: values.into_iter().collect() });
         }
         Ok(sources)
     }
+}
+
+/// The points of slot `slot` merged over `sources` (last write wins).
+fn merge_slot(sources: &[Source], slot: usize) -> FieldSeries {
+    let of_slot = sources.iter().filter_map(|s| {
+        let (_, values) = s.values.iter().find(|(v, _)| *v == slot)?;
+        Some(FieldSeries { times: s.times.clone(), values: values.clone() })
+    });
+    FieldSeries::merge(of_slot.collect())
 }
 
 /// The union of ascending, distinct time lists.
@@ -200,11 +264,11 @@ mod tests {
 
     #[test]
     fn conditions_decide_which_chunks_hold_rows() {
-        let any = RowFields { values: vec![3], present: Vec::new() };
+        let any = RowFields { values: vec![3], ..RowFields::default() };
         assert!(any.reads(&[7]) && any.all_rows(&[7]), "without conditions every time is a row");
-        let either = RowFields { values: vec![3, 4], present: vec![vec![0, 1]] };
+        let either = RowFields { values: vec![3, 4], present: vec![vec![0, 1]], ..RowFields::default() };
         assert!(either.all_rows(&[4, 9]) && !either.all_rows(&[9]) && !either.reads(&[9]));
-        let both = RowFields { values: vec![3, 4], present: vec![vec![0], vec![1]] };
+        let both = RowFields { values: vec![3, 4], present: vec![vec![0], vec![1]], ..RowFields::default() };
         assert!(both.all_rows(&[3, 4]) && !both.all_rows(&[3]) && both.reads(&[3]));
     }
 }
