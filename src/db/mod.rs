@@ -588,10 +588,16 @@ mod tests {
             assert_eq!(listed(&db), digits, "after {} series", i + 1);
         }
         let file_before = std::fs::metadata(&path).expect("exists").len();
+        // A point of a series the file already has.
+        db.write(&[Point::new("m", 2.0, 100).with_tag("k", "v0")]).expect("writes");
         db.flush().expect("flushes");
         assert_eq!(listed(&db), [32, 8], "a flush without new series writes no series block");
         let bytes = std::fs::read(&path).expect("reads");
-        assert_eq!(bytes[file_before as usize], 2, "the flush appended an index block (type 2) first, no series block");
+        let at = file_before as usize;
+        assert_eq!(bytes[at], 1, "the flush appended its partition block first");
+        let len = u32::from_le_bytes(bytes[at + 1..at + 5].try_into().expect("4 bytes")) as usize;
+        let next = at + crate::storage::file::block::BLOCK_HEADER_LEN + len;
+        assert_eq!(bytes[next], 2, "then an index block (type 2), no series block");
         db.close().expect("closes");
         drop(db);
         let db = Db::open(&path, config).expect("reopens");
