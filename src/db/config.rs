@@ -16,7 +16,8 @@ pub struct Config {
     pub partition_duration: Duration,
     /// When WAL appends are made durable (default `Interval(1 s)`).
     pub sync: SyncPolicy,
-    /// Head size that triggers a flush of every open partition (default 64 MiB).
+    /// Head size that triggers a flush of every open partition (default 64 MiB),
+    /// beyond an allowance of 16 points per field column held (see `Head::over_budget`).
     pub memory_budget: usize,
     /// WAL size that triggers a flush of every open partition (default 256 MiB).
     pub max_wal_bytes: u64,

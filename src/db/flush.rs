@@ -102,7 +102,7 @@ pub(super) fn block_ref(b: &PartitionBlock) -> BlockRef {
 impl State {
     /// The head partitions that are due for a flush.
     pub fn due(&mut self, late_ns: i64, memory_budget: usize, wal_bytes: u64, max_wal_bytes: u64) -> Vec<i64> {
-        if self.head.bytes() > memory_budget || wal_bytes > max_wal_bytes {
+        if self.head.over_budget(memory_budget) || wal_bytes > max_wal_bytes {
             return self.head.partitions().keys().copied().collect();
         }
         let Some(newest) = self.newest_time else { return Vec::new() };

@@ -5,6 +5,10 @@
 //! written and resolved when read or flushed ([`FieldSeries::from_writes`]:
 //! the last write wins). Each partition remembers the first WAL record that
 //! wrote to it, so the WAL is checkpointed only up to what the file holds.
+//!
+//! The memory budget scales with the columns held ([`Head::over_budget`]):
+//! a flush for memory cuts chunks of at least [`MIN_FLUSH_POINTS`] points
+//! per column on average, never one tiny chunk per series.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -16,6 +20,9 @@ use super::series_index::{FieldId, SeriesId};
 const COLUMN_OVERHEAD: usize = 96;
 /// Bytes one point costs (a time and a value).
 const POINT_BYTES: usize = 16;
+/// Points per column, on average, the head holds beyond its budget before a
+/// flush for memory is due.
+pub const MIN_FLUSH_POINTS: usize = 16;
 
 /// Hashes dense integer ids with one multiply: they are already well spread.
 #[derive(Debug, Default, Clone, Copy)]
@@ -74,6 +81,7 @@ pub struct HeadPartition {
 pub struct Head {
     partitions: BTreeMap<i64, HeadPartition>,
     bytes: usize,
+    columns: usize,
 }
 
 impl Head {
@@ -105,6 +113,7 @@ impl Head {
                     None => {
                         columns.push(FieldColumn { field, ..FieldColumn::default() });
                         self.bytes += COLUMN_OVERHEAD;
+                        self.columns += 1;
                         new_field(field);
                         columns.len() - 1
                     }
@@ -117,8 +126,22 @@ impl Head {
     }
 
     /// Estimated bytes held.
+    #[cfg(test)]
     pub fn bytes(&self) -> usize {
         self.bytes
+    }
+
+    /// Whether a flush for memory is due: the head holds more than `budget`
+    /// bytes beyond an allowance per column of its overhead and
+    /// [`MIN_FLUSH_POINTS`] points. Without that
+    /// allowance a head of many series, each holding a few points, would
+    /// flush every time the budget fills, cutting one tiny chunk per series
+    /// each time, and free almost nothing: each series' next point makes its
+    /// column again. The allowance is bounded by the columns, which the
+    /// series index already pays for per series.
+    pub fn over_budget(&self, budget: usize) -> bool {
+        let allowance = self.columns.saturating_mul(COLUMN_OVERHEAD + MIN_FLUSH_POINTS * POINT_BYTES);
+        self.bytes > budget.saturating_add(allowance)
     }
 
     /// Whether the head holds nothing.
@@ -138,6 +161,7 @@ impl Head {
         let points: usize = p.series.values().flatten().map(|c| c.times.len()).sum();
         let columns: usize = p.series.values().map(Vec::len).sum();
         self.bytes = self.bytes.saturating_sub(points * POINT_BYTES + columns * COLUMN_OVERHEAD);
+        self.columns = self.columns.saturating_sub(columns);
         Some(p)
     }
 
@@ -168,5 +192,40 @@ mod tests {
         assert_eq!(p.first_lsn, 5);
         assert_eq!(head.bytes(), POINT_BYTES + COLUMN_OVERHEAD);
         assert_eq!(head.min_first_lsn(), Some(7));
+    }
+
+    #[test]
+    fn the_budget_allows_min_flush_points_per_column() {
+        let budget = 1000;
+        // Many series of one point each: far past the budget in bytes, but a
+        // flush would cut one-point chunks, so it is not due.
+        let mut wide = Head::default();
+        for series in 0..100 {
+            wide.push_row(0, 1, series, 0, &[(0, 1.0)], |_| {});
+        }
+        assert!(wide.bytes() > budget);
+        assert!(!wide.over_budget(budget));
+        // They become due once they average MIN_FLUSH_POINTS points and the budget.
+        for time in 1..MIN_FLUSH_POINTS as i64 {
+            for series in 0..100 {
+                wide.push_row(0, 1, series, time, &[(0, 1.0)], |_| {});
+            }
+        }
+        assert!(!wide.over_budget(budget), "within the allowance");
+        for series in 0..(budget / POINT_BYTES) as u32 + 1 {
+            wide.push_row(0, 1, series % 100, MIN_FLUSH_POINTS as i64, &[(0, 1.0)], |_| {});
+        }
+        assert!(wide.over_budget(budget));
+        // One series of many points is due once past the budget and its allowance.
+        let mut deep = Head::default();
+        let points = budget / POINT_BYTES + MIN_FLUSH_POINTS;
+        for time in 0..points as i64 {
+            deep.push_row(0, 1, 7, time, &[(0, 1.0)], |_| {});
+        }
+        assert!(!deep.over_budget(budget));
+        deep.push_row(0, 1, 7, points as i64, &[(0, 1.0)], |_| {});
+        assert!(deep.over_budget(budget));
+        wide.take(0);
+        assert!(!wide.over_budget(0), "an empty head is never due");
     }
 }

@@ -114,9 +114,10 @@ impl PartitionBlockBuilder {
         let len =
             u32::try_from(self.chunks.len() - start).map_err(|_| Error::Unencodable("a chunk exceeds 4 GiB".into()))?;
         let stats: Vec<ColumnStats> = columns.iter().filter_map(|c| ColumnStats::of(c)).collect();
+        let fields = shared_fields(self.entries.last(), fields);
         self.entries.push(ChunkEntry {
             series,
-            fields: fields.into(),
+            fields,
             count: times.len() as u32,
             min_time,
             max_time,
@@ -157,6 +158,16 @@ impl PartitionBlockBuilder {
         let mut entries = self.entries;
         entries.iter_mut().for_each(|e| e.offset += chunk_base);
         Ok(PartitionBlock { partition: self.partition, offset: file_offset, len: (out.len() - start) as u64, entries })
+    }
+}
+
+/// `fields` as an entry's field list, shared with `previous` when equal:
+/// most entries of a block hold the same fields, so a directory of millions
+/// of entries keeps a handful of lists, not one allocation each.
+fn shared_fields(previous: Option<&ChunkEntry>, fields: &[FieldId]) -> Arc<[FieldId]> {
+    match previous {
+        Some(e) if *e.fields == *fields => Arc::clone(&e.fields),
+        _ => fields.into(),
     }
 }
 
@@ -222,14 +233,15 @@ pub fn parse_directory(
     let n = r.varint_len(dir.len(), "entry count")?;
     let chunk_base = (BLOCK_HEADER_LEN + PREFIX_LEN) as u64 + dir.len() as u64;
     let mut next = chunk_base;
-    let mut entries = Vec::with_capacity(n);
+    let mut entries: Vec<ChunkEntry> = Vec::with_capacity(n);
+    let mut fields: Vec<FieldId> = Vec::new();
     let mut series = 0u64;
     let (first, last) = partition_bounds(prefix.partition, known.partition_ns);
     for _ in 0..n {
         let at = r.offset();
         series = series.saturating_add(r.varint("series id")?);
         let f = r.varint_len(known.fields.max(1), "field count")?;
-        let mut fields: Vec<FieldId> = Vec::with_capacity(f);
+        fields.clear();
         for _ in 0..f {
             let at = r.offset();
             let id = r.varint("field id")?;
@@ -259,7 +271,7 @@ pub fn parse_directory(
         };
         entries.push(ChunkEntry {
             series: series as SeriesId,
-            fields: fields.into(),
+            fields: shared_fields(entries.last(), &fields),
             count: count as u32,
             min_time,
             max_time,
@@ -287,6 +299,7 @@ mod tests {
         let times = [310, 320, 330];
         b.add_chunk(&mut enc, 0, &[0, 1], &times, &[&[1.0, 2.0, 3.0], &[0.5, 0.25, 0.125]]).expect("adds");
         b.add_chunk(&mut enc, 3, &[1], &[305], &[&[-0.0]]).expect("adds");
+        b.add_chunk(&mut enc, 5, &[1], &[301, 302], &[&[4.0, 5.0]]).expect("adds");
         let mut out = vec![0u8; 100];
         let block = b.finish(&mut out, 100).expect("finishes");
         let prefix_at = 100 + BLOCK_HEADER_LEN;
@@ -294,9 +307,13 @@ mod tests {
         assert_eq!(prefix.partition, 3);
         let dir = &out[prefix_at + PREFIX_LEN..prefix_at + PREFIX_LEN + prefix.dir_len as usize];
         assert_eq!(crc32fast::hash(dir), prefix.dir_crc);
-        let known = Known { series: 4, fields: 2, partition_ns: 100 };
+        let known = Known { series: 6, fields: 2, partition_ns: 100 };
         let parsed = parse_directory(dir, prefix, 100, block.len, known).expect("parses");
         assert_eq!(parsed, block);
+        for entries in [&block.entries, &parsed.entries] {
+            assert!(!Arc::ptr_eq(&entries[0].fields, &entries[1].fields), "different lists");
+            assert!(Arc::ptr_eq(&entries[1].fields, &entries[2].fields), "equal lists are shared");
+        }
         let e = &parsed.series_entries(3)[0];
         let chunk = Chunk::parse(&out[e.offset as usize..(e.offset + u64::from(e.len)) as usize]).expect("chunk");
         assert_eq!(chunk.decode().expect("decodes").values[0].value(0).to_bits(), (-0.0f64).to_bits());
