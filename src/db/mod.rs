@@ -36,6 +36,7 @@ use crate::model::{Point, Row, SeriesKey, WriteRow};
 use crate::storage::file::store::{FileDamage, FileStore};
 use crate::storage::head::Head;
 use crate::storage::scan::{Scan, ScanOptions, ScanRequest};
+use crate::tier::Tier;
 use crate::wal::{self, SyncPolicy, Wal, WalOptions};
 use state::{Blocks, State};
 
@@ -76,6 +77,8 @@ struct Inner {
     report: RecoveryReport,
     /// Held from open to close.
     lock: Mutex<Option<Box<dyn FileLock>>>,
+    /// The cold tier and its manifest, `PATH.tier`.
+    tier: Tier,
 }
 
 fn sibling(path: &Path, suffix: &str) -> PathBuf {
@@ -154,7 +157,8 @@ impl Db {
         if opened.recovered || !report.file_damage.is_empty() {
             state.rewrite_index()?;
         }
-        let inner = Inner { path, config, wal, state: RwLock::new(state), report, lock: Mutex::new(Some(lock)) };
+        let tier = Tier::open(config.tier.as_ref(), Arc::clone(&fs), &sibling(&path, ".tier"))?;
+        let inner = Inner { path, config, wal, state: RwLock::new(state), report, lock: Mutex::new(Some(lock)), tier };
         let db = Db { inner: Arc::new(inner) };
         db.flush_due()?;
         Ok(db)
@@ -163,6 +167,11 @@ impl Db {
     /// The database file's path.
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// The cold tier.
+    pub(crate) fn tier(&self) -> &Tier {
+        &self.inner.tier
     }
 
     /// What opening found and repaired.
