@@ -154,6 +154,12 @@ fn parquet_scan(
         .iter()
         .map(|f| Ok(FileGroup::new(vec![PartitionedFile::new(root.path_of(&f.url)?.to_string(), f.size)])))
         .collect::<Result<Vec<_>>>()?;
-    let config = FileScanConfigBuilder::new(root.scan_url().clone(), Arc::new(source)).with_file_groups(groups).build();
+    // Order-preserving: each output partition reads exactly its own file
+    // (otherwise DataFusion lets partitions steal each other's files, and
+    // a file would meet the local rows of another partition).
+    let config = FileScanConfigBuilder::new(root.scan_url().clone(), Arc::new(source))
+        .with_file_groups(groups)
+        .with_preserve_order(true)
+        .build();
     Ok(DataSourceExec::from_data_source(config))
 }
