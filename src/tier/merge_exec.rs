@@ -219,7 +219,10 @@ mod tests {
         ]))
     }
 
-    fn batch(rows: &[(i64, Option<&str>, Option<f64>, Option<f64>)]) -> RecordBatch {
+    /// time, host, a, b.
+    type Line<'a> = (i64, Option<&'a str>, Option<f64>, Option<f64>);
+
+    fn batch(rows: &[Line<'_>]) -> RecordBatch {
         let time = TimestampNanosecondArray::from(rows.iter().map(|r| r.0).collect::<Vec<_>>()).with_timezone("UTC");
         let host: DictionaryArray<Int32Type> = rows.iter().map(|r| r.1).collect();
         let a = Float64Array::from(rows.iter().map(|r| r.2).collect::<Vec<_>>());
@@ -265,7 +268,7 @@ mod tests {
     #[test]
     fn either_side_may_be_empty() {
         let only = batch(&[(5, Some("x"), Some(1.0), None)]);
-        assert_eq!(merge(&schema(), &[], &[only.clone()], 2).unwrap().num_rows(), 1);
+        assert_eq!(merge(&schema(), &[], std::slice::from_ref(&only), 2).unwrap().num_rows(), 1);
         assert_eq!(merge(&schema(), &[only], &[], 2).unwrap().num_rows(), 1);
         assert_eq!(merge(&schema(), &[], &[], 2).unwrap().num_rows(), 0);
     }
