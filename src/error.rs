@@ -84,6 +84,17 @@ pub enum Error {
     /// see the `From<DataFusionError>` conversion.
     #[error("query failed: {0}")]
     Query(#[source] DataFusionError),
+    /// The cold tier's object store refused or failed `op` on `url`, or
+    /// what it gave back was not what was written.
+    #[error("cold tier: {op} {url} failed: {detail}")]
+    Tier {
+        /// The operation (upload, verify, read, ...).
+        op: &'static str,
+        /// The object or store.
+        url: String,
+        /// What went wrong.
+        detail: String,
+    },
     /// A bug in Chronicle: an encoding or Arrow failure that no input, stored
     /// or given, can cause. Worth a report with the message.
     #[error("a bug in Chronicle: {0}")]
@@ -139,6 +150,7 @@ impl Error {
             Error::Dialect { line, column, message } => {
                 Error::Dialect { line: *line, column: *column, message: message.clone() }
             }
+            Error::Tier { op, url, detail } => Error::Tier { op, url: url.clone(), detail: detail.clone() },
             Error::Internal(message) => Error::Internal(message.clone()),
             Error::Wal(_) | Error::Query(_) => return None,
         })

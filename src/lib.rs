@@ -85,6 +85,7 @@ pub mod query;
 mod storage;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod tier;
 mod wal;
 
 pub use db::{Config, Db, EncodingCount, EncodingUsage, PartitionInfo, RecoveryReport};
@@ -94,4 +95,5 @@ pub use query::{ChronicleSchema, ChronicleTable, ExportOptions, ExportSource};
 pub use storage::file::store::FileDamage;
 pub use storage::matcher::{MatchOp, TagMatcher};
 pub use storage::scan::{FieldRange, Scan, ScanRequest};
+pub use tier::{TierConfig, TierMergeExec, TieredFile};
 pub use wal::{Damage as WalDamage, Error as WalError, RecoveryReport as WalRecoveryReport, SyncPolicy};

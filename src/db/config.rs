@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::fs::{Fs, OsFs};
+use crate::tier::TierConfig;
 use crate::wal::SyncPolicy;
 
 /// How a database behaves. `Config::default()` is what `Db::open` users
@@ -27,6 +28,8 @@ pub struct Config {
     pub late_window: Duration,
     /// The file system (default: the operating system's). Tests inject faults here.
     pub fs: Arc<dyn Fs>,
+    /// The cold tier partitions move to (default none).
+    pub tier: Option<TierConfig>,
 }
 
 impl Default for Config {
@@ -38,6 +41,7 @@ impl Default for Config {
             max_wal_bytes: 256 << 20,
             late_window: Duration::from_secs(300),
             fs: Arc::new(OsFs),
+            tier: None,
         }
     }
 }
@@ -76,6 +80,12 @@ impl Config {
     /// Sets the file system.
     pub fn with_fs(mut self, fs: Arc<dyn Fs>) -> Self {
         self.fs = fs;
+        self
+    }
+
+    /// Sets the cold tier.
+    pub fn with_tier(mut self, tier: TierConfig) -> Self {
+        self.tier = Some(tier);
         self
     }
 

@@ -42,6 +42,7 @@ use crate::model::{Point, Row, SeriesKey, WriteRow};
 use crate::storage::file::store::{FileDamage, FileStore};
 use crate::storage::head::Head;
 use crate::storage::scan::{Scan, ScanOptions, ScanRequest};
+use crate::tier::Tier;
 use crate::wal::{self, SyncPolicy, Wal, WalOptions};
 use file_writer::FileWriter;
 use flush::Which;
@@ -91,6 +92,8 @@ struct Inner {
     report: RecoveryReport,
     /// Held from open to close.
     lock: Mutex<Option<Box<dyn FileLock>>>,
+    /// The cold tier and its manifest, `PATH.tier`.
+    tier: Tier,
 }
 
 fn sibling(path: &Path, suffix: &str) -> PathBuf {
@@ -178,6 +181,7 @@ impl Db {
         if opened.recovered || !report.file_damage.is_empty() {
             state.rewrite_index(&mut writer)?;
         }
+        let tier = Tier::open(config.tier.as_ref(), Arc::clone(&fs), &sibling(&path, ".tier"))?;
         let inner = Arc::new(Inner {
             path,
             config,
@@ -187,6 +191,7 @@ impl Db {
             bell: FlushBell::default(),
             report,
             lock: Mutex::new(Some(lock)),
+            tier,
         });
         let flusher = Flusher::start(&inner).map_err(Error::io("start the flush thread", &inner.path))?;
         let db = Db { inner, _flusher: Arc::new(flusher) };
@@ -200,6 +205,11 @@ impl Db {
     /// The database file's path.
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// The cold tier.
+    pub(crate) fn tier(&self) -> &Tier {
+        &self.inner.tier
     }
 
     /// What opening found and repaired.

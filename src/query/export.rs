@@ -7,7 +7,7 @@
 use datafusion::common::ScalarValue;
 use datafusion::config::TableParquetOptions;
 use datafusion::dataframe::DataFrameWriteOptions;
-use datafusion::prelude::{col, lit};
+use datafusion::prelude::{SessionContext, col, lit};
 
 use super::export_destination::{ExportOptions, register_destination};
 use crate::db::Db;
@@ -48,6 +48,20 @@ impl Db {
     ) -> Result<u64> {
         let ctx = self.session_context();
         register_destination(&ctx, destination, options)?;
+        self.write_parquet_in(&ctx, source, range, destination, &[]).await
+    }
+
+    /// Writes `source` restricted to `range` to `destination`, a URL whose
+    /// store `ctx` already has, with `metadata` as extra Parquet key-value
+    /// metadata. The one writer of exports and of the cold tier.
+    pub(crate) async fn write_parquet_in(
+        &self,
+        ctx: &SessionContext,
+        source: ExportSource<'_>,
+        range: Option<(i64, i64)>,
+        destination: &str,
+        metadata: &[(&str, String)],
+    ) -> Result<u64> {
         let mut frame = match source {
             ExportSource::Measurement(m) => {
                 let table = self.table(m)?;
@@ -69,6 +83,9 @@ impl Db {
         let mut options = TableParquetOptions::new();
         options.global.compression = Some("zstd(3)".into());
         options.global.dictionary_enabled = Some(true);
+        for (key, value) in metadata {
+            options.key_value_metadata.insert((*key).to_string(), Some(value.clone()));
+        }
         let written = frame
             .write_parquet(destination, DataFrameWriteOptions::new().with_single_file_output(true), Some(options))
             .await?;

@@ -98,7 +98,8 @@ fn register_s3(ctx: &SessionContext, destination: &str, url: &ListingTableUrl, o
     let bucket = url.get_url().host_str().filter(|b| !b.is_empty()).ok_or_else(|| {
         Error::InvalidArgument(format!("export destination `{destination}` names no bucket (s3://bucket/key)"))
     })?;
-    let store = s3_store(bucket, options)
+    let store = s3_builder(bucket, options)
+        .and_then(|b| b.build().map_err(|e| e.to_string()))
         .map_err(|e| Error::InvalidArgument(format!("export destination `{destination}`: {e}")))?;
     ctx.register_object_store(url.object_store().as_ref(), std::sync::Arc::new(store));
     Ok(())
@@ -113,11 +114,11 @@ fn register_s3(_: &SessionContext, destination: &str, _: &ListingTableUrl, _: &E
     )))
 }
 
-/// The S3 client for `bucket`: the environment, then `options` over it,
-/// then the bucket over both (a store registered for `s3://a` must not
-/// write to bucket `b`).
+/// The S3 client builder for `bucket`: the environment, then `options`
+/// over it, then the bucket over both (a store registered for `s3://a`
+/// must not write to bucket `b`). Exports and the cold tier share it.
 #[cfg(feature = "s3")]
-fn s3_store(bucket: &str, options: &ExportOptions) -> Result<object_store::aws::AmazonS3, String> {
+pub(crate) fn s3_builder(bucket: &str, options: &ExportOptions) -> Result<object_store::aws::AmazonS3Builder, String> {
     use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 
     let mut builder = AmazonS3Builder::from_env();
@@ -132,7 +133,7 @@ fn s3_store(bucket: &str, options: &ExportOptions) -> Result<object_store::aws::
         }
         builder = builder.with_config(parsed, value);
     }
-    builder.with_bucket_name(bucket).build().map_err(|e| e.to_string())
+    Ok(builder.with_bucket_name(bucket))
 }
 
 #[cfg(test)]

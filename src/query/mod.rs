@@ -15,7 +15,7 @@ mod catalog;
 pub mod dialect;
 mod export;
 mod export_destination;
-mod filter;
+pub(crate) mod filter;
 mod gap_fill;
 mod latest_exec;
 mod latest_rule;
@@ -33,6 +33,8 @@ mod top_buckets_rule;
 pub use catalog::ChronicleSchema;
 pub use export::ExportSource;
 pub use export_destination::ExportOptions;
+#[cfg(feature = "s3")]
+pub(crate) use export_destination::s3_builder;
 pub use gap_fill::GapFillExec;
 pub use latest_exec::ChronicleLatestExec;
 pub use latest_rule::ChronicleLatestRule;

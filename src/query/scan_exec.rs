@@ -154,6 +154,21 @@ impl ChronicleScanExec {
         self.db.scan_with(&request, &options).map(Some)
     }
 
+    /// The time partitions read, one per output partition, ascending.
+    pub(crate) fn partitions(&self) -> &[i64] {
+        &self.estimate.partitions
+    }
+
+    /// This scan reading only the time partitions `keep` accepts (the cold
+    /// tier reads the others, see [`crate::tier`]).
+    pub(crate) fn retain_partitions(&self, keep: impl Fn(i64) -> bool) -> Self {
+        let mut scan = self.clone();
+        scan.estimate.partitions.retain(|&p| keep(p));
+        let partitions = Partitioning::UnknownPartitioning(scan.estimate.partitions.len().max(1));
+        scan.properties = Arc::new(self.properties.as_ref().clone().with_partitioning(partitions));
+        scan
+    }
+
     /// Every parameter of the scan, as `EXPLAIN` shows them.
     pub(crate) fn parameters(&self) -> String {
         let p = &self.request;

@@ -7,7 +7,8 @@
 //! projects; series with a tag key newer than the table are read too, that
 //! tag unseen.
 //! Filters are classified by [`super::filter`]; `scan` returns a
-//! [`ChronicleScanExec`] with projection, limit and the pushed conditions.
+//! [`ChronicleScanExec`] with projection, limit and the pushed conditions,
+//! beside a [`crate::TierMergeExec`] for partitions in the cold tier.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use super::to_df_error;
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::storage::scan;
+use crate::tier;
 
 /// One measurement of a [`Db`] as a DataFusion table.
 #[derive(Debug)]
@@ -95,7 +97,7 @@ impl TableProvider for ChronicleTable {
 
     async fn scan(
         &self,
-        _state: &dyn Session,
+        state: &dyn Session,
         projection: Option<&Vec<usize>>,
         filters: &[Expr],
         limit: Option<usize>,
@@ -113,6 +115,8 @@ impl TableProvider for ChronicleTable {
             limit,
         )
         .map_err(to_df_error)?;
-        Ok(Arc::new(exec))
+        let table =
+            tier::TableScan { db: &self.db, measurement: &self.measurement, schema: &self.schema, columns: self };
+        tier::plan_scan(&table, state, projection, filters, exec).map_err(to_df_error)
     }
 }

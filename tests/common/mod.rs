@@ -12,6 +12,7 @@
 pub mod http_client;
 pub mod influxd;
 pub mod mixed_cpu;
+pub mod moto;
 pub mod prometheus;
 #[cfg(feature = "server")]
 pub mod prometheus_answers;
@@ -19,6 +20,7 @@ pub mod prometheus_answers;
 pub mod server;
 #[cfg(feature = "cli")]
 pub mod serving;
+pub mod tiered_cpu;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,132 @@
+//! The cold tier: closed partitions as Parquet files on object storage,
+//! read back by the same `ChronicleTable` scan as the local file.
+//!
+//! ```text
+//! Db::tier_partition / tier_due (writer)
+//!   └─ per measurement: Parquet export into memory ─▶ CRC-32 ─▶ upload ─▶ read back, compare size + CRC
+//!        └─ all verified: manifest PATH.tier rewritten (temp + fsync + rename) ─▶ old versions deleted
+//! ChronicleTable::scan (scan)
+//!   ├─ partitions not in the manifest: ChronicleScanExec as before
+//!   └─ tiered partitions: TierMergeExec(local chunks + head, Parquet file) ─▶ filter ─▶ projection
+//! ```
+//!
+//! Invariant: a (measurement, partition) is in the manifest only once its
+//! file was read back whole and matched, and a read of a tiered partition
+//! merges that file with whatever the local file and head hold for it, the
+//! local value winning per (series, time, field). So until the local chunks
+//! are dropped both copies are read and each point counts once, and after
+//! they are dropped (or when a late write lands) the same read gives the
+//! same rows. See `docs/design.md`, "Cold tier".
+
+mod layout;
+mod manifest;
+mod merge_exec;
+mod scan;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+pub use manifest::TieredFile;
+pub use merge_exec::TierMergeExec;
+pub(crate) use scan::{TableScan, plan_scan};
+
+use crate::error::{Error, Result};
+use crate::fs::Fs;
+use crate::query::ExportOptions;
+use layout::TierRoot;
+use manifest::Manifest;
+
+/// Where and when partitions move to the cold tier.
+///
+/// ```
+/// use std::time::Duration;
+/// use chronicle::{Config, TierConfig};
+///
+/// let config = Config::default()
+///     .with_tier(TierConfig::new("file:///srv/chronicle-cold").with_older_than(Duration::from_secs(7 * 86_400)));
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct TierConfig {
+    /// The root URL: `file:///dir` (or a local path), `memory://name` (lives
+    /// as long as the database handle; for tests) or, with the `s3` cargo
+    /// feature, `s3://bucket/prefix`.
+    pub url: String,
+    /// [`crate::Db::tier_due`] tiers the partitions that ended at least this
+    /// long ago; `None` (the default) leaves tiering to explicit calls.
+    pub older_than: Option<Duration>,
+    /// Object-store options over the `AWS_*` environment (see
+    /// [`ExportOptions`]).
+    pub options: ExportOptions,
+}
+
+impl TierConfig {
+    /// A tier at `url`, tiered by explicit calls only.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self { url: url.into(), older_than: None, options: ExportOptions::new() }
+    }
+
+    /// Tiers partitions that ended at least `age` ago, on [`crate::Db::tier_due`].
+    pub fn with_older_than(mut self, age: Duration) -> Self {
+        self.older_than = Some(age);
+        self
+    }
+
+    /// Sets the object-store options.
+    pub fn with_options(mut self, options: ExportOptions) -> Self {
+        self.options = options;
+        self
+    }
+}
+
+/// A database's cold tier: its store (if configured) and its manifest.
+#[derive(Debug)]
+pub(crate) struct Tier {
+    root: Option<TierRoot>,
+    older_than: Option<Duration>,
+    fs: Arc<dyn Fs>,
+    manifest_path: PathBuf,
+    /// The manifest as saved; readers take a snapshot.
+    manifest: RwLock<Arc<Manifest>>,
+    /// One tiering at a time: each saves the manifest it read plus its files.
+    writer: futures::lock::Mutex<()>,
+}
+
+impl Tier {
+    /// The tier of the database whose manifest is at `manifest_path`.
+    pub(crate) fn open(config: Option<&TierConfig>, fs: Arc<dyn Fs>, manifest_path: &Path) -> Result<Self> {
+        let root = config.map(|c| TierRoot::open(&c.url, &c.options)).transpose()?;
+        let manifest = Manifest::load(fs.as_ref(), manifest_path)?;
+        Ok(Self {
+            root,
+            older_than: config.and_then(|c| c.older_than),
+            fs,
+            manifest_path: manifest_path.to_path_buf(),
+            manifest: RwLock::new(Arc::new(manifest)),
+            writer: futures::lock::Mutex::new(()),
+        })
+    }
+
+    /// The manifest as last saved.
+    fn snapshot(&self) -> Result<Arc<Manifest>> {
+        let manifest =
+            self.manifest.read().map_err(|_| Error::Internal("the tier manifest lock was poisoned".into()))?;
+        Ok(Arc::clone(&manifest))
+    }
+
+    /// The configured root, or an error saying `what` needs one.
+    fn root(&self, what: &str) -> Result<&TierRoot> {
+        self.root.as_ref().ok_or_else(|| {
+            Error::InvalidArgument(format!("{what} needs a cold tier: none is configured (Config::with_tier)"))
+        })
+    }
+
+    /// The tiered files of `measurement`, by partition start.
+    pub(crate) fn files_of(&self, measurement: &str) -> Result<Vec<TieredFile>> {
+        let manifest = self.snapshot()?;
+        let range = (measurement.to_string(), i64::MIN)..=(measurement.to_string(), i64::MAX);
+        Ok(manifest.files.range(range).map(|(_, f)| f.clone()).collect())
+    }
+}

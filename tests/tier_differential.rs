@@ -1,0 +1,111 @@
+//! The cold tier changes no answer: the same writes go to a database that
+//! never tiers and to one that tiers partitions to `memory://` or
+//! `file://`, and every query of `common::tiered_cpu::QUERIES` answers
+//! the same on both: after tiering, after late writes and overwrites into
+//! tiered partitions, after re-tiering, and after a reopen. `SELECT *` is
+//! also checked against rows built by hand.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on an unexpected error")]
+
+mod common;
+
+use chronicle::{Config, Db, Error, TierConfig};
+use common::TempDir;
+use common::tiered_cpu::{HOUR, Model, T0, assert_same_answers, initial, late, rows, select_all};
+
+/// Runs the scenario with the tier at `url`; reopens the tiered database
+/// when `durable` (a `memory://` tier lives as long as its handle).
+async fn scenario(dir: &TempDir, url: &str, durable: bool) {
+    let tier = || Config::default().with_tier(TierConfig::new(url));
+    let local = Db::open(dir.path("local"), Config::default()).unwrap();
+    let mut tiered = Db::open(dir.path("tiered"), tier()).unwrap();
+    let mut model = Model::default();
+    model.apply(&initial());
+    for db in [&local, &tiered] {
+        db.write_rows(&rows(&initial())).unwrap();
+        db.flush().unwrap();
+    }
+
+    let first = tiered.tier_partition(T0).await.unwrap();
+    assert_eq!(first.len(), 1, "one file for the one measurement: {first:?}");
+    assert_eq!((first[0].measurement.as_str(), first[0].partition_start, first[0].rows), ("cpu", T0, 18));
+    assert!(first[0].url.starts_with(url.trim_end_matches('/')), "{} under {url}", first[0].url);
+    tiered.tier_partition(T0 + HOUR).await.unwrap();
+    assert_eq!(tiered.tiered_files().unwrap().len(), 2);
+    assert_eq!(select_all(&tiered).await, model.select_all(), "tiered, as built by hand");
+    assert_same_answers(&local, &tiered).await;
+
+    // Late writes into both tiered partitions: the local values win.
+    model.apply(&late());
+    for db in [&local, &tiered] {
+        db.write_rows(&rows(&late())).unwrap();
+    }
+    assert_eq!(select_all(&tiered).await, model.select_all(), "late points in memory");
+    assert_same_answers(&local, &tiered).await;
+    for db in [&local, &tiered] {
+        db.flush().unwrap();
+    }
+    assert_eq!(select_all(&tiered).await, model.select_all(), "late points flushed");
+    assert_same_answers(&local, &tiered).await;
+
+    // Tiered again with the late points: the file is replaced.
+    let again = tiered.tier_partition(T0).await.unwrap();
+    assert_eq!(again[0].rows, 18 + 2, "a new time of c and a new series d");
+    assert_ne!(again[0].url, first[0].url, "a new version, a new name");
+    assert_eq!(tiered.tiered_files().unwrap().len(), 2);
+    assert_same_answers(&local, &tiered).await;
+
+    if durable {
+        tiered.close().unwrap();
+        drop(tiered);
+        tiered = Db::open(dir.path("tiered"), tier()).unwrap();
+        assert_eq!(tiered.tiered_files().unwrap().len(), 2, "the manifest outlives the handle");
+        assert_eq!(select_all(&tiered).await, model.select_all(), "after reopen");
+        assert_same_answers(&local, &tiered).await;
+    }
+    tiered.close().unwrap();
+    local.close().unwrap();
+}
+
+#[tokio::test]
+async fn tiering_to_memory_changes_no_answer() {
+    let dir = TempDir::new("tier-differential-memory");
+    scenario(&dir, "memory://cold/chronicle", false).await;
+}
+
+#[tokio::test]
+async fn tiering_to_a_directory_changes_no_answer_and_survives_a_reopen() {
+    let dir = TempDir::new("tier-differential-file");
+    let url = format!("file://{}", dir.path("cold").display());
+    scenario(&dir, &url, true).await;
+    let files: Vec<_> = std::fs::read_dir(dir.path("cold").join("cpu")).unwrap().collect();
+    assert_eq!(files.len(), 2, "the replaced version was deleted: {files:?}");
+}
+
+#[tokio::test]
+async fn tiering_needs_a_configured_tier_and_a_partition_start() {
+    let dir = TempDir::new("tier-refusals");
+    let db = Db::open(dir.path("db"), Config::default()).unwrap();
+    let message = db.tier_partition(T0).await.unwrap_err().to_string();
+    assert!(message.contains("no cold tier") || message.contains("none is configured"), "{message}");
+    let db2 = Db::open(dir.path("db2"), Config::default().with_tier(TierConfig::new("memory://t"))).unwrap();
+    match db2.tier_partition(T0 + 1).await {
+        Err(Error::InvalidArgument(m)) => assert!(m.contains("not the start of a partition"), "{m}"),
+        other => panic!("expected InvalidArgument, got {other:?}"),
+    }
+    assert!(db2.tier_partition(T0).await.unwrap().is_empty(), "an empty partition writes no file");
+}
+
+#[tokio::test]
+async fn tier_due_moves_every_partition_past_the_age_once() {
+    let dir = TempDir::new("tier-due");
+    let tier = TierConfig::new("memory://due").with_older_than(std::time::Duration::from_secs(3600));
+    let db = Db::open(dir.path("db"), Config::default().with_tier(tier)).unwrap();
+    db.write_rows(&rows(&initial())).unwrap();
+    db.flush().unwrap();
+    let starts: Vec<i64> = db.tier_due().await.unwrap().iter().map(|f| f.partition_start).collect();
+    assert_eq!(starts, [T0, T0 + HOUR, T0 + 2 * HOUR], "the data set's three hours are long past");
+    assert!(db.tier_due().await.unwrap().is_empty(), "nothing is tiered twice");
+    let never = Db::open(dir.path("never"), Config::default().with_tier(TierConfig::new("memory://n"))).unwrap();
+    never.write_rows(&rows(&initial())).unwrap();
+    assert!(never.tier_due().await.unwrap().is_empty(), "without an age, only explicit calls tier");
+}
