@@ -8,28 +8,13 @@
 
 use std::ops::Range;
 
+use super::tsbs::{ARCHES, ENVIRONMENTS, OSES, REGIONS, TEAMS};
 use super::{SECOND_NS, START_NS};
 use crate::model::{VALUE_FIELD, WriteRow};
 
 /// The measurements each host reports, one series each.
 pub const HIGHCARD_MEASUREMENTS: [&str; 10] =
     ["cpu", "disk", "diskio", "kernel", "mem", "net", "nginx", "postgresql", "redis", "system"];
-
-const REGIONS: [&str; 9] = [
-    "us-east-1",
-    "us-west-1",
-    "us-west-2",
-    "eu-west-1",
-    "eu-central-1",
-    "ap-southeast-1",
-    "ap-southeast-2",
-    "ap-northeast-1",
-    "sa-east-1",
-];
-const OSES: [&str; 3] = ["Ubuntu16.10", "Ubuntu16.04LTS", "Ubuntu15.10"];
-const ARCHES: [&str; 2] = ["x64", "x86"];
-const TEAMS: [&str; 4] = ["SF", "NYC", "LON", "CHI"];
-const ENVIRONMENTS: [&str; 3] = ["production", "staging", "test"];
 
 /// SplitMix64: a cheap, well-mixed hash of one word.
 fn mix(mut x: u64) -> u64 {

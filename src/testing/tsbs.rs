@@ -26,7 +26,8 @@ pub const CPU_FIELDS: [&str; 10] = [
     "usage_guest_nice",
 ];
 
-const REGIONS: [&str; 9] = [
+/// TSBS's devops tag vocabulary, shared with the high-cardinality generator.
+pub(super) const REGIONS: [&str; 9] = [
     "us-east-1",
     "us-west-1",
     "us-west-2",
@@ -37,10 +38,10 @@ const REGIONS: [&str; 9] = [
     "ap-northeast-1",
     "sa-east-1",
 ];
-const OSES: [&str; 3] = ["Ubuntu16.10", "Ubuntu16.04LTS", "Ubuntu15.10"];
-const ARCHES: [&str; 2] = ["x64", "x86"];
-const TEAMS: [&str; 4] = ["SF", "NYC", "LON", "CHI"];
-const ENVIRONMENTS: [&str; 3] = ["production", "staging", "test"];
+pub(super) const OSES: [&str; 3] = ["Ubuntu16.10", "Ubuntu16.04LTS", "Ubuntu15.10"];
+pub(super) const ARCHES: [&str; 2] = ["x64", "x86"];
+pub(super) const TEAMS: [&str; 4] = ["SF", "NYC", "LON", "CHI"];
+pub(super) const ENVIRONMENTS: [&str; 3] = ["production", "staging", "test"];
 
 /// The TSBS cpu-only generator.
 #[derive(Debug, Clone, Copy)]
