@@ -28,6 +28,8 @@ use crate::storage::merge::FieldSeries;
 use crate::storage::scan::read_chunks;
 use crate::storage::series_index::{FieldId, SeriesId};
 
+use super::compaction_policy::{Pace, index_bytes};
+use super::file_writer::FileWriter;
 use super::flush::{add_series, block_ref, internal};
 use super::state::Blocks;
 use super::{Inner, lock_panicked};
@@ -38,6 +40,7 @@ fn rewrite_blocks(
     encoder: &mut ChunkEncoder,
     blocks: &Blocks,
     rewrite: &mut Rewrite,
+    pace: &mut Pace,
 ) -> Result<Blocks> {
     let mut compacted = Blocks::new();
     let mut out = Vec::new();
@@ -56,23 +59,29 @@ fn rewrite_blocks(
         out.clear();
         let block = builder.finish(&mut out, rewrite.len()).map_err(internal)?;
         rewrite.append(&out)?;
+        pace.wrote(out.len() as u64);
         compacted.insert(p, vec![Arc::new(block)]);
     }
     Ok(compacted)
 }
 
 impl Inner {
-    /// Rewrites the file with one block per partition; see the module docs.
+    /// Rewrites the file with one block per partition, as fast as it can;
+    /// see the module docs.
     pub(super) fn compact(&self) -> Result<()> {
         let mut writer = self.writer.lock().map_err(lock_panicked)?;
+        self.compact_with(&mut writer, Pace::new(None))
+    }
+
+    /// Compacts, holding the flush mutex (`writer`), writing at `pace`.
+    pub(super) fn compact_with(&self, writer: &mut FileWriter, mut pace: Pace) -> Result<()> {
         let (reader, blocks) = {
             let mut st = self.write_lock()?;
             self.writable(&mut st)?;
             (st.reader.clone(), st.blocks.clone())
         };
-        let writer = &mut *writer;
         let mut rewrite = writer.store.rewrite()?;
-        let compacted = rewrite_blocks(&reader, &mut writer.encoder, &blocks, &mut rewrite)?;
+        let compacted = rewrite_blocks(&reader, &mut writer.encoder, &blocks, &mut rewrite, &mut pace)?;
         let refs: Vec<BlockRef> = compacted.values().flatten().map(|b| block_ref(b)).collect();
         let mut out = Vec::new();
         let series_blocks = {
@@ -81,6 +90,7 @@ impl Inner {
             st.append_index(&mut out, rewrite.len(), st.durable_lsn, &refs, &[])?
         };
         rewrite.append(&out)?;
+        writer.index_bytes = index_bytes(&out);
         // From the rename on, the file may be the new one: on failure, stop writing.
         let replaced = writer.store.replace_with(rewrite);
         let mut st = self.write_lock()?;

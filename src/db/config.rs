@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::CompactionPolicy;
 use crate::fs::{Fs, OsFs};
 use crate::tier::TierConfig;
 use crate::wal::SyncPolicy;
@@ -30,6 +31,8 @@ pub struct Config {
     pub fs: Arc<dyn Fs>,
     /// The cold tier partitions move to (default none).
     pub tier: Option<TierConfig>,
+    /// When the database compacts on its own (default: see [`CompactionPolicy`]).
+    pub compaction: CompactionPolicy,
 }
 
 impl Default for Config {
@@ -42,6 +45,7 @@ impl Default for Config {
             late_window: Duration::from_secs(300),
             fs: Arc::new(OsFs),
             tier: None,
+            compaction: CompactionPolicy::default(),
         }
     }
 }
@@ -86,6 +90,12 @@ impl Config {
     /// Sets the cold tier.
     pub fn with_tier(mut self, tier: TierConfig) -> Self {
         self.tier = Some(tier);
+        self
+    }
+
+    /// Sets the background compaction policy.
+    pub fn with_compaction(mut self, policy: CompactionPolicy) -> Self {
+        self.compaction = policy;
         self
     }
 

@@ -38,6 +38,7 @@ use crate::storage::head::HeadPartition;
 use crate::storage::merge::FieldSeries;
 use crate::storage::series_index::{FieldId, SeriesId};
 
+use super::compaction_policy::index_bytes;
 use super::file_writer::FileWriter;
 use super::state::State;
 use super::{Inner, lock_panicked};
@@ -182,6 +183,7 @@ impl State {
         let (base, refs) = (writer.store.len(), self.block_refs());
         let series_blocks = self.append_index(&mut out, base, self.durable_lsn, &refs, &self.series_blocks)?;
         writer.store.append_durably(&out).inspect_err(|e| self.poison(e.to_string()))?;
+        writer.index_bytes = index_bytes(&out);
         self.series_blocks = series_blocks;
         Ok(())
     }
@@ -259,6 +261,7 @@ impl Inner {
             let series_blocks = st.append_index(&mut out, base, freeze.durable_lsn, &refs, &st.series_blocks)?;
             drop(st);
             writer.store.append_durably(&out)?;
+            writer.index_bytes = index_bytes(&out);
             Ok((built, series_blocks))
         });
         let mut st = self.write_lock()?;

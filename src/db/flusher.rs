@@ -8,12 +8,16 @@
 //! WAL wanting upkeep (a spare segment to prepare, a closed one to make
 //! durable: [`crate::wal::Wal::maintain`]) rings too. A flush that fails has
 //! poisoned the database; the thread logs it and the next call reports it.
+//! After each flush, and whenever `check_interval` passes without a ring,
+//! it asks the compaction policy ([`super::compaction_policy`]) whether a
+//! compaction is due, and runs it.
 //! The thread holds the database alive while it runs and stops when its
 //! owner ([`Flusher`], dropped with the last [`super::Db`] clone) says so,
 //! finishing the flush in hand first.
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use super::Inner;
 use super::flush::Which;
@@ -58,12 +62,13 @@ impl FlushBell {
         self.ring(|rung| rung.stop = true);
     }
 
-    /// Waits for a ring; returns what was asked for (flush, WAL upkeep), or
+    /// Waits for a ring, or for `interval` to pass; returns what was asked
+    /// for (flush, WAL upkeep: both false when the wait timed out), or
     /// `None` once the thread should stop.
-    fn wait(&self) -> Option<(bool, bool)> {
+    fn wait(&self, interval: Duration) -> Option<(bool, bool)> {
         let mut rung = self.rung.lock().ok()?;
-        while !rung.flush && !rung.wal && !rung.stop {
-            rung = self.changed.wait(rung).ok()?;
+        if !rung.flush && !rung.wal && !rung.stop {
+            rung = self.changed.wait_timeout_while(rung, interval, |r| !r.flush && !r.wal && !r.stop).ok()?.0;
         }
         let asked = (std::mem::take(&mut rung.flush), std::mem::take(&mut rung.wal));
         (!rung.stop).then_some(asked)
@@ -82,7 +87,8 @@ impl Flusher {
     pub fn start(inner: &Arc<Inner>) -> std::io::Result<Flusher> {
         let db = Arc::clone(inner);
         let thread = std::thread::Builder::new().name("chronicle-flush".into()).spawn(move || {
-            while let Some((flush, wal)) = db.bell.wait() {
+            let interval = db.config.compaction.check_interval;
+            while let Some((flush, wal)) = db.bell.wait(interval) {
                 if wal && let Err(e) = db.wal.maintain() {
                     tracing::warn!(error = %e, "WAL segment upkeep failed");
                 }
@@ -90,6 +96,13 @@ impl Flusher {
                     match db.flush(Which::Due) {
                         Ok(()) | Err(Error::Closed) => {}
                         Err(e) => tracing::warn!(error = %e, "background flush failed"),
+                    }
+                }
+                // After a flush, or a wait that timed out; not after WAL upkeep alone.
+                if flush || !wal {
+                    match db.compact_if_due() {
+                        Ok(_) | Err(Error::Closed) => {}
+                        Err(e) => tracing::warn!(error = %e, "background compaction failed"),
                     }
                 }
             }

@@ -21,6 +21,7 @@
 //! `PATH.wal/`, and the lock file `PATH.lock` that keeps a second process out.
 
 mod compact;
+mod compaction_policy;
 mod config;
 mod encodings;
 mod file_writer;
@@ -33,6 +34,7 @@ pub(crate) mod wal_record;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+pub use compaction_policy::{CompactionPolicy, CompactionReason};
 pub use config::Config;
 pub use encodings::{EncodingCount, EncodingUsage};
 
@@ -295,6 +297,13 @@ impl Db {
     /// Returns once done; writes and reads go on meanwhile, flushes wait.
     pub fn compact(&self) -> Result<()> {
         self.inner.compact()
+    }
+
+    /// Compacts if [`Config::compaction`] finds it due (as the flush thread
+    /// does on its own after flushes and every `check_interval`), at the
+    /// policy's pace; returns why it compacted, or `None`.
+    pub fn compact_if_due(&self) -> Result<Option<CompactionReason>> {
+        self.inner.compact_if_due()
     }
 
     /// Flushes and closes; later calls on any clone fail with [`Error::Closed`],
