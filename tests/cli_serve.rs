@@ -217,6 +217,52 @@ fn a_second_server_on_the_same_directory_or_port_fails_clearly() {
 }
 
 #[test]
+fn a_server_with_a_tier_moves_old_partitions_to_it_and_still_answers_from_them() {
+    let dir = TempDir::new("cli-serve-tier");
+    let db_path = dir.path("data").join("chronicle.db");
+    let db = Db::open(&db_path, Config::default()).unwrap();
+    db.write_rows(&rows()).unwrap();
+    db.close().unwrap();
+    let expected: Vec<(i64, f64)> = rows().iter().map(|r| (r.timestamp, r.fields[0].1)).collect();
+    let cold = dir.path("cold");
+    let url = format!("file://{}", cold.display());
+
+    let mut cmd = chronicle(dir.as_path());
+    cmd.args(["serve", "--http-addr", "127.0.0.1:0", "--tier-url", &url, "--tier-older-than", "1h"]);
+    let server = Serving::start(cmd);
+    // Tiering runs at start: the partition of T0 (2026-01-01) ended long ago.
+    let parquet = |dir: &Path| -> Vec<std::path::PathBuf> {
+        let mut found = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "parquet") {
+                    found.push(path);
+                }
+            }
+        }
+        found
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while parquet(&cold).is_empty() || !dir.path("data").join("chronicle.db.tier").is_file() {
+        assert!(std::time::Instant::now() < deadline, "nothing was tiered to {}", cold.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(parquet(&cold).len(), 1, "one file: one measurement in one partition");
+    let (status, body) = server.get("/query?q=SELECT%20count(usage)%20AS%20n%20FROM%20cpu");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("50"), "every point counted once across both tiers: {body}");
+    let (code, stderr) = server.stop("TERM");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("partitions moved to the cold tier"), "{stderr}");
+    assert!(stderr.contains(&format!("tier.url={url}")), "{stderr}");
+    assert_eq!(stored(&db_path), expected);
+}
+
+#[test]
 fn settings_come_from_the_file_then_the_environment_then_flags() {
     let dir = TempDir::new("cli-serve-precedence");
     std::fs::write(

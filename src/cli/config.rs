@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chronicle::http::{Scope, ServerConfig, Token};
-use chronicle::{Config, SyncPolicy};
+use chronicle::{Config, SyncPolicy, TierConfig};
 use clap::ArgMatches;
 use clap::parser::ValueSource;
 use toml::Spanned;
@@ -59,6 +59,21 @@ pub const PARTITION_DURATION: Setting =
 /// Head memory budget.
 pub const MEMORY_BUDGET: Setting =
     setting("storage.memory_budget", "CHRONICLE_MEMORY_BUDGET", "memory-budget", "memory_budget");
+/// Whether the database compacts in the background.
+pub const COMPACTION_ENABLED: Setting =
+    setting("compaction.enabled", "CHRONICLE_COMPACTION_ENABLED", "compaction-enabled", "compaction_enabled");
+/// A background compaction's write rate limit.
+pub const COMPACTION_MAX_WRITE_RATE: Setting = setting(
+    "compaction.max_write_rate",
+    "CHRONICLE_COMPACTION_MAX_WRITE_RATE",
+    "compaction-max-write-rate",
+    "compaction_max_write_rate",
+);
+/// The cold tier's object-store URL.
+pub const TIER_URL: Setting = setting("tier.url", "CHRONICLE_TIER_URL", "tier-url", "tier_url");
+/// Age after which partitions move to the cold tier.
+pub const TIER_OLDER_THAN: Setting =
+    setting("tier.older_than", "CHRONICLE_TIER_OLDER_THAN", "tier-older-than", "tier_older_than");
 /// Largest request body.
 pub const MAX_BODY_SIZE: Setting =
     setting("limits.max_body_size", "CHRONICLE_MAX_BODY_SIZE", "max-body-size", "max_body_size");
@@ -90,7 +105,7 @@ pub const LOG_LEVEL: Setting = setting("log.level", "CHRONICLE_LOG_LEVEL", "log-
 pub const LOG_FORMAT: Setting = setting("log.format", "CHRONICLE_LOG_FORMAT", "log-format", "log_format");
 
 /// Every setting, in the order `--help` lists them.
-pub const SETTINGS: [Setting; 15] = [
+pub const SETTINGS: [Setting; 19] = [
     DATA_DIR,
     HTTP_ADDR,
     FLIGHT_ADDR,
@@ -98,6 +113,10 @@ pub const SETTINGS: [Setting; 15] = [
     WAL_SYNC_INTERVAL,
     PARTITION_DURATION,
     MEMORY_BUDGET,
+    COMPACTION_ENABLED,
+    COMPACTION_MAX_WRITE_RATE,
+    TIER_URL,
+    TIER_OLDER_THAN,
     MAX_BODY_SIZE,
     MAX_DECOMPRESSED_SIZE,
     REQUEST_TIMEOUT,
@@ -147,6 +166,25 @@ pub struct ServeArgs {
     /// [default: 64MiB] [toml: storage.memory_budget]
     #[arg(long = MEMORY_BUDGET.flag, env = MEMORY_BUDGET.env, value_name = "SIZE")]
     memory_budget: Option<String>,
+    /// Whether the database compacts on its own when closed partitions
+    /// gather late blocks or the file fills with superseded bytes
+    /// [default: true] [toml: compaction.enabled]
+    #[arg(long = COMPACTION_ENABLED.flag, env = COMPACTION_ENABLED.env, value_name = "true|false")]
+    compaction_enabled: Option<String>,
+    /// Bytes per second a background compaction writes at most; 0 for no
+    /// limit [default: 128MiB] [toml: compaction.max_write_rate]
+    #[arg(long = COMPACTION_MAX_WRITE_RATE.flag, env = COMPACTION_MAX_WRITE_RATE.env, value_name = "SIZE")]
+    compaction_max_write_rate: Option<String>,
+    /// Object-store URL of the cold tier (Parquet files of old partitions):
+    /// file:///dir, or s3://bucket/prefix with the AWS_* variables
+    /// [default: none] [toml: tier.url]
+    #[arg(long = TIER_URL.flag, env = TIER_URL.env, value_name = "URL")]
+    tier_url: Option<String>,
+    /// Partitions that ended this long ago move to the cold tier, checked
+    /// every minute; needs --tier-url [default: none, no tiering]
+    /// [toml: tier.older_than]
+    #[arg(long = TIER_OLDER_THAN.flag, env = TIER_OLDER_THAN.env, value_name = "DURATION")]
+    tier_older_than: Option<String>,
     /// Largest request body as sent; larger bodies get 413
     /// [default: 10MiB] [toml: limits.max_body_size]
     #[arg(long = MAX_BODY_SIZE.flag, env = MAX_BODY_SIZE.env, value_name = "SIZE")]
@@ -198,6 +236,12 @@ written like 10MiB, 512KiB or 1GB, durations like 30s, 5m or 1h:
   [storage]
   partition_duration = \"1h\"
   memory_budget = \"64MiB\"
+  [compaction]
+  enabled = true
+  max_write_rate = \"128MiB\"
+  [tier]
+  url = \"file:///srv/chronicle-cold\"
+  older_than = \"7d\"
   [limits]
   max_body_size = \"10MiB\"
   max_decompressed_size = \"64MiB\"
@@ -299,6 +343,7 @@ impl ServeSettings {
             .collect();
         format!(
             "data_dir={} http_addr={} flight_addr={} wal.sync={sync} storage.partition_duration={} storage.memory_budget={} \
+             compaction.enabled={} compaction.max_write_rate={} tier.url={} tier.older_than={} \
              limits.max_body_size={} limits.max_decompressed_size={} limits.request_timeout={} \
              limits.query_timeout={} limits.max_concurrent_queries={} auth.tokens=[{}] log.level={} log.format={}",
             self.data_dir.display(),
@@ -306,6 +351,10 @@ impl ServeSettings {
             self.flight_addr,
             format_duration(self.db.partition_duration),
             self.db.memory_budget,
+            self.db.compaction.enabled,
+            self.db.compaction.max_write_bytes_per_sec.map_or("unlimited".into(), |r| r.to_string()),
+            self.db.tier.as_ref().map_or("none", |t| t.url.as_str()),
+            self.db.tier.as_ref().and_then(|t| t.older_than).map_or("none".into(), format_duration),
             limits.max_body_bytes,
             limits.max_decompressed_bytes,
             format_duration(limits.request_timeout),
@@ -354,6 +403,27 @@ pub fn resolve(args: &ServeArgs, matches: &ArgMatches) -> Result<ServeSettings, 
     }
     if let Some(bytes) = r.value(MEMORY_BUDGET, args.memory_budget.as_deref(), size_usize)? {
         db = db.with_memory_budget(bytes);
+    }
+    if let Some(enabled) = r.value(COMPACTION_ENABLED, args.compaction_enabled.as_deref(), parse_bool)? {
+        db.compaction.enabled = enabled;
+    }
+    if let Some(rate) = r.value(COMPACTION_MAX_WRITE_RATE, args.compaction_max_write_rate.as_deref(), parse_size)? {
+        db.compaction.max_write_bytes_per_sec = (rate > 0).then_some(rate);
+    }
+    let tier_url = r.value(TIER_URL, args.tier_url.as_deref(), |s| Ok(s.to_owned()))?;
+    let older_than = r.value(TIER_OLDER_THAN, args.tier_older_than.as_deref(), positive_duration)?;
+    match (tier_url, older_than) {
+        (Some(url), older_than) => {
+            let tier = TierConfig::new(url);
+            db = db.with_tier(match older_than {
+                Some(age) => tier.with_older_than(age),
+                None => tier,
+            });
+        }
+        (None, Some(_)) => {
+            return Err(r.error(TIER_OLDER_THAN, args.tier_older_than.as_deref(), "needs tier.url".into()));
+        }
+        (None, None) => {}
     }
 
     let mut server = ServerConfig::default();
@@ -488,6 +558,14 @@ fn positive_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
+fn parse_bool(text: &str) -> Result<bool, String> {
+    match text.trim() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(format!("{other:?} is not true or false")),
+    }
+}
+
 fn size_usize(text: &str) -> Result<usize, String> {
     let bytes = parse_size(text)?;
     usize::try_from(bytes).map_err(|_| format!("{text:?} is too large for this machine"))
@@ -519,6 +597,7 @@ fn scalar_text(value: &DeValue<'_>) -> Option<String> {
     match value {
         DeValue::String(s) => Some(s.to_string()),
         DeValue::Integer(i) if i.radix() == 10 => Some(i.as_str().replace('_', "")),
+        DeValue::Boolean(b) => Some(b.to_string()),
         _ => None,
     }
 }
@@ -589,7 +668,7 @@ impl SettingsFile {
             None => Err(SettingError::Value {
                 key: s.key,
                 origin: source,
-                message: format!("expected a string or an integer, found {}", value.get_ref().type_str()),
+                message: format!("expected a string, an integer or a boolean, found {}", value.get_ref().type_str()),
             }),
         })
     }
@@ -727,6 +806,32 @@ mod tests {
         assert_eq!(s.server.auth.tokens, [Token::new("grafana", "s3cret", Scope::Read)]);
         assert!(!s.summary().contains("s3cret"), "{}", s.summary());
         assert!(s.summary().contains("grafana (read)"), "{}", s.summary());
+        std::fs::remove_file(path).ok();
+    }
+
+    #[test]
+    fn compaction_and_tier_settings_reach_the_database_config() {
+        let s = resolve_args(&[]).unwrap();
+        assert!(s.db.compaction.enabled);
+        assert!(s.db.tier.is_none());
+        let path = file(
+            "lifecycle",
+            "[compaction]\nenabled = false\nmax_write_rate = \"0\"\n[tier]\nurl = \"file:///srv/cold\"\nolder_than = \"7d\"\n",
+        );
+        let s = resolve_args(&["--config", path.to_str().unwrap()]).unwrap();
+        assert!(!s.db.compaction.enabled);
+        assert_eq!(s.db.compaction.max_write_bytes_per_sec, None, "0 lifts the limit");
+        let tier = s.db.tier.as_ref().unwrap();
+        assert_eq!(tier.url, "file:///srv/cold");
+        assert_eq!(tier.older_than, Some(Duration::from_secs(7 * 86_400)));
+        assert!(s.summary().contains("tier.older_than=7d"), "{}", s.summary());
+        let s = resolve_args(&["--compaction-max-write-rate", "16MiB", "--tier-url", "file:///x"]).unwrap();
+        assert_eq!(s.db.compaction.max_write_bytes_per_sec, Some(16 << 20));
+        assert_eq!(s.db.tier.as_ref().unwrap().older_than, None, "a tier without an age tiers on request only");
+        let e = resolve_args(&["--tier-older-than", "1d"]).unwrap_err().to_string();
+        assert!(e.contains("tier.older_than") && e.contains("needs tier.url"), "{e}");
+        let e = resolve_args(&["--compaction-enabled", "yes"]).unwrap_err().to_string();
+        assert!(e.contains("compaction.enabled") && e.contains("\"yes\""), "{e}");
         std::fs::remove_file(path).ok();
     }
 

@@ -6,10 +6,17 @@
 //! and closed on the blocking pool. Once both are bound, the exact lines
 //! `listening on http://ADDR` and then `flight on grpc://ADDR` go to stdout
 //! (flushed) so scripts can read the ports; the HTTP line stays first.
+//!
+//! With a cold tier and `tier.older_than` set, a task tiers the partitions
+//! due ([`chronicle::Db::tier_due`]) at start and every [`TIER_CHECK`]
+//! until shutdown; a failure is logged and retried at the next check
+//! (nothing leaves the local file unless its upload was verified).
 
 use std::io::Write;
 use std::sync::Arc;
+use std::time::Duration;
 
+use chronicle::Db;
 use chronicle::http::Server;
 use clap::ArgMatches;
 use tokio::net::TcpListener;
@@ -67,6 +74,9 @@ async fn serve(settings: config::ServeSettings) -> Result<(), CliError> {
             .and_then(|()| out.flush());
     }
     tracing::info!(addr = %bound, flight_addr = %flight_bound, "listening");
+    if settings.db.tier.as_ref().is_some_and(|t| t.older_than.is_some()) {
+        tokio::spawn(tier_periodically(Arc::clone(&db), shutdown.wait()));
+    }
     let (served, flight_served) =
         tokio::join!(server.run(shutdown.wait()), flight.serve(flight_listener, shutdown.wait()));
     tracing::info!("no longer accepting; in-flight requests answered; flushing the database");
@@ -78,6 +88,28 @@ async fn serve(settings: config::ServeSettings) -> Result<(), CliError> {
     closed?;
     tracing::info!("database closed; bye");
     Ok(())
+}
+
+/// How often the server looks for partitions due for the cold tier.
+const TIER_CHECK: Duration = Duration::from_secs(60);
+
+/// Tiers what is due now and every [`TIER_CHECK`] until `stop` completes.
+async fn tier_periodically(db: Arc<Db>, stop: impl std::future::Future<Output = ()>) {
+    tokio::pin!(stop);
+    loop {
+        match db.tier_due().await {
+            Ok(files) if !files.is_empty() => {
+                let bytes: u64 = files.iter().map(|f| f.size).sum();
+                tracing::info!(files = files.len(), bytes, "partitions moved to the cold tier");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "tiering failed; retried at the next check"),
+        }
+        tokio::select! {
+            () = &mut stop => return,
+            () = tokio::time::sleep(TIER_CHECK) => {}
+        }
+    }
 }
 
 /// One shutdown signal for several servers: every [`Shutdown::wait`]

@@ -99,7 +99,7 @@ impl Db {
                 Ok(Some(file)) => uploaded.push(file),
                 Ok(None) => {}
                 Err(e) => {
-                    delete_all(root, uploaded.iter().map(|f: &TieredFile| f.url.as_str())).await;
+                    delete_all(root, &urls_of(&uploaded)).await;
                     return Err(e);
                 }
             }
@@ -114,12 +114,12 @@ impl Db {
             }
         }
         if let Err(e) = manifest.save(tier.fs.as_ref(), &tier.manifest_path) {
-            delete_all(root, uploaded.iter().map(|f| f.url.as_str())).await;
+            delete_all(root, &urls_of(&uploaded)).await;
             return Err(e);
         }
         *tier.manifest.write().map_err(|_| Error::Internal("the tier manifest lock was poisoned".into()))? =
             Arc::new(manifest);
-        delete_all(root, replaced.iter().map(String::as_str)).await;
+        delete_all(root, &replaced.iter().map(String::as_str).collect::<Vec<_>>()).await;
         Ok(uploaded)
     }
 
@@ -161,7 +161,7 @@ impl Db {
                 back.len(),
                 crc32fast::hash(&back)
             );
-            delete_all(root, [url.as_str()]).await;
+            delete_all(root, &[url.as_str()]).await;
             return Err(Error::Tier { op: "verify", url, detail });
         }
         let measurement = measurement.to_string();
@@ -174,10 +174,16 @@ async fn read_all(store: &dyn ObjectStore, path: &Path) -> object_store::Result<
     store.get(path).await?.bytes().await
 }
 
+/// The URLs of `files`, as a slice: a future holding an iterator of
+/// closures over them across an await would not be `Send`.
+fn urls_of(files: &[TieredFile]) -> Vec<&str> {
+    files.iter().map(|f| f.url.as_str()).collect()
+}
+
 /// Deletes the objects at `urls`, ignoring failures: nothing names them,
 /// so a leftover costs space, never correctness.
-async fn delete_all<'a>(root: &TierRoot, urls: impl IntoIterator<Item = &'a str>) {
-    for url in urls {
+async fn delete_all(root: &TierRoot, urls: &[&str]) {
+    for &url in urls {
         if let Ok(path) = root.path_of(url)
             && let Err(e) = root.store().delete(&path).await
         {
