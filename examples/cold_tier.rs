@@ -2,9 +2,11 @@
 //! partitions older than an hour tiered to a `file://` directory as
 //! Parquet, then one SQL query over both tiers. `readme()` holds the
 //! README's code as written there (tests/readme_examples.rs checks it line
-//! by line). Everything is written in a fresh temporary directory.
+//! by line). Everything is written in a fresh temporary directory, removed
+//! at the end, or in the directory given as the argument, kept (its
+//! `cold/` is then a tier other engines can read, e.g. Ballista).
 //!
-//! Run: `cargo run --example cold_tier`.
+//! Run: `cargo run --example cold_tier` or `cargo run --example cold_tier -- /tmp/chronicle-demo`.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -15,8 +17,12 @@ const MINUTE_NS: i64 = 60_000_000_000;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = std::env::temp_dir().join(format!("chronicle-example-cold-tier-{}", std::process::id()));
+    let kept = std::env::args_os().nth(1).map(std::path::PathBuf::from);
+    let dir = kept
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("chronicle-example-cold-tier-{}", std::process::id())));
     std::fs::create_dir_all(&dir)?;
+    let dir = dir.canonicalize()?; // an absolute path: the tier's file:// URL is built from it
     let now = i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos())?;
     let rows: Vec<Row> = (0..24 * 60)
         .map(|i| Row::new("cpu", now - i * MINUTE_NS).with_tag("host", "a").with_field("usage_user", (i % 100) as f64))
@@ -24,7 +30,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     readme(&dir, &rows).await?;
 
-    std::fs::remove_dir_all(&dir)?;
+    match kept {
+        Some(dir) => println!("kept {}: the tier is file://{}", dir.display(), dir.join("cold").display()),
+        None => std::fs::remove_dir_all(&dir)?,
+    }
     Ok(())
 }
 

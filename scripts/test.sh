@@ -7,12 +7,17 @@ cd "$(dirname "$0")/.."
 
 scripts/install-test-deps.sh
 cargo fmt --all -- --check
-cargo clippy --workspace --all-targets -- -D warnings
+# `--features ballista` here and in the workspace tests below, not in a
+# build of its own: Ballista turns on DataFusion's `proto` features (and
+# arrow's IPC compression, tokio's `full`), so a separate build with it
+# would compile DataFusion a second time. One build has everything; the
+# Ballista tests (tests/ballista.rs, tests/ballista_cli.rs) need it.
+cargo clippy --workspace --all-targets --features ballista -- -D warnings
 # The library as an embedder builds it, without the default features (`cli`:
 # clap and the binary; `s3`: the AWS client): it builds and passes its unit
 # tests, which check that `s3://` is then refused. One build of it: each
 # more costs CI a rebuild of DataFusion.
 cargo test --no-default-features --lib
 # Benches are compiled by clippy above; running them belongs to `cargo bench`.
-cargo test --workspace --lib --bins --tests
-cargo test --workspace --doc
+cargo test --workspace --features ballista --lib --bins --tests
+cargo test --workspace --features ballista --doc

@@ -70,6 +70,8 @@
 //! # Ok::<(), chronicle::encoding::Error>(())
 //! ```
 
+#[cfg(feature = "ballista")]
+pub mod ballista;
 mod db;
 pub mod encoding;
 mod error;

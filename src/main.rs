@@ -32,6 +32,9 @@ enum Command {
     Export(cli::export::ExportArgs),
     /// Show what a data directory holds: partitions, series, points, bytes/point, encodings, recovery.
     Inspect(cli::inspect::InspectArgs),
+    /// Run a Ballista scheduler or executor with Chronicle's functions, or SQL on one over a cold tier.
+    #[cfg(feature = "ballista")]
+    Ballista(cli::ballista::BallistaArgs),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +64,8 @@ fn main() -> ExitCode {
             cli::logging::init(&Default::default(), "warn");
             cli::inspect::run(args)
         }
+        #[cfg(feature = "ballista")]
+        Command::Ballista(args) => cli::ballista::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

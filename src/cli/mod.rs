@@ -7,10 +7,13 @@
 //! import  line protocol, CSV, Parquet ─▶ rows in batches ─▶ Db::write_rows | POST /write
 //! export  Db::export_parquet_with ─▶ a path or s3://
 //! inspect partitions, series, points, bytes/point, encodings, recovery report
+//! ballista scheduler, executor, query over the cold tier (feature `ballista`)
 //! ```
 //! Every failure is a [`CliError`], printed once by `main` with its exit
 //! code (2: usage and settings, 1: the work failed).
 
+#[cfg(feature = "ballista")]
+pub mod ballista;
 pub mod config;
 pub mod data_dir;
 mod error;

@@ -139,14 +139,14 @@ fn remote<W: Write>(server: &Remote, text: &str, lang: Option<Lang>, out: &mut P
 }
 
 /// Writes batches in one format.
-enum Printer<W: Write> {
+pub(super) enum Printer<W: Write> {
     Table { out: W, schema: Option<SchemaRef>, batches: Vec<RecordBatch> },
     Csv(Box<datafusion::arrow::csv::Writer<W>>),
     Json(datafusion::arrow::json::ArrayWriter<W>),
 }
 
 impl<W: Write> Printer<W> {
-    fn new(format: Format, out: W) -> Self {
+    pub(super) fn new(format: Format, out: W) -> Self {
         match format {
             Format::Table => Printer::Table { out, schema: None, batches: Vec::new() },
             Format::Csv => Printer::Csv(Box::new(datafusion::arrow::csv::Writer::new(out))),
@@ -155,13 +155,13 @@ impl<W: Write> Printer<W> {
     }
 
     /// The result's schema, so an empty result still prints its header.
-    fn schema(&mut self, result: SchemaRef) {
+    pub(super) fn schema(&mut self, result: SchemaRef) {
         if let Printer::Table { schema, .. } = self {
             schema.get_or_insert(result);
         }
     }
 
-    fn batch(&mut self, batch: &RecordBatch) -> Result<(), CliError> {
+    pub(super) fn batch(&mut self, batch: &RecordBatch) -> Result<(), CliError> {
         match self {
             Printer::Table { batches, .. } => batches.push(batch.clone()),
             Printer::Csv(w) => w.write(batch)?,
@@ -170,7 +170,7 @@ impl<W: Write> Printer<W> {
         Ok(())
     }
 
-    fn finish(self) -> Result<(), CliError> {
+    pub(super) fn finish(self) -> Result<(), CliError> {
         let mut out = match self {
             Printer::Table { mut out, schema, batches } => {
                 let table = match schema {

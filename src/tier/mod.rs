@@ -35,7 +35,9 @@ pub(crate) use scan::{TableScan, plan_scan};
 use crate::error::{Error, Result};
 use crate::fs::Fs;
 use crate::query::ExportOptions;
-use layout::TierRoot;
+#[cfg(feature = "ballista")]
+pub(crate) use layout::ListedFile;
+pub(crate) use layout::TierRoot;
 use manifest::Manifest;
 
 /// Where and when partitions move to the cold tier.
