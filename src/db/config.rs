@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::fs::{Fs, OsFs};
+use crate::rollup::RollupRule;
 use crate::tier::TierConfig;
 use crate::wal::SyncPolicy;
 
@@ -30,6 +31,8 @@ pub struct Config {
     pub fs: Arc<dyn Fs>,
     /// The cold tier partitions move to (default none).
     pub tier: Option<TierConfig>,
+    /// Downsampling rules (default none), checked by `Db::open`.
+    pub rollups: Vec<RollupRule>,
 }
 
 impl Default for Config {
@@ -42,6 +45,7 @@ impl Default for Config {
             late_window: Duration::from_secs(300),
             fs: Arc::new(OsFs),
             tier: None,
+            rollups: Vec::new(),
         }
     }
 }
@@ -86,6 +90,13 @@ impl Config {
     /// Sets the cold tier.
     pub fn with_tier(mut self, tier: TierConfig) -> Self {
         self.tier = Some(tier);
+        self
+    }
+
+    /// Adds a downsampling rule; see [`RollupRule`]. `Db::open` refuses bad
+    /// rules with [`crate::Error::Rollup`].
+    pub fn with_rollup(mut self, rule: RollupRule) -> Self {
+        self.rollups.push(rule);
         self
     }
 
