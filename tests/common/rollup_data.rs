@@ -21,6 +21,8 @@ pub const HOUR: i64 = 60 * MINUTE;
 pub type Tags = Vec<(String, String)>;
 /// Rollup rows: (series, window start) -> target field -> value.
 pub type Rollup = BTreeMap<(Tags, i64), BTreeMap<String, f64>>;
+/// Raw values by (series, window start), then field, as (time, value).
+type Windows = BTreeMap<(Tags, i64), BTreeMap<&'static str, Vec<(i64, f64)>>>;
 
 /// One raw point.
 #[derive(Debug, Clone, PartialEq)]
@@ -109,8 +111,7 @@ pub fn latest(points: &[RawPoint]) -> BTreeMap<(Tags, &'static str, i64), f64> {
 /// The rollup with `window` of the points before `before`, with every
 /// aggregate: `<field>_mean`, `_min`, `_max`, `_sum`, `_count`, `_last`.
 pub fn expected_rollup(points: &[RawPoint], window: i64, before: i64) -> Rollup {
-    // (series, window) -> field -> values in time order
-    let mut grouped: BTreeMap<(Tags, i64), BTreeMap<&str, Vec<(i64, f64)>>> = BTreeMap::new();
+    let mut grouped = Windows::new();
     for ((tags, field, time), value) in latest(points) {
         if time >= before {
             continue;
