@@ -181,7 +181,10 @@ mod tests {
         let path = &temp_file("round-trip");
         let five = RollupRule::new("cpu", Duration::from_secs(300), "cpu_5m");
         let hour = RollupRule::new("cpu", Duration::from_secs(3600), "cpu_1h");
-        assert_eq!(Progress::load(&fs, path, &[five.clone()]).unwrap(), Progress::fresh(&[five.clone()]));
+        assert_eq!(
+            Progress::load(&fs, path, std::slice::from_ref(&five)).unwrap(),
+            Progress::fresh(std::slice::from_ref(&five))
+        );
         let saved = Progress {
             closed_to: 7_200,
             rules: vec![
