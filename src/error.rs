@@ -95,6 +95,9 @@ pub enum Error {
         /// What went wrong.
         detail: String,
     },
+    /// A downsampling rule of the configuration was refused.
+    #[error(transparent)]
+    Rollup(#[from] crate::rollup::RollupError),
     /// A bug in Chronicle: an encoding or Arrow failure that no input, stored
     /// or given, can cause. Worth a report with the message.
     #[error("a bug in Chronicle: {0}")]
@@ -152,6 +155,7 @@ impl Error {
             }
             Error::Tier { op, url, detail } => Error::Tier { op, url: url.clone(), detail: detail.clone() },
             Error::Internal(message) => Error::Internal(message.clone()),
+            Error::Rollup(e) => Error::Rollup(e.clone()),
             Error::Wal(_) | Error::Query(_) => return None,
         })
     }

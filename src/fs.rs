@@ -148,3 +148,26 @@ impl Fs for OsFs {
         File::open(dir)?.sync_all()
     }
 }
+
+/// Where [`replace_durably`] writes before renaming over `path`: `path` + `.tmp`.
+pub(crate) fn temp_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".tmp");
+    path.with_file_name(name)
+}
+
+/// Replaces the file at `path` with `bytes`, atomically and durably: write
+/// a temporary file, fsync it, rename it over `path`, fsync the directory.
+/// A crash leaves the old file or the new one, never a mix.
+pub(crate) fn replace_durably(fs: &dyn Fs, path: &Path, bytes: &[u8]) -> crate::error::Result<()> {
+    use crate::error::Error;
+    let tmp = temp_path(path);
+    fs.remove_if_present(&tmp).map_err(Error::io("remove", &tmp))?;
+    let mut file = fs.open_append(&tmp).map_err(Error::io("create", &tmp))?;
+    file.write_all(bytes).map_err(Error::io("write", &tmp))?;
+    file.sync().map_err(Error::io("fsync", &tmp))?;
+    drop(file);
+    fs.rename(&tmp, path).map_err(Error::io("rename", &tmp))?;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    fs.sync_dir(dir).map_err(Error::io("fsync directory", dir))
+}

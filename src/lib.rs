@@ -84,6 +84,7 @@ pub mod ingest;
 mod model;
 pub mod promql;
 pub mod query;
+mod rollup;
 mod storage;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -96,6 +97,7 @@ pub use db::{
 pub use error::{Error, Result};
 pub use model::{InvalidInput, Point, Row, SeriesKey, WriteRow};
 pub use query::{ChronicleSchema, ChronicleTable, ExportOptions, ExportSource};
+pub use rollup::{RollupAggregate, RollupError, RollupRule, RollupStatus};
 pub use storage::file::store::FileDamage;
 pub use storage::matcher::{MatchOp, TagMatcher};
 pub use storage::scan::{FieldRange, Scan, ScanRequest};

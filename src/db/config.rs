@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::CompactionPolicy;
 use crate::fs::{Fs, OsFs};
+use crate::rollup::RollupRule;
 use crate::tier::TierConfig;
 use crate::wal::SyncPolicy;
 
@@ -33,6 +34,8 @@ pub struct Config {
     pub tier: Option<TierConfig>,
     /// When the database compacts on its own (default: see [`CompactionPolicy`]).
     pub compaction: CompactionPolicy,
+    /// Downsampling rules (default none), checked by `Db::open`.
+    pub rollups: Vec<RollupRule>,
 }
 
 impl Default for Config {
@@ -46,6 +49,7 @@ impl Default for Config {
             fs: Arc::new(OsFs),
             tier: None,
             compaction: CompactionPolicy::default(),
+            rollups: Vec::new(),
         }
     }
 }
@@ -96,6 +100,13 @@ impl Config {
     /// Sets the background compaction policy.
     pub fn with_compaction(mut self, policy: CompactionPolicy) -> Self {
         self.compaction = policy;
+        self
+    }
+
+    /// Adds a downsampling rule; see [`RollupRule`]. `Db::open` refuses bad
+    /// rules with [`crate::Error::Rollup`].
+    pub fn with_rollup(mut self, rule: RollupRule) -> Self {
+        self.rollups.push(rule);
         self
     }
 

@@ -9,7 +9,10 @@
 //!    = (smallest first LSN of the partitions left in the head) - 1, or the
 //!    last LSN applied. Writers go on into fresh head partitions, whose
 //!    records are all newer.
-//! 2. Encode the frozen partitions (no lock): each into a partition block
+//! 2. Tell the rollups what the flush makes durable (no lock;
+//!    [`super::rollup_step`]: partitions closed, windows late points
+//!    change), saved before the checkpoint that drops those points from the WAL.
+//!    Encode the frozen partitions (no lock): each into a partition block
 //!    ([`add_series`]: fields of a series whose timestamps are identical
 //!    share one chunk, the timestamps stored once; a field with other
 //!    timestamps gets its own; chunks hold at most [`MAX_POINTS_PER_CHUNK`]
@@ -235,9 +238,15 @@ fn encode(
 
 impl Inner {
     /// Flushes the head partitions `which` picks to the file, then
-    /// checkpoints the WAL; see the module docs. Returns once done; a
-    /// database that is poisoned or closed refuses.
+    /// checkpoints the WAL; see the module docs. Then runs the rollup step
+    /// ([`super::rollup_step`]). Returns once done; a database that is
+    /// poisoned or closed refuses.
     pub(super) fn flush(&self, which: Which) -> Result<()> {
+        self.flush_partitions(which)?;
+        self.roll_up()
+    }
+
+    fn flush_partitions(&self, which: Which) -> Result<()> {
         let mut writer = self.writer.lock().map_err(lock_panicked)?;
         let freeze = {
             let mut st = self.write_lock()?;
@@ -254,7 +263,10 @@ impl Inner {
         let writer = &mut *writer;
         let base = writer.store.len();
         let mut out = Vec::new();
-        let written = encode(&mut writer.encoder, &freeze.partitions, base, &mut out).and_then(|built| {
+        let written = self
+            .note_rollup_flush(&freeze.partitions)
+            .and_then(|()| encode(&mut writer.encoder, &freeze.partitions, base, &mut out));
+        let written = written.and_then(|built| {
             let st = self.state.read().map_err(lock_panicked)?;
             let mut refs = st.block_refs();
             refs.extend(built.iter().map(block_ref));

@@ -7,6 +7,7 @@
 //!       -> apply every pending record up to ours to the head, in LSN order (under the lock again)
 //! flush -> freeze due partitions (lock) -> encode, append, fsync (flush thread, no lock)
 //!       -> swap frozen for blocks (lock) -> WAL checkpoint                      (flush)
+//!       -> rollup step: closed partitions, dirty windows -> rows written   (rollup_step)
 //! scan  -> plan under the read lock (read) -> decode and merge without it
 //! ```
 //! Writers never wait for a flush or a compaction: a write that finds
@@ -28,6 +29,7 @@ mod file_writer;
 mod flush;
 mod flusher;
 mod read;
+mod rollup_step;
 mod state;
 pub(crate) mod wal_record;
 
@@ -41,6 +43,7 @@ pub use encodings::{EncodingCount, EncodingUsage};
 use crate::error::{Error, Result};
 use crate::fs::FileLock;
 use crate::model::{Point, Row, SeriesKey, WriteRow};
+use crate::rollup::RollupTracker;
 use crate::storage::file::store::{FileDamage, FileStore};
 use crate::storage::head::Head;
 use crate::storage::scan::{Scan, ScanOptions, ScanRequest};
@@ -96,6 +99,8 @@ struct Inner {
     lock: Mutex<Option<Box<dyn FileLock>>>,
     /// The cold tier and its manifest, `PATH.tier`.
     tier: Tier,
+    /// Downsampling rules and their progress, `PATH.rollup`.
+    rollups: RollupTracker,
 }
 
 fn sibling(path: &Path, suffix: &str) -> PathBuf {
@@ -128,6 +133,7 @@ impl Db {
         })?;
         let opened = FileStore::open(Arc::clone(&fs), &path, config.partition_ns())?;
         let snapshot = opened.snapshot;
+        crate::rollup::validate_rules(&config.rollups, snapshot.partition_ns)?;
         let mut blocks = Blocks::new();
         for block in opened.blocks {
             blocks.entry(block.partition).or_default().push(Arc::new(block));
@@ -184,6 +190,7 @@ impl Db {
             state.rewrite_index(&mut writer)?;
         }
         let tier = Tier::open(config.tier.as_ref(), Arc::clone(&fs), &sibling(&path, ".tier"))?;
+        let rollups = RollupTracker::open(config.rollups.clone(), Arc::clone(&fs), &sibling(&path, ".rollup"))?;
         let inner = Arc::new(Inner {
             path,
             config,
@@ -194,6 +201,7 @@ impl Db {
             report,
             lock: Mutex::new(Some(lock)),
             tier,
+            rollups,
         });
         let flusher = Flusher::start(&inner).map_err(Error::io("start the flush thread", &inner.path))?;
         let db = Db { inner, _flusher: Arc::new(flusher) };
@@ -201,6 +209,8 @@ impl Db {
         let mut st = db.inner.write_lock()?;
         db.inner.request_due_flush(&mut st)?;
         drop(st);
+        // Rollup work a crash interrupted (recorded, not done) is redone now.
+        db.inner.roll_up()?;
         Ok(db)
     }
 
@@ -243,51 +253,13 @@ impl Db {
     }
 
     fn write_batch<R: WriteRow>(&self, rows: &[R]) -> Result<()> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let record = wal_record::encode(rows)?;
-        // Resolved against the index under the read lock, so concurrent
-        // writers do this in parallel; the write lock below only logs the
-        // record and applies what is already resolved.
-        let prepared = wal_record::prepare(&record.bytes, &self.read()?.index)
-            .map_err(|e| Error::Internal(format!("a record the write path encoded does not decode: {e}")))?;
-        let inner = &self.inner;
-        let mut st = inner.write_lock()?;
-        inner.writable(&mut st)?;
-        // Checked and claimed under the lock that orders WAL writes, so a
-        // batch sees the names of every batch written before it, applied or not.
-        st.names.check(&record.names)?;
-        let lsn = inner.wal.write(&record.bytes).map_err(|e| st.wal_failed(e))?;
-        st.names.claim(&record.names);
-        st.pending.push_back((lsn, prepared));
-        if inner.config.sync == SyncPolicy::Always {
-            drop(st);
-            // Outside the lock, so concurrent writers share one fsync.
-            let committed = inner.wal.commit(lsn);
-            st = inner.write_lock()?;
-            committed.map_err(|e| st.wal_failed(e))?;
-        }
-        // Committed: whichever writer gets here first applies every record
-        // up to its own, so the head follows LSN order as replay does.
-        st.apply_pending(lsn);
-        // The batch is acknowledged from here on: a failing flush poisons the
-        // database for the next call but does not make this write fail.
-        if inner.writable(&mut st).is_ok()
-            && let Err(e) = inner.request_due_flush(&mut st)
-        {
-            tracing::warn!(error = %e, "checking for a due flush after a write failed");
-        }
-        drop(st);
-        // Segment rotation's fsyncs run on the flush thread, not here.
-        if inner.wal.wants_maintenance().unwrap_or(false) {
-            inner.bell.ring_wal();
-        }
-        Ok(())
+        self.inner.write_batch(rows)
     }
 
     /// Flushes everything in memory to the file; returns once it is there
-    /// (waiting for a background flush in progress first).
+    /// (waiting for a background flush in progress first) and the rollups
+    /// are up to date (their new rows are written like any write: to the
+    /// WAL and memory).
     pub fn flush(&self) -> Result<()> {
         self.inner.flush(Which::All)
     }
@@ -453,6 +425,50 @@ impl Inner {
     fn writable(&self, st: &mut State) -> Result<()> {
         st.writable()?;
         self.wal.check().map_err(|e| st.wal_failed(e))
+    }
+
+    /// See [`Db::write_rows`].
+    fn write_batch<R: WriteRow>(&self, rows: &[R]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let record = wal_record::encode(rows)?;
+        // Resolved against the index under the read lock, so concurrent
+        // writers do this in parallel; the write lock below only logs the
+        // record and applies what is already resolved.
+        let prepared = wal_record::prepare(&record.bytes, &self.read()?.index)
+            .map_err(|e| Error::Internal(format!("a record the write path encoded does not decode: {e}")))?;
+        let mut st = self.write_lock()?;
+        self.writable(&mut st)?;
+        // Checked and claimed under the lock that orders WAL writes, so a
+        // batch sees the names of every batch written before it, applied or not.
+        st.names.check(&record.names)?;
+        let lsn = self.wal.write(&record.bytes).map_err(|e| st.wal_failed(e))?;
+        st.names.claim(&record.names);
+        st.pending.push_back((lsn, prepared));
+        if self.config.sync == SyncPolicy::Always {
+            drop(st);
+            // Outside the lock, so concurrent writers share one fsync.
+            let committed = self.wal.commit(lsn);
+            st = self.write_lock()?;
+            committed.map_err(|e| st.wal_failed(e))?;
+        }
+        // Committed: whichever writer gets here first applies every record
+        // up to its own, so the head follows LSN order as replay does.
+        st.apply_pending(lsn);
+        // The batch is acknowledged from here on: a failing flush poisons the
+        // database for the next call but does not make this write fail.
+        if self.writable(&mut st).is_ok()
+            && let Err(e) = self.request_due_flush(&mut st)
+        {
+            tracing::warn!(error = %e, "checking for a due flush after a write failed");
+        }
+        drop(st);
+        // Segment rotation's fsyncs run on the flush thread, not here.
+        if self.wal.wants_maintenance().unwrap_or(false) {
+            self.bell.ring_wal();
+        }
+        Ok(())
     }
 
     /// Hands the partitions now due to the flush thread.

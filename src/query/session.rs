@@ -9,6 +9,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use super::catalog::ChronicleSchema;
 use super::latest_rule::ChronicleLatestRule;
 use super::query_planner::ChronicleQueryPlanner;
+use super::rollup_setting::ChronicleSettings;
 use super::stats_rule::ChronicleStatsRule;
 use super::system::SystemSchema;
 use super::table::ChronicleTable;
@@ -35,9 +36,12 @@ impl Db {
     /// ([`super::ChronicleStatsRule`]), and latest-row aggregates from the
     /// latest row of each series ([`super::ChronicleLatestRule`]), and
     /// `ORDER BY` a time bucket with `LIMIT` reads only the buckets it needs
-    /// ([`super::ChronicleTopBucketsRule`]).
+    /// ([`super::ChronicleTopBucketsRule`]). Chronicle's settings
+    /// ([`super::ChronicleSettings`], such as `SET chronicle.rollup = 'off'`)
+    /// are registered.
     pub fn session_context(&self) -> SessionContext {
-        let config = SessionConfig::new().with_information_schema(true);
+        let config =
+            SessionConfig::new().with_information_schema(true).with_option_extension(ChronicleSettings::default());
         let state = SessionStateBuilder::new()
             .with_config(config)
             .with_default_features()

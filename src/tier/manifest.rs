@@ -17,7 +17,7 @@
 //! naming the file and offset (the tier's files are never guessed at).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::encoding::varint::{ByteReader, put_str, put_varint, zigzag};
 use crate::error::{Error, Result};
@@ -69,18 +69,7 @@ impl Manifest {
 
     /// Replaces the manifest at `path` with this one, atomically and durably.
     pub(crate) fn save(&self, fs: &dyn Fs, path: &Path) -> Result<()> {
-        let tmp = temp_path(path);
-        match fs.remove(&tmp) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io("remove", &tmp)(e)),
-            _ => {}
-        }
-        let mut file = fs.open_append(&tmp).map_err(Error::io("create", &tmp))?;
-        file.write_all(&self.encode()).map_err(Error::io("write", &tmp))?;
-        file.sync().map_err(Error::io("fsync", &tmp))?;
-        drop(file);
-        fs.rename(&tmp, path).map_err(Error::io("rename", &tmp))?;
-        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        fs.sync_dir(dir).map_err(Error::io("fsync directory", dir))
+        crate::fs::replace_durably(fs, path, &self.encode())
     }
 
     fn encode(&self) -> Vec<u8> {
@@ -147,13 +136,6 @@ impl Manifest {
     }
 }
 
-/// Where a manifest is written before it is renamed over `path`.
-fn temp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-    name.push(".tmp");
-    path.with_file_name(name)
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "a test fails loudly on an unexpected error")]
@@ -189,7 +171,7 @@ mod tests {
         let full = manifest();
         full.save(&fs, path).unwrap();
         assert_eq!(Manifest::load(&fs, path).unwrap(), full);
-        assert!(fs.read(&temp_path(path)).is_err(), "the temporary file was renamed away");
+        assert!(fs.read(&crate::fs::temp_path(path)).is_err(), "the temporary file was renamed away");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -16,6 +16,7 @@ pub mod moto;
 pub mod prometheus;
 #[cfg(feature = "server")]
 pub mod prometheus_answers;
+pub mod rollup_data;
 #[cfg(feature = "server")]
 pub mod server;
 #[cfg(feature = "cli")]

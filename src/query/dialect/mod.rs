@@ -23,11 +23,13 @@ mod functions;
 mod lexer;
 mod parser;
 mod planner;
+mod rollup_source;
 mod select_list;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use datafusion::arrow::array::RecordBatch;
+use datafusion::prelude::SessionContext;
 
 pub use ast::{Fill, Select};
 pub use functions::{Aggregate, Transform};
@@ -69,10 +71,16 @@ impl Db {
     /// # }
     /// ```
     pub async fn query_dialect(&self, text: &str) -> Result<Vec<RecordBatch>> {
+        self.query_dialect_in(&self.session_context(), text).await
+    }
+
+    /// Runs a query of the Chronicle dialect in `ctx`, a session of
+    /// [`Db::session_context`] whose settings apply (such as
+    /// `SET chronicle.rollup = 'off'`, see [`crate::query::RollupMode`]).
+    pub async fn query_dialect_in(&self, ctx: &SessionContext, text: &str) -> Result<Vec<RecordBatch>> {
         let select = parse(text)?;
-        let ctx = self.session_context();
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64);
-        match DialectPlanner::new(self, &ctx, text, now).plan(&select).await? {
+        match DialectPlanner::new(self, ctx, text, now).plan(&select).await? {
             Some(plan) => Ok(ctx.execute_logical_plan(plan).await?.collect().await?),
             None => Ok(Vec::new()),
         }

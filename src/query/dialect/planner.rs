@@ -23,6 +23,9 @@
 //! lacks the tag), then one column per selected expression, named as InfluxDB
 //! names it (`mean`, `mean_1` for a second `mean`, `a_b` for `a + b`, the
 //! alias of `AS`).
+//! An aggregating `GROUP BY time` query may read a downsampling rollup of
+//! the measurement instead of its raw fields, per the session setting
+//! `chronicle.rollup`; `rollup_source` says when and how.
 //! Rows are ordered by the group tags (a missing tag first), then time.
 //! `LIMIT` and `OFFSET` count rows per series, as in InfluxQL.
 //!
@@ -50,9 +53,11 @@ use super::ast::{Explain, Fill, Select};
 use super::condition::{self, Names, TimeRange};
 use super::error::SyntaxError;
 use super::functions::{Aggregate, Transform};
+use super::rollup_source::{self, AggregateInput};
 use super::select_list::{Columns, SelectList, Value};
 use crate::db::Db;
 use crate::error::Result;
+use crate::query::ChronicleSettings;
 use crate::query::gap_fill::{Buckets, ColumnFill, GapFillNode};
 use crate::query::table::ChronicleTable;
 
@@ -67,12 +72,13 @@ pub struct DialectPlanner<'a> {
     now: i64,
 }
 
-/// The time range the query asks for, and the one it scans (earlier when
-/// transformations look back).
+/// The time range the query asks for, the one it scans (earlier when
+/// transformations look back), and what its aggregates read.
 #[derive(Debug, Clone, Copy)]
-struct Ranges {
+struct Reading<'r> {
     asked: TimeRange,
     scan: TimeRange,
+    input: &'r AggregateInput,
 }
 
 impl<'a> DialectPlanner<'a> {
@@ -87,7 +93,6 @@ impl<'a> DialectPlanner<'a> {
             return Ok(None);
         }
         let locate = |e: SyntaxError| e.locate(self.text);
-        let table = ChronicleTable::try_new(self.db, &select.from)?;
         let columns = Columns {
             tags: self.db.tag_keys(Some(&select.from))?.into_iter().collect(),
             fields: self.db.fields(&select.from)?.into_iter().collect(),
@@ -103,7 +108,6 @@ impl<'a> DialectPlanner<'a> {
         } else {
             select.group_by.tags.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect()
         };
-        let mut scan = LogicalPlanBuilder::scan(&select.from, provider_as_source(Arc::new(table)), None)?;
         // Transformations of aggregates look back before the first bucket, as InfluxDB does.
         let lookback = list.terms.iter().filter_map(|t| t.transform.map(|t| t.lookback())).max().unwrap_or(0);
         let scan_range = match (select.group_by.time, range.start) {
@@ -112,14 +116,25 @@ impl<'a> DialectPlanner<'a> {
             }
             _ => range,
         };
+        let input = if aggregated {
+            let query =
+                rollup_source::Query { select, list: &list, columns: &columns, groups: &groups, range: scan_range };
+            rollup_source::choose(self.db, ChronicleSettings::of(self.ctx).rollup, &query)?
+        } else {
+            AggregateInput::Raw
+        };
+        let from = input.table(&select.from);
+        let table = ChronicleTable::try_new(self.db, from)?;
+        let mut scan = LogicalPlanBuilder::scan(from, provider_as_source(Arc::new(table)), None)?;
         // A row per asked field with a value, as InfluxQL: the table has a row
         // wherever any field has one, and WHERE may name fields not selected.
-        let present = list.asked_fields(&columns).map(|f| ident(f).is_not_null()).reduce(DfExpr::or);
+        let present = list.asked_fields(&columns).map(|f| input.present(f).is_not_null()).reduce(DfExpr::or);
         if let Some(filter) = time_filter(scan_range).into_iter().chain(present).chain(predicate).reduce(DfExpr::and) {
             scan = scan.filter(filter)?;
         }
         let builder = if aggregated {
-            self.aggregate(select, scan, &list, &groups, &columns, Ranges { asked: range, scan: scan_range }).await?
+            let reading = Reading { asked: range, scan: scan_range, input: &input };
+            self.aggregate(select, scan, &list, &groups, &columns, reading).await?
         } else {
             raw(scan, &list, &groups, &columns)?
         };
@@ -144,9 +159,9 @@ impl<'a> DialectPlanner<'a> {
         list: &SelectList,
         groups: &[String],
         columns: &Columns,
-        ranges: Ranges,
+        reading: Reading<'_>,
     ) -> Result<LogicalPlanBuilder> {
-        let Ranges { asked: range, scan: scan_range } = ranges;
+        let Reading { asked: range, scan: scan_range, input } = reading;
         let buckets = select.group_by.time;
         let scan_range = match buckets {
             Some(_) if scan_range.start.is_none() || scan_range.end.is_none() => {
@@ -181,7 +196,7 @@ impl<'a> DialectPlanner<'a> {
         let mut aggs = Vec::new();
         let mut present = Vec::new();
         for (j, (agg, field)) in calls.iter().enumerate() {
-            aggs.push(agg.expr(ident(*field), ident(TIME), seconds)?.alias(hidden(j)));
+            aggs.push(input.expr(*agg, field, seconds)?.alias(hidden(j)));
             present.push(match agg {
                 Aggregate::Count => ident(hidden(j)).gt(lit(0i64)),
                 _ => ident(hidden(j)).is_not_null(),
