@@ -36,6 +36,18 @@ const DOUBLE_GROUPBY_HOURS: i64 = 12;
 const HIGH_CPU_HOURS: i64 = 12;
 const MAX_ALL_HOURS: i64 = 8;
 
+/// The time the statements' windows are drawn in.
+#[derive(Debug, Clone, Copy)]
+pub struct Span {
+    /// First nanosecond.
+    pub start: i64,
+    /// Length in nanoseconds.
+    pub len: i64,
+}
+
+/// The TSBS day.
+pub const DAY: Span = Span { start: START_NS, len: DAY_NS };
+
 /// How a statement cuts time into buckets: the SQL of the bucket of
 /// `time` one `unit` long (`"minute"`, `"hour"`).
 pub type Buckets = fn(unit: &str) -> String;
@@ -75,8 +87,9 @@ pub const QUERIES: [(&str, Shape); 14] = [
 ];
 
 impl Shape {
-    /// One statement with fresh parameters from `rng`.
-    fn sql(self, rng: &mut ChaCha8Rng, buckets: Buckets) -> String {
+    /// One statement with fresh parameters from `rng`, its windows inside `span`.
+    fn sql(self, rng: &mut ChaCha8Rng, buckets: Buckets, span: Span) -> String {
+        let window = |rng: &mut ChaCha8Rng, len: i64| window(rng, span, len);
         match self {
             Shape::SingleGroupby { metrics, hours, hosts } => {
                 let (start, end) = window(rng, hours * HOUR_NS);
@@ -132,8 +145,13 @@ impl Shape {
 
 /// The query types to run (`TSBS_QUERIES`, else all), each with one
 /// warm-up statement and then one per timed run (`TSBS_ITERATIONS`, else
-/// `iterations`).
+/// `iterations`), over the TSBS day.
 pub fn statements(buckets: Buckets, iterations: usize) -> Vec<(&'static str, Shape, Vec<String>)> {
+    statements_in(buckets, iterations, DAY)
+}
+
+/// [`statements`] with their windows inside `span`.
+pub fn statements_in(buckets: Buckets, iterations: usize, span: Span) -> Vec<(&'static str, Shape, Vec<String>)> {
     let wanted: Option<Vec<String>> =
         std::env::var("TSBS_QUERIES").ok().map(|v| v.split(',').map(|s| s.trim().to_string()).collect());
     let iterations =
@@ -144,7 +162,7 @@ pub fn statements(buckets: Buckets, iterations: usize) -> Vec<(&'static str, Sha
         .filter(|(_, (name, _))| wanted.as_ref().is_none_or(|w| w.iter().any(|q| q == name)))
         .map(|(n, &(name, shape))| {
             let mut rng = ChaCha8Rng::seed_from_u64(SEED ^ (n as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-            (name, shape, (0..=iterations).map(|_| shape.sql(&mut rng, buckets)).collect())
+            (name, shape, (0..=iterations).map(|_| shape.sql(&mut rng, buckets, span)).collect())
         })
         .collect()
 }
@@ -179,11 +197,12 @@ fn host_filter(rng: &mut ChaCha8Rng, n: usize) -> String {
     format!("({})", clauses.join(" OR "))
 }
 
-/// A random window of `len` inside the day, as TSBS's `RandWindow`: the
-/// start uniform in `[day start, day end - len)`; both ends as RFC 3339 to
-/// the microsecond, as TSBS prints them.
-fn window(rng: &mut ChaCha8Rng, len: i64) -> (String, String) {
-    let start = START_NS + rng.random_range(0..DAY_NS - len);
+/// A random window of `len` inside `span`, as TSBS's `RandWindow`: the
+/// start uniform in `[span start, span end - len)` (the span itself when it
+/// is no longer than `len`); both ends as RFC 3339 to the microsecond, as
+/// TSBS prints them.
+fn window(rng: &mut ChaCha8Rng, span: Span, len: i64) -> (String, String) {
+    let start = span.start + if span.len > len { rng.random_range(0..span.len - len) } else { 0 };
     (timestamp(start), timestamp(start + len))
 }
 
