@@ -88,7 +88,9 @@ pub mod testing;
 mod tier;
 mod wal;
 
-pub use db::{Config, Db, EncodingCount, EncodingUsage, PartitionInfo, RecoveryReport};
+pub use db::{
+    Clock, Config, Db, EncodingCount, EncodingUsage, ManualClock, PartitionInfo, RecoveryReport, Retention, SystemClock,
+};
 pub use error::{Error, Result};
 pub use model::{InvalidInput, Point, Row, SeriesKey, WriteRow};
 pub use query::{ChronicleSchema, ChronicleTable, ExportOptions, ExportSource};

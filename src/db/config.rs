@@ -3,6 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::clock::{Clock, SystemClock};
+use super::retention::Retention;
 use crate::fs::{Fs, OsFs};
 use crate::tier::TierConfig;
 use crate::wal::SyncPolicy;
@@ -30,6 +32,10 @@ pub struct Config {
     pub fs: Arc<dyn Fs>,
     /// The cold tier partitions move to (default none).
     pub tier: Option<TierConfig>,
+    /// How long data is kept and how much (default: forever, any size).
+    pub retention: Retention,
+    /// Where "now" comes from for retention and `tier_due` (default: the system clock).
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Default for Config {
@@ -42,6 +48,8 @@ impl Default for Config {
             late_window: Duration::from_secs(300),
             fs: Arc::new(OsFs),
             tier: None,
+            retention: Retention::default(),
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -86,6 +94,18 @@ impl Config {
     /// Sets the cold tier.
     pub fn with_tier(mut self, tier: TierConfig) -> Self {
         self.tier = Some(tier);
+        self
+    }
+
+    /// Sets the retention.
+    pub fn with_retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// Sets the clock.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
         self
     }
 
