@@ -92,7 +92,8 @@ mod tier;
 mod wal;
 
 pub use db::{
-    CompactionPolicy, CompactionReason, Config, Db, EncodingCount, EncodingUsage, PartitionInfo, RecoveryReport,
+    Clock, CompactionPolicy, CompactionReason, Config, Db, EncodingCount, EncodingUsage, ManualClock, PartitionInfo,
+    RecoveryReport, Retention, SystemClock,
 };
 pub use error::{Error, Result};
 pub use model::{InvalidInput, Point, Row, SeriesKey, WriteRow};

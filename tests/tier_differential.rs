@@ -2,15 +2,22 @@
 //! never tiers and to one that tiers partitions to `memory://` or
 //! `file://`, and every query of `common::tiered_cpu::QUERIES` answers
 //! the same on both: after tiering, after late writes and overwrites into
-//! tiered partitions, after re-tiering, and after a reopen. `SELECT *` is
+//! tiered partitions, after re-tiering, after a compaction that drops the
+//! tiered partitions' local chunks, after late writes and a delete (head,
+//! file and Parquet alike) into them, and after a reopen. `SELECT *` is
 //! also checked against rows built by hand.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on an unexpected error")]
 
 mod common;
 
-use chronicle::{Config, Db, Error, TierConfig};
+use chronicle::{Config, Db, Error, TagMatcher, TierConfig};
 use common::TempDir;
-use common::tiered_cpu::{HOUR, Model, T0, assert_same_answers, initial, late, rows, select_all};
+use common::tiered_cpu::{HOUR, MINUTE, Model, T0, assert_same_answers, initial, late, rows, select_all};
+
+/// Points (field values) of partition `start` in the file.
+fn file_points(db: &Db, start: i64) -> u64 {
+    db.partitions().unwrap().iter().find(|p| p.start == start).map_or(0, |p| p.file_points)
+}
 
 /// Runs the scenario with the tier at `url`; reopens the tiered database
 /// when `durable` (a `memory://` tier lives as long as its handle).
@@ -54,11 +61,59 @@ async fn scenario(dir: &TempDir, url: &str, durable: bool) {
     assert_eq!(tiered.tiered_files().unwrap().len(), 2);
     assert_same_answers(&local, &tiered).await;
 
+    // Compaction drops the local chunks the Parquet files hold: all of
+    // T0's (tiered again after the late flush), and of T0 + 1h all but the
+    // late block flushed after it was tiered (b at 60' with two fields, d
+    // at 70' with one).
+    let untiered = file_points(&tiered, T0 + 2 * HOUR);
+    for db in [&local, &tiered] {
+        db.compact().unwrap();
+    }
+    assert_eq!((file_points(&tiered, T0), file_points(&tiered, T0 + HOUR)), (0, 3));
+    assert_eq!(file_points(&tiered, T0 + 2 * HOUR), untiered, "a partition not tiered keeps its chunks");
+    assert!(file_points(&local, T0) > 0);
+    assert_eq!(select_all(&tiered).await, model.select_all(), "local chunks of tiered partitions dropped");
+    assert_same_answers(&local, &tiered).await;
+
+    // A late write after that still wins over the Parquet copy, in memory and flushed.
+    let later = [("a", T0 + 30 * MINUTE, Some(77.0), Some(0.5)), ("c", T0 + 40 * MINUTE, None, Some(9.0))];
+    model.apply(&later);
+    for db in [&local, &tiered] {
+        db.write_rows(&rows(&later)).unwrap();
+    }
+    assert_eq!(select_all(&tiered).await, model.select_all(), "a late write over a dropped chunk");
+    for db in [&local, &tiered] {
+        db.flush().unwrap();
+    }
+    assert_eq!(select_all(&tiered).await, model.select_all(), "the late write flushed");
+    assert_same_answers(&local, &tiered).await;
+
+    // A delete over the Parquet copy, the late block and the head at once.
+    let unflushed = [("d", T0 + 50 * MINUTE, Some(5.0), None)];
+    model.apply(&unflushed);
+    for db in [&local, &tiered] {
+        db.write_rows(&rows(&unflushed)).unwrap();
+    }
+    let (from, to) = (T0 + 15 * MINUTE, T0 + 75 * MINUTE);
+    model.delete(&["a", "d"], from, to);
+    let hosts = TagMatcher::regex("host", "a|d").unwrap();
+    for db in [&local, &tiered] {
+        db.delete("cpu", std::slice::from_ref(&hosts), from..=to).unwrap();
+    }
+    assert_eq!(select_all(&tiered).await, model.select_all(), "deleted from every copy");
+    assert_same_answers(&local, &tiered).await;
+    for db in [&local, &tiered] {
+        db.compact().unwrap();
+    }
+    assert_eq!(select_all(&tiered).await, model.select_all(), "deleted, then compacted");
+    assert_same_answers(&local, &tiered).await;
+
     if durable {
         tiered.close().unwrap();
         drop(tiered);
         tiered = Db::open(dir.path("tiered"), tier()).unwrap();
         assert_eq!(tiered.tiered_files().unwrap().len(), 2, "the manifest outlives the handle");
+        assert_eq!(file_points(&tiered, T0), 1, "a's late write at 30' was deleted; c's at 40' is all T0 holds");
         assert_eq!(select_all(&tiered).await, model.select_all(), "after reopen");
         assert_same_answers(&local, &tiered).await;
     }

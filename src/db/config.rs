@@ -4,6 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::CompactionPolicy;
+use super::clock::{Clock, SystemClock};
+use super::retention::Retention;
 use crate::fs::{Fs, OsFs};
 use crate::rollup::RollupRule;
 use crate::tier::TierConfig;
@@ -36,6 +38,10 @@ pub struct Config {
     pub compaction: CompactionPolicy,
     /// Downsampling rules (default none), checked by `Db::open`.
     pub rollups: Vec<RollupRule>,
+    /// How long data is kept and how much (default: forever, any size).
+    pub retention: Retention,
+    /// Where "now" comes from for retention and `tier_due` (default: the system clock).
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Default for Config {
@@ -50,6 +56,8 @@ impl Default for Config {
             tier: None,
             compaction: CompactionPolicy::default(),
             rollups: Vec::new(),
+            retention: Retention::default(),
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -107,6 +115,18 @@ impl Config {
     /// rules with [`crate::Error::Rollup`].
     pub fn with_rollup(mut self, rule: RollupRule) -> Self {
         self.rollups.push(rule);
+        self
+    }
+
+    /// Sets the retention.
+    pub fn with_retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// Sets the clock.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
         self
     }
 

@@ -40,6 +40,7 @@ use crate::storage::file::series_block::{self, SeriesBlockRef, covered};
 use crate::storage::head::HeadPartition;
 use crate::storage::merge::FieldSeries;
 use crate::storage::series_index::{FieldId, SeriesId};
+use crate::storage::tombstone::Tombstone;
 
 use super::compaction_policy::index_bytes;
 use super::file_writer::FileWriter;
@@ -141,7 +142,7 @@ impl State {
         &self,
         out: &mut Vec<u8>,
         base: u64,
-        durable_lsn: u64,
+        (durable_lsn, tombstones): (u64, &[Arc<Tombstone>]),
         refs: &[BlockRef],
         listed: &[SeriesBlockRef],
     ) -> Result<Vec<SeriesBlockRef>> {
@@ -173,7 +174,7 @@ impl State {
             });
         }
         let start = block::begin(out, BlockType::Index);
-        index_block::encode(durable_lsn, self.partition_ns, &self.index, &series_blocks, refs, out);
+        index_block::encode(durable_lsn, self.partition_ns, &self.index, (&series_blocks, refs), tombstones, out);
         block::finish(out, start).map_err(Error::InvalidArgument)?;
         let footer = Footer { index_offset: base + start as u64, index_len: (out.len() - start) as u64 };
         out.extend_from_slice(&footer.encode());
@@ -184,7 +185,8 @@ impl State {
     pub fn rewrite_index(&mut self, writer: &mut FileWriter) -> Result<()> {
         let mut out = Vec::new();
         let (base, refs) = (writer.store.len(), self.block_refs());
-        let series_blocks = self.append_index(&mut out, base, self.durable_lsn, &refs, &self.series_blocks)?;
+        let index = (self.durable_lsn, self.tombstones.as_slice());
+        let series_blocks = self.append_index(&mut out, base, index, &refs, &self.series_blocks)?;
         writer.store.append_durably(&out).inspect_err(|e| self.poison(e.to_string()))?;
         writer.index_bytes = index_bytes(&out);
         self.series_blocks = series_blocks;
@@ -270,7 +272,8 @@ impl Inner {
             let st = self.state.read().map_err(lock_panicked)?;
             let mut refs = st.block_refs();
             refs.extend(built.iter().map(block_ref));
-            let series_blocks = st.append_index(&mut out, base, freeze.durable_lsn, &refs, &st.series_blocks)?;
+            let index = (freeze.durable_lsn, st.tombstones.as_slice());
+            let series_blocks = st.append_index(&mut out, base, index, &refs, &st.series_blocks)?;
             drop(st);
             writer.store.append_durably(&out)?;
             writer.index_bytes = index_bytes(&out);

@@ -21,24 +21,32 @@
 //! On disk, a database at `PATH` is the file `PATH`, the WAL directory
 //! `PATH.wal/`, and the lock file `PATH.lock` that keeps a second process out.
 
+mod clock;
 mod compact;
 mod compaction_policy;
 mod config;
+mod delete;
 mod encodings;
 mod file_writer;
 mod flush;
 mod flusher;
+mod masks;
 mod read;
+mod retention;
 mod rollup_step;
 mod state;
+mod tier_record;
 pub(crate) mod wal_record;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use compaction_policy::{CompactionPolicy, CompactionReason};
 pub use config::Config;
 pub use encodings::{EncodingCount, EncodingUsage};
+pub(crate) use retention::Expiry;
+pub use retention::Retention;
 
 use crate::error::{Error, Result};
 use crate::fs::FileLock;
@@ -101,6 +109,8 @@ struct Inner {
     tier: Tier,
     /// Downsampling rules and their progress, `PATH.rollup`.
     rollups: RollupTracker,
+    /// Where size retention has cut so far ([`retention`]).
+    size_floor: retention::SizeFloor,
 }
 
 fn sibling(path: &Path, suffix: &str) -> PathBuf {
@@ -147,6 +157,7 @@ impl Db {
             reader: writer.store.reader(),
             blocks,
             series_blocks: snapshot.series_blocks,
+            tombstones: snapshot.tombstones.into_iter().map(Arc::new).collect(),
             partition_ns: snapshot.partition_ns,
             durable_lsn,
             last_lsn: durable_lsn,
@@ -158,14 +169,20 @@ impl Db {
             poisoned: None,
             closed: false,
             flushes: 0,
+            compactions: 0,
+            deletes: Default::default(),
         };
         let mut report = RecoveryReport { file_damage: opened.damage, ..Default::default() };
         let options =
             WalOptions { sync: config.sync, segment_bytes: config.wal_segment_bytes(), min_next_lsn: durable_lsn + 1 };
+        // A delete applies to the head right after the last record it
+        // covers, as it did when it ran ([`delete`]).
+        let mut deletes = state.replay_deletes();
         // Records are applied as replay reads them, so memory holds one
         // segment at a time, never the whole log.
         let apply = |lsn: u64, payload: &[u8]| {
             if lsn > durable_lsn {
+                state.apply_deletes(&mut deletes, lsn);
                 match state.apply(lsn, payload) {
                     Ok(()) => report.replayed += 1,
                     Err(e) => report.unreadable_records.push((lsn, e.to_string())),
@@ -174,6 +191,7 @@ impl Db {
         };
         let (wal, replay) = Wal::open(Arc::clone(&fs), &sibling(&path, ".wal"), options, apply)?;
         report.wal = replay.report;
+        state.apply_deletes(&mut deletes, u64::MAX);
         state.claim_stored_names();
         for d in &report.wal.damage {
             tracing::warn!(path = %d.path.display(), offset = d.offset, bytes = d.bytes, reason = %d.reason, "WAL tail dropped");
@@ -202,6 +220,7 @@ impl Db {
             lock: Mutex::new(Some(lock)),
             tier,
             rollups,
+            size_floor: Default::default(),
         });
         let flusher = Flusher::start(&inner).map_err(Error::io("start the flush thread", &inner.path))?;
         let db = Db { inner, _flusher: Arc::new(flusher) };
@@ -286,9 +305,12 @@ impl Db {
         self.inner.close()
     }
 
-    /// Starts a scan; see [`ScanRequest`] and [`Scan`].
+    /// Starts a scan; see [`ScanRequest`] and [`Scan`]. Expired partitions
+    /// ([`Config::retention`]) are left out, as decided when it starts.
     pub fn scan(&self, req: &ScanRequest) -> Result<Scan> {
-        self.scan_with(req, &ScanOptions::default())
+        let mut req = req.clone();
+        req.start = req.start.max(self.expiry()?.live_from(&req.measurement));
+        self.scan_with(&req, &ScanOptions::default())
     }
 
     /// Starts a scan with what only the SQL planner asks of it.
@@ -330,9 +352,12 @@ impl Db {
     }
 
     /// Values of tag `key`, optionally within one measurement and among
-    /// series with points in `start..=end`, sorted.
+    /// series with points in `start..=end` (expired and deleted points do
+    /// not count), sorted. Without a range: of every series the index
+    /// holds, which keeps series whose points all expired or were deleted.
     pub fn tag_values(&self, key: &str, measurement: Option<&str>, range: Option<(i64, i64)>) -> Result<Vec<String>> {
-        self.read()?.tag_values(key, measurement, range)
+        let expiry = self.expiry()?;
+        self.read()?.tag_values(key, measurement, range, &expiry)
     }
 
     /// The partition duration of the file, in nanoseconds.
@@ -364,15 +389,18 @@ impl Db {
     }
 
     /// The series with at least one point in `start..=end` (nanoseconds,
-    /// inclusive), or every series when `range` is `None`; from the index
-    /// and the partition directory (chunks that straddle the range are
-    /// checked).
+    /// inclusive; expired and deleted points do not count), or every series
+    /// the index holds when `range` is `None` (the index keeps series whose
+    /// points all expired or were deleted); from the index and the
+    /// partition directory (chunks that straddle the range or lost points
+    /// to a delete are checked).
     pub fn series_keys(&self, range: Option<(i64, i64)>) -> Result<Vec<SeriesKey>> {
+        let expiry = self.expiry()?;
         let st = self.read()?;
         let ids: Vec<u32> = match range {
             None => (0..st.index.len() as u32).collect(),
             Some((start, end)) => {
-                let mut live: Vec<u32> = st.series_in_range(start, end)?.into_iter().collect();
+                let mut live: Vec<u32> = st.series_in_range(start, end, &expiry)?.into_iter().collect();
                 live.sort_unstable();
                 live
             }

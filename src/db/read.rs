@@ -7,15 +7,25 @@
 //! flush has frozen and not yet swapped into the file: a reader sees a
 //! partition as frozen or as blocks, never both and never neither, and takes
 //! frozen points as newer than blocks and older than the head.
+//!
+//! Deletes ([`super::delete`]) not yet compacted away: a part with a chunk
+//! a delete covers is decoded when it is planned, the deleted points left
+//! out, and handed to the scan as in-memory points older than the head's;
+//! its chunks then never answer from their stats. Expired partitions are
+//! left out by the callers, which start the scan's range where retention
+//! says ([`super::retention`]); the series listings take an [`Expiry`].
 
 use std::collections::{BTreeSet, HashSet, VecDeque};
 
 use crate::error::Result;
 use crate::storage::head::HeadPartition;
+use crate::storage::merge::FieldSeries;
 use crate::storage::scan::{self, RowFields, Scan, ScanOptions, ScanPart, ScanRequest, TagDictionary, TopBuckets};
-use crate::storage::series_index::SeriesId;
+use crate::storage::series_index::{FieldId, SeriesId};
 
 use super::PartitionInfo;
+use super::masks::Masks;
+use super::retention::Expiry;
 use super::state::State;
 
 impl State {
@@ -117,9 +127,10 @@ impl State {
             partitions.extend(self.memory_partitions(lo..=hi));
         }
         let mut parts = VecDeque::new();
+        let deletes = Masks::deletes(self, Some(&req.measurement));
         for (slot, &id) in series.iter().enumerate().filter(|_| reads) {
             for &p in &partitions {
-                let mut part = self.part(id, p, slot, &fields, req.start, req.end);
+                let mut part = self.part(id, p, slot, &fields, (req.start, req.end), &deletes)?;
                 prune(&mut part, &fields);
                 if !part.chunks.is_empty() || !part.head.is_empty() {
                     parts.push_back(part);
@@ -189,18 +200,28 @@ impl State {
 
     /// The sources of series `id` in partition `p` that can add rows or
     /// values within `start..=end`: every overlapping chunk and head column
-    /// (their times are rows), or with conditions, those holding a decoded field.
-    fn part(&self, id: SeriesId, p: i64, slot: usize, fields: &RowFields, start: i64, end: i64) -> ScanPart {
+    /// (their times are rows), or with conditions, those holding a decoded
+    /// field. Chunks a delete covers are decoded now (module docs).
+    fn part(
+        &self,
+        id: SeriesId,
+        p: i64,
+        slot: usize,
+        fields: &RowFields,
+        (start, end): (i64, i64),
+        deletes: &Masks,
+    ) -> Result<ScanPart> {
         let overlaps = |min: i64, max: i64| min <= end && max >= start;
-        let chunks = self
+        let chunks: Vec<_> = self
             .blocks
             .get(&p)
             .into_iter()
             .flatten()
-            .flat_map(|b| b.series_entries(id))
-            .filter(|e| overlaps(e.min_time, e.max_time) && fields.reads(&e.fields))
-            .cloned()
+            .flat_map(|b| b.series_entries(id).iter().map(|e| (b.offset, e)))
+            .filter(|(_, e)| overlaps(e.min_time, e.max_time) && fields.reads(&e.fields))
             .collect();
+        let deleted: Vec<Vec<(i64, i64)>> =
+            chunks.iter().map(|(block, e)| deletes.ranges(id, *block, e.min_time, e.max_time)).collect();
         // Frozen columns before head columns: sources go oldest first.
         let columns = self.in_memory(p).filter_map(|hp| hp.series.get(&id));
         let head = columns
@@ -212,45 +233,66 @@ impl State {
                 (!points.is_empty()).then_some((c.field, points))
             })
             .collect();
-        ScanPart { series: slot, partition: p, chunks, head }
+        if deleted.iter().all(Vec::is_empty) {
+            let chunks = chunks.into_iter().map(|(_, e)| e.clone()).collect();
+            return Ok(ScanPart { series: slot, partition: p, chunks, head });
+        }
+        let mut ids: Vec<FieldId> = chunks.iter().flat_map(|(_, e)| e.fields.iter().copied()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let masked = chunks.iter().zip(&deleted).map(|((_, e), d)| (*e, d.as_slice()));
+        let sources = scan::read_masked_chunks(&self.reader, masked, &ids, start, end)?;
+        let mut file: Vec<(FieldId, FieldSeries)> = ids
+            .into_iter()
+            .zip(sources.into_iter().map(FieldSeries::merge))
+            .filter(|(f, points)| !points.is_empty() && fields.reads(&[*f]))
+            .collect();
+        file.extend(head);
+        Ok(ScanPart { series: slot, partition: p, chunks: Vec::new(), head: file })
     }
 
-    /// Series with at least one point in `start..=end`. Exact: a chunk that
-    /// reaches past the range may have no point inside it, so it is decoded.
-    pub fn series_in_range(&self, start: i64, end: i64) -> Result<HashSet<SeriesId>> {
+    /// Series with at least one point in `start..=end`, expired partitions
+    /// and deleted points left out. Exact: a chunk that reaches past the
+    /// range, or lost points to a delete, is decoded.
+    pub fn series_in_range(&self, start: i64, end: i64, expiry: &Expiry) -> Result<HashSet<SeriesId>> {
         let mut found = HashSet::new();
         if start > end {
             return Ok(found);
         }
         let ns = self.partition_ns;
         let (lo, hi) = (start.div_euclid(ns), end.div_euclid(ns));
-        for part in self.memory_partitions(lo..=hi).into_iter().flat_map(|p| self.in_memory(p)) {
+        let expired =
+            |id: SeriesId, p: i64| self.index.series(id).is_some_and(|s| expiry.expired(s.measurement(), p, ns));
+        let memory = self.memory_partitions(lo..=hi).into_iter().flat_map(|p| self.in_memory(p).map(move |m| (p, m)));
+        for (p, part) in memory {
             for (&id, columns) in &part.series {
-                if columns.iter().any(|c| c.times.iter().any(|&t| start <= t && t <= end)) {
+                if !expired(id, p) && columns.iter().any(|c| c.times.iter().any(|&t| start <= t && t <= end)) {
                     found.insert(id);
                 }
             }
         }
         let mut partial = Vec::new();
+        let deletes = Masks::deletes(self, None);
         let overlapping = self
             .blocks
             .range(lo..=hi)
-            .flat_map(|(_, blocks)| blocks.iter().flat_map(|b| b.entries.iter()))
-            .filter(|e| e.min_time <= end && e.max_time >= start);
-        for e in overlapping {
-            if start <= e.min_time && e.max_time <= end {
+            .flat_map(|(&p, blocks)| blocks.iter().flat_map(move |b| b.entries.iter().map(move |e| (p, b.offset, e))))
+            .filter(|(p, _, e)| e.min_time <= end && e.max_time >= start && !expired(e.series, *p));
+        for (_, block, e) in overlapping {
+            let deleted = deletes.ranges(e.series, block, e.min_time, e.max_time);
+            if start <= e.min_time && e.max_time <= end && deleted.is_empty() {
                 found.insert(e.series);
             } else {
-                partial.push(e);
+                partial.push((e, deleted));
             }
         }
         let reader = self.reader.clone();
-        for e in partial {
+        for (e, deleted) in &partial {
             if found.contains(&e.series) {
                 continue;
             }
             let first_field = &e.fields[..e.fields.len().min(1)];
-            let points = scan::read_chunks(&reader, [e], first_field, start, end)?;
+            let points = scan::read_masked_chunks(&reader, [(*e, deleted.as_slice())], first_field, start, end)?;
             if points.iter().flatten().any(|p| !p.is_empty()) {
                 found.insert(e.series);
             }
@@ -259,8 +301,14 @@ impl State {
     }
 
     /// Tag values of `key`, optionally within a measurement and a time range.
-    pub fn tag_values(&self, key: &str, measurement: Option<&str>, range: Option<(i64, i64)>) -> Result<Vec<String>> {
-        let live = range.map(|(s, e)| self.series_in_range(s, e)).transpose()?;
+    pub fn tag_values(
+        &self,
+        key: &str,
+        measurement: Option<&str>,
+        range: Option<(i64, i64)>,
+        expiry: &Expiry,
+    ) -> Result<Vec<String>> {
+        let live = range.map(|(s, e)| self.series_in_range(s, e, expiry)).transpose()?;
         let mut values = BTreeSet::new();
         for (name, m) in self.index.measurements() {
             if measurement.is_some_and(|x| x != name) {

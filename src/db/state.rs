@@ -25,6 +25,7 @@ use crate::storage::file::series_block::SeriesBlockRef;
 use crate::storage::file::store::FileReader;
 use crate::storage::head::{Head, HeadPartition};
 use crate::storage::series_index::SeriesIndex;
+use crate::storage::tombstone::{Tombstone, TombstoneKind};
 
 use super::wal_record::{self, Prepared};
 
@@ -42,6 +43,9 @@ pub(crate) struct State {
     pub blocks: Blocks,
     /// The series blocks the last index listed (see `State::append_index`).
     pub series_blocks: Vec<SeriesBlockRef>,
+    /// Deletes and tierings compaction has not applied yet, oldest first;
+    /// every index block lists them ([`crate::storage::tombstone`]).
+    pub tombstones: Vec<Arc<Tombstone>>,
     pub partition_ns: i64,
     /// Every WAL record up to here is wholly in the file.
     pub durable_lsn: u64,
@@ -64,6 +68,12 @@ pub(crate) struct State {
     pub closed: bool,
     /// Flushes completed since open (for monitoring).
     pub flushes: u64,
+    /// Compactions completed since open: a file offset taken before one
+    /// means nothing after it.
+    pub compactions: u64,
+    /// Per measurement, the number of deletes over it since open (a
+    /// tiering that read the measurement before one refuses to record).
+    pub deletes: std::collections::HashMap<String, u64>,
 }
 
 impl State {
@@ -114,6 +124,23 @@ impl State {
         let prepared = wal_record::prepare(payload, &self.index)?;
         self.apply_prepared(lsn, prepared);
         Ok(())
+    }
+
+    /// The deletes replay applies to the head, in LSN order.
+    pub fn replay_deletes(&self) -> VecDeque<Arc<Tombstone>> {
+        let mut deletes: Vec<Arc<Tombstone>> =
+            self.tombstones.iter().filter(|t| t.kind == TombstoneKind::Delete).cloned().collect();
+        deletes.sort_by_key(|t| t.lsn);
+        deletes.into()
+    }
+
+    /// Applies to the head the deletes of `deletes` that cover only records
+    /// before `lsn` (all of them up to the last: `u64::MAX`).
+    pub fn apply_deletes(&mut self, deletes: &mut VecDeque<Arc<Tombstone>>, lsn: u64) {
+        while let Some(t) = deletes.pop_front_if(|t| t.lsn < lsn) {
+            let series = self.index.select(&t.measurement, &t.matchers);
+            self.head.remove(&series, t.start, t.end, self.partition_ns);
+        }
     }
 
     fn apply_prepared(&mut self, lsn: u64, record: Prepared) {

@@ -102,7 +102,10 @@ impl TableProvider for ChronicleTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        let pushdown = Pushdown::from_filters(filters, self);
+        let mut pushdown = Pushdown::from_filters(filters, self);
+        // Retention, decided once for this plan: both tiers start here.
+        let live_from = self.db.expiry().map_err(to_df_error)?.live_from(&self.measurement);
+        pushdown.start = pushdown.start.max(live_from);
         // A limit may be applied by the scan only if it applies every filter.
         let exact = filters.iter().all(|f| filter::support(f, self) == TableProviderFilterPushDown::Exact);
         let limit = limit.filter(|_| exact);
@@ -115,8 +118,13 @@ impl TableProvider for ChronicleTable {
             limit,
         )
         .map_err(to_df_error)?;
-        let table =
-            tier::TableScan { db: &self.db, measurement: &self.measurement, schema: &self.schema, columns: self };
+        let table = tier::TableScan {
+            db: &self.db,
+            measurement: &self.measurement,
+            schema: &self.schema,
+            columns: self,
+            live_from,
+        };
         tier::plan_scan(&table, state, projection, filters, exec).map_err(to_df_error)
     }
 }

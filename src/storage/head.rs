@@ -165,6 +165,30 @@ impl Head {
         Some(p)
     }
 
+    /// Removes the points of `series` within `start..=end` from every open
+    /// partition (a delete); columns left empty are dropped.
+    pub fn remove(&mut self, series: &[SeriesId], start: i64, end: i64, partition_ns: i64) {
+        let (lo, hi) = (start.div_euclid(partition_ns), end.div_euclid(partition_ns));
+        for p in self.partitions.range_mut(lo..=hi).map(|(_, p)| p) {
+            for id in series {
+                let Some(columns) = p.series.get_mut(id) else { continue };
+                for c in columns.iter_mut() {
+                    let before = c.times.len();
+                    let outside = c.times.iter().zip(&c.values).filter(|(t, _)| !(start..=end).contains(*t));
+                    (c.times, c.values) = outside.map(|(t, v)| (*t, *v)).unzip();
+                    self.bytes = self.bytes.saturating_sub((before - c.times.len()) * POINT_BYTES);
+                }
+                let emptied = columns.iter().filter(|c| c.times.is_empty()).count();
+                columns.retain(|c| !c.times.is_empty());
+                self.bytes = self.bytes.saturating_sub(emptied * COLUMN_OVERHEAD);
+                self.columns = self.columns.saturating_sub(emptied);
+                if columns.is_empty() {
+                    p.series.remove(id);
+                }
+            }
+        }
+    }
+
     /// The smallest first LSN of the open partitions.
     #[cfg(test)]
     pub fn min_first_lsn(&self) -> Option<u64> {
@@ -192,6 +216,25 @@ mod tests {
         assert_eq!(p.first_lsn, 5);
         assert_eq!(head.bytes(), POINT_BYTES + COLUMN_OVERHEAD);
         assert_eq!(head.min_first_lsn(), Some(7));
+    }
+
+    #[test]
+    fn remove_drops_the_points_in_range_of_the_given_series_only() {
+        let mut head = Head::default();
+        for t in [5, 15, 25, 35] {
+            head.push_row(t / 20, 1, 1, t, &[(0, t as f64), (1, 1.0)], |_| {});
+            head.push_row(t / 20, 1, 2, t, &[(0, t as f64)], |_| {});
+        }
+        let bytes = head.bytes();
+        head.remove(&[1], 10, 30, 20);
+        let left = |p: i64, s: SeriesId| -> Vec<i64> {
+            head.partitions()[&p].series.get(&s).map(|c| c[0].times.clone()).unwrap_or_default()
+        };
+        assert_eq!((left(0, 1), left(1, 1)), (vec![5], vec![35]));
+        assert_eq!((left(0, 2), left(1, 2)), (vec![5, 15], vec![25, 35]), "series 2 untouched");
+        assert_eq!(head.bytes(), bytes - 4 * POINT_BYTES);
+        head.remove(&[2], i64::MIN, i64::MAX, 20);
+        assert!(!head.partitions()[&0].series.contains_key(&2), "emptied series are dropped");
     }
 
     #[test]

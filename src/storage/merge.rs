@@ -38,6 +38,15 @@ impl FieldSeries {
         out
     }
 
+    /// Removes the points within any of `ranges` (inclusive).
+    pub fn remove_within(&mut self, ranges: &[(i64, i64)]) {
+        if ranges.is_empty() {
+            return;
+        }
+        let kept = self.times.iter().zip(&self.values).filter(|(t, _)| !ranges.iter().any(|(s, e)| s <= *t && *t <= e));
+        (self.times, self.values) = kept.map(|(t, v)| (*t, *v)).unzip();
+    }
+
     /// Merges sources ordered oldest first; on equal times the newest wins.
     pub fn merge(mut sources: Vec<FieldSeries>) -> FieldSeries {
         sources.retain(|s| !s.times.is_empty());

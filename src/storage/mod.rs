@@ -10,3 +10,4 @@ pub mod scan;
 pub mod series_index;
 pub(crate) mod stats_scan;
 pub mod time_bucket;
+pub mod tombstone;

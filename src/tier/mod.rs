@@ -18,6 +18,7 @@
 //! they are dropped (or when a late write lands) the same read gives the
 //! same rows. See `docs/design.md`, "Cold tier".
 
+mod deleted;
 mod layout;
 mod manifest;
 mod merge_exec;
@@ -123,6 +124,46 @@ impl Tier {
         self.root.as_ref().ok_or_else(|| {
             Error::InvalidArgument(format!("{what} needs a cold tier: none is configured (Config::with_tier)"))
         })
+    }
+
+    /// The bytes of tiered files per partition number (partitions of `ns`).
+    pub(crate) fn partition_bytes(&self, ns: i64) -> Result<Vec<(i64, u64)>> {
+        let manifest = self.snapshot()?;
+        Ok(manifest.files.values().map(|f| (f.partition_start.div_euclid(ns), f.size)).collect())
+    }
+
+    /// Every tiered file.
+    pub(crate) fn files(&self) -> Result<Vec<TieredFile>> {
+        Ok(self.snapshot()?.files.values().cloned().collect())
+    }
+
+    /// Removes the files of partitions (of `ns`) expired by `expiry` from
+    /// the manifest, then deletes them from the store (best effort: nothing
+    /// names them any more). Skipped while a tiering runs (it holds the
+    /// manifest): they are read as expired until the next call.
+    pub(crate) fn forget_expired(&self, expiry: &crate::db::Expiry, ns: i64) -> Result<()> {
+        let expired = |f: &TieredFile| expiry.expired(&f.measurement, f.partition_start.div_euclid(ns), ns);
+        let (Some(root), Some(_one_at_a_time)) = (&self.root, self.writer.try_lock()) else { return Ok(()) };
+        let old = self.snapshot()?;
+        if !old.files.values().any(expired) {
+            return Ok(());
+        }
+        let mut manifest = Manifest::clone(&old);
+        manifest.files.retain(|_, f| !expired(f));
+        manifest.save(self.fs.as_ref(), &self.manifest_path)?;
+        *self.manifest.write().map_err(|_| Error::Internal("the tier manifest lock was poisoned".into()))? =
+            Arc::new(manifest);
+        let gone: Vec<String> = old.files.values().filter(|f| expired(f)).map(|f| f.url.clone()).collect();
+        // On a thread of its own: the caller may be on an async runtime's thread.
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                futures::executor::block_on(writer::delete_all(
+                    root,
+                    &gone.iter().map(String::as_str).collect::<Vec<_>>(),
+                ))
+            });
+        });
+        Ok(())
     }
 
     /// The tiered files of `measurement`, by partition start.

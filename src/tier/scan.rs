@@ -31,6 +31,7 @@ use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::union::UnionExec;
 use datafusion::physical_plan::{ExecutionPlan, PhysicalExpr};
 
+use super::deleted;
 use super::merge_exec::TierMergeExec;
 use crate::db::Db;
 use crate::error::{Error, Result};
@@ -43,6 +44,9 @@ pub(crate) struct TableScan<'a> {
     pub measurement: &'a str,
     pub schema: &'a SchemaRef,
     pub columns: &'a dyn Columns,
+    /// The first nanosecond retention keeps, decided when the table planned
+    /// its local scan ([`crate::Db::scan`]): both tiers start there.
+    pub live_from: i64,
 }
 
 /// The scan of `table` for `projection` and `filters` over both tiers;
@@ -55,7 +59,8 @@ pub(crate) fn plan_scan(
     filters: &[Expr],
     local: ChronicleScanExec,
 ) -> Result<Arc<dyn ExecutionPlan>> {
-    let pushdown = Pushdown::from_filters(filters, table.columns);
+    let mut pushdown = Pushdown::from_filters(filters, table.columns);
+    pushdown.start = pushdown.start.max(table.live_from);
     let ns = table.db.partition_duration_ns()?;
     let files: Vec<_> = table
         .db
@@ -93,7 +98,8 @@ pub(crate) fn plan_scan(
     // Both sides narrowed by time and tags only: properties of the row key.
     let on_key = |f: &&Expr| f.column_refs().iter().all(|c| c.name == "time" || table.columns.is_tag(&c.name));
     let key_filters: Vec<Expr> = filters.iter().filter(on_key).cloned().collect();
-    let key_pushdown = Pushdown::from_filters(&key_filters, table.columns);
+    let mut key_pushdown = Pushdown::from_filters(&key_filters, table.columns);
+    key_pushdown.start = key_pushdown.start.max(table.live_from);
     let merge_local = ChronicleScanExec::try_new(
         table.db.clone(),
         table.measurement.to_string(),
@@ -103,7 +109,11 @@ pub(crate) fn plan_scan(
         None,
     )?
     .retain_partitions(|p| tiered.contains(&p));
-    let parquet = parquet_scan(table.db, &files, &merged_schema, physical(key_filters)?)?;
+    let mut parquet = parquet_scan(table.db, &files, &merged_schema, physical(key_filters)?)?;
+    let deletes = table.db.deletes_of(table.measurement)?;
+    if let Some(kept) = physical(deleted::kept_rows(&deletes, &files, ns, &merged_schema)?)? {
+        parquet = Arc::new(FilterExec::try_new(kept, parquet)?);
+    }
     let root = table.db.tier().root("reading tiered partitions")?;
     let merge = TierMergeExec::new(merge_local, parquet, partitions, keys.len(), root.scan_url(), root.store());
     let mut plan: Arc<dyn ExecutionPlan> = Arc::new(merge);

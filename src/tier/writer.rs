@@ -9,16 +9,17 @@
 //!    the manifest lists with other bytes;
 //! 3. read it back: size and CRC-32 must match what was exported;
 //! 4. once every measurement of the partition passed, save the manifest
-//!    (temp + fsync + rename);
+//!    (temp + fsync + rename) and record in the database file which local
+//!    chunks the files hold (`db::tier_record`: refused if a delete over
+//!    the measurement ran meanwhile), so compaction drops them;
 //! 5. delete the versions the new entries replaced (best effort).
 //!
 //! A failure before 4 records nothing: the partition stays local and is
 //! read as before; uploaded objects of the failed attempt are deleted best
 //! effort and otherwise ignored (no manifest entry names them). The local
-//! chunks are not touched here.
+//! chunks are not touched here: compaction drops them.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use object_store::memory::InMemory;
@@ -45,8 +46,8 @@ impl Db {
     /// again (late points included) and its old files replaced. Returns the
     /// files recorded; measurements without rows there get none.
     ///
-    /// The local copy stays; queries read the partition from both, each
-    /// point once, the local value winning.
+    /// The local copy stays until the next [`Db::compact`]; queries read
+    /// the partition from both, each point once, the local value winning.
     pub async fn tier_partition(&self, partition_start: i64) -> Result<Vec<TieredFile>> {
         let ns = self.partition_duration_ns()?;
         if partition_start.rem_euclid(ns) != 0 {
@@ -65,8 +66,7 @@ impl Db {
         let tier = self.tier();
         let Some(age) = tier.older_than else { return Ok(Vec::new()) };
         tier.root("tiering")?;
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
-        let cutoff = i64::try_from(now.saturating_sub(age).as_nanos()).unwrap_or(i64::MAX);
+        let cutoff = self.now_ns().saturating_sub(i64::try_from(age.as_nanos()).unwrap_or(i64::MAX));
         let mut done = Vec::new();
         for partition in self.partitions()?.into_iter().filter(|p| p.end < cutoff) {
             let tiered = tier.snapshot()?;
@@ -93,6 +93,7 @@ impl Db {
         let root = tier.root("tiering")?;
         let _one_at_a_time = tier.writer.lock().await;
         let end = start.saturating_add(self.partition_duration_ns()? - 1);
+        let since = self.tier_start()?;
         let mut uploaded = Vec::new();
         for measurement in measurements {
             match self.tier_one(root, measurement, start, end).await {
@@ -113,12 +114,16 @@ impl Db {
                 replaced.push(previous.url);
             }
         }
-        if let Err(e) = manifest.save(tier.fs.as_ref(), &tier.manifest_path) {
+        let save = || {
+            manifest.save(tier.fs.as_ref(), &tier.manifest_path)?;
+            *tier.manifest.write().map_err(|_| Error::Internal("the tier manifest lock was poisoned".into()))? =
+                Arc::new(manifest);
+            Ok(())
+        };
+        if let Err(e) = self.commit_tiering(&since, (start, end), &uploaded, save) {
             delete_all(root, &urls_of(&uploaded)).await;
             return Err(e);
         }
-        *tier.manifest.write().map_err(|_| Error::Internal("the tier manifest lock was poisoned".into()))? =
-            Arc::new(manifest);
         delete_all(root, &replaced.iter().map(String::as_str).collect::<Vec<_>>()).await;
         Ok(uploaded)
     }
@@ -182,7 +187,7 @@ fn urls_of(files: &[TieredFile]) -> Vec<&str> {
 
 /// Deletes the objects at `urls`, ignoring failures: nothing names them,
 /// so a leftover costs space, never correctness.
-async fn delete_all(root: &TierRoot, urls: &[&str]) {
+pub(super) async fn delete_all(root: &TierRoot, urls: &[&str]) {
     for &url in urls {
         if let Ok(path) = root.path_of(url)
             && let Err(e) = root.store().delete(&path).await

@@ -92,6 +92,11 @@ impl Model {
         }
     }
 
+    /// Removes the rows of the hosts `hosts` within `start..=end`.
+    pub fn delete(&mut self, hosts: &[&str], start: i64, end: i64) {
+        self.0.retain(|(host, time), _| !(hosts.contains(&host.as_str()) && (start..=end).contains(time)));
+    }
+
     /// `SELECT host, region, time, usage_user, usage_system ... ORDER BY host, time`
     /// as [`answer`] prints it.
     pub fn select_all(&self) -> Vec<String> {

@@ -1,13 +1,15 @@
-//! The index block (version 2): where the series blocks and the live
-//! partition blocks are, written after every flush.
+//! The index block (version 3): where the series blocks and the live
+//! partition blocks are, and the tombstones in force, written after every
+//! flush, delete, tiering record and compaction.
 //!
 //! ```text
-//! payload      := version u8 (= 2) | varint durable_lsn | varint partition_ns
-//!                 | series | measurements | blocks
+//! payload      := version u8 (= 3) | varint durable_lsn | varint partition_ns
+//!                 | series | measurements | blocks | tombstones
 //! series       := varint n | n x (varint offset | varint length | varint series | varint fields)
 //!                 series blocks in file order; their ranges chain from id 0
 //! measurements := varint n | n x (str name | varint f | f x varint field id)
 //! blocks       := varint n | n x (varint zz(partition) | varint offset | varint length)
+//! tombstones   := varint n | n x tombstone               (see `storage::tombstone`; absent in version 2)
 //! str          := varint length | UTF-8 bytes
 //! ```
 //! The series live in series blocks (`series_block`), each written by the
@@ -19,7 +21,7 @@
 //! listed, so replay skips it. Version 1 blocks (`index_v1`) are still read.
 //! Decode trusts nothing: counts are bounded by the payload, `durable_lsn` by
 //! the largest LSN, blocks lie after the file header in ascending order
-//! without overlapping; names and ids are checked when the series are known
+//! without overlapping; version 2 blocks (no tombstones) are still read; names and ids are checked when the series are known
 //! ([`Manifest::load`]).
 
 use super::block::HEADER_LEN;
@@ -28,10 +30,13 @@ use super::series_block::{SeriesBlockRef, covered};
 use crate::encoding::varint::{ByteReader, put_str, put_varint, unzigzag, zigzag};
 use crate::encoding::{Error, Result};
 use crate::storage::series_index::{FieldId, SeriesIndex};
+use crate::storage::tombstone::Tombstone;
 use crate::wal::segment::MAX_LSN;
 
 /// Index layout version written.
-pub const INDEX_VERSION: u8 = 2;
+pub const INDEX_VERSION: u8 = 3;
+/// The version before tombstones, still read.
+const VERSION_WITHOUT_TOMBSTONES: u8 = 2;
 
 /// Where one partition block is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,9 +64,11 @@ pub struct IndexSnapshot {
     pub series_blocks: Vec<SeriesBlockRef>,
     /// Live partition blocks, in file order.
     pub blocks: Vec<BlockRef>,
+    /// Tombstones in force.
+    pub tombstones: Vec<Tombstone>,
 }
 
-/// A version 2 index block, its series blocks not yet read.
+/// A version 2 or 3 index block, its series blocks not yet read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Manifest {
     /// Every WAL record up to this LSN is in the listed blocks.
@@ -74,6 +81,8 @@ pub struct Manifest {
     pub fields: Vec<(String, Vec<FieldId>)>,
     /// Live partition blocks, in file order.
     pub blocks: Vec<BlockRef>,
+    /// Tombstones in force.
+    pub tombstones: Vec<Tombstone>,
 }
 
 /// What an index block holds.
@@ -81,7 +90,7 @@ pub struct Manifest {
 pub enum Decoded {
     /// A version 1 block: everything.
     Whole(Box<IndexSnapshot>),
-    /// A version 2 block: the series are in the series blocks it lists.
+    /// A version 2 or 3 block: the series are in the series blocks it lists.
     Manifest(Manifest),
 }
 
@@ -92,8 +101,8 @@ pub fn encode(
     durable_lsn: u64,
     partition_ns: i64,
     index: &SeriesIndex,
-    series_blocks: &[SeriesBlockRef],
-    blocks: &[BlockRef],
+    (series_blocks, blocks): (&[SeriesBlockRef], &[BlockRef]),
+    tombstones: &[impl AsRef<Tombstone>],
     out: &mut Vec<u8>,
 ) {
     let (series, fields) = covered(series_blocks);
@@ -122,6 +131,10 @@ pub fn encode(
         put_varint(out, zigzag(b.partition));
         put_varint(out, b.offset);
         put_varint(out, b.len);
+    }
+    put_varint(out, tombstones.len() as u64);
+    for t in tombstones {
+        t.as_ref().encode(out);
     }
 }
 
@@ -155,7 +168,7 @@ pub(super) fn read_blocks(r: &mut ByteReader<'_>) -> Result<Vec<BlockRef>> {
 pub fn decode(payload: &[u8]) -> Result<Decoded> {
     let mut r = ByteReader::new(payload, 0);
     let version = r.u8("index version")?;
-    if version != INDEX_VERSION && version != index_v1::VERSION {
+    if ![INDEX_VERSION, VERSION_WITHOUT_TOMBSTONES, index_v1::VERSION].contains(&version) {
         return Err(Error::corrupt("index version", 0, format!("unknown version {version}")));
     }
     let at = r.offset();
@@ -198,10 +211,18 @@ pub fn decode(payload: &[u8]) -> Result<Decoded> {
         measurement_fields.push((name, ids.collect::<Result<Vec<_>>>()?));
     }
     let blocks = read_blocks(&mut r)?;
+    let mut tombstones = Vec::new();
+    if version == INDEX_VERSION {
+        let n = r.varint_len(r.remaining().len(), "tombstone count")?;
+        for _ in 0..n {
+            tombstones.push(Tombstone::decode(&mut r)?);
+        }
+    }
     if !r.remaining().is_empty() {
         return Err(Error::corrupt("index", r.offset(), "trailing bytes"));
     }
-    Ok(Decoded::Manifest(Manifest { durable_lsn, partition_ns, series_blocks, fields: measurement_fields, blocks }))
+    let fields = measurement_fields;
+    Ok(Decoded::Manifest(Manifest { durable_lsn, partition_ns, series_blocks, fields, blocks, tombstones }))
 }
 
 impl Manifest {
@@ -220,6 +241,7 @@ impl Manifest {
             series,
             series_blocks: self.series_blocks,
             blocks: self.blocks,
+            tombstones: self.tombstones,
         }
     }
 }

@@ -220,6 +220,7 @@ pub(super) fn decode_rest(r: ByteReader<'_>, durable_lsn: u64, partition_ns: i64
         series: SeriesIndex::from_parts(series, fields, measurements),
         series_blocks: Vec::new(),
         blocks,
+        tombstones: Vec::new(),
     })
 }
 

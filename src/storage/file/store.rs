@@ -120,6 +120,7 @@ fn empty_snapshot(partition_ns: i64) -> IndexSnapshot {
         series: SeriesIndex::default(),
         series_blocks: Vec::new(),
         blocks: Vec::new(),
+        tombstones: Vec::new(),
     }
 }
 

@@ -31,7 +31,7 @@ use arrow_array::{Array, ArrayRef, Float64Array, RecordBatch, TimestampNanosecon
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow_select::concat::concat;
 
-pub(crate) use part::{ScanPart, chunk_times, read_chunks};
+pub(crate) use part::{ScanPart, chunk_times, read_masked_chunks};
 use part_rows::{PartRows, arrow_error};
 pub use request::{FieldRange, ScanRequest};
 pub(crate) use request::{ScanOptions, TopBuckets};

@@ -117,32 +117,36 @@ pub(crate) fn decode_entry(
     Chunk::parse(&bytes).map_err(corrupt)?.decode_range(start, end, columns).map_err(corrupt)
 }
 
-/// Decodes `chunks` (one series, in file order) and returns, for each of
-/// `fields`, its points in `start..=end` from each chunk that holds it, oldest
-/// first, ready for [`FieldSeries::merge`].
-pub(crate) fn read_chunks<'a>(
+/// Decodes `chunks` (one series, in file order), each given with time
+/// ranges whose points are left out (deleted, expired, tiered), and returns,
+/// for each of `fields`, its points in `start..=end` from each chunk that
+/// holds it, oldest first, ready for [`FieldSeries::merge`].
+pub(crate) fn read_masked_chunks<'a>(
     reader: &FileReader,
-    chunks: impl IntoIterator<Item = &'a ChunkEntry>,
+    chunks: impl IntoIterator<Item = (&'a ChunkEntry, &'a [(i64, i64)])>,
     fields: &[FieldId],
     start: i64,
     end: i64,
 ) -> Result<Vec<Vec<FieldSeries>>> {
     let mut sources: Vec<Vec<FieldSeries>> = vec![Vec::new(); fields.len()];
-    for entry in chunks {
+    for (entry, deleted) in chunks {
         let wanted: Vec<(usize, usize)> = entry
             .fields
             .iter()
             .enumerate()
             .filter_map(|(col, f)| fields.iter().position(|r| r == f).map(|slot| (col, slot)))
             .collect();
-        if wanted.is_empty() || entry.max_time < start || entry.min_time > end {
+        let gone = deleted.iter().any(|&(s, e)| s <= entry.min_time && entry.max_time <= e);
+        if wanted.is_empty() || entry.max_time < start || entry.min_time > end || gone {
             continue;
         }
         let columns: Vec<usize> = wanted.iter().map(|w| w.0).collect();
         let decoded = decode_entry(reader, entry, &columns, start, end)?;
         let times = decoded.timestamps.values().to_vec();
         for ((_, slot), values) in wanted.iter().zip(decoded.values) {
-            sources[*slot].push(FieldSeries { times: times.clone(), values: values.values().to_vec() });
+            let mut series = FieldSeries { times: times.clone(), values: values.values().to_vec() };
+            series.remove_within(deleted);
+            sources[*slot].push(series);
         }
     }
     Ok(sources)
