@@ -1,7 +1,8 @@
 //! The compaction policy: the database compacts on its own when closed
 //! partitions gather late blocks or the file fills with bytes no index
-//! lists, not before, not in a loop, and a failing background compaction
-//! loses nothing acknowledged. Expected points are built by hand as they
+//! lists, or deletes, tierings or retention leave data it would drop; not
+//! before, not in a loop; and a failing background compaction loses
+//! nothing acknowledged. Expected points are built by hand as they
 //! are written; block counts and file sizes come from the directory.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers: failing loudly is the point")]
@@ -14,8 +15,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chronicle::testing::{FaultyFs, Op};
-use chronicle::{CompactionPolicy, CompactionReason, Config, Db, Point, SyncPolicy};
+use chronicle::{
+    CompactionPolicy, CompactionReason, Config, Db, ManualClock, Point, Retention, SyncPolicy, TagMatcher, TierConfig,
+};
 use common::{TempDir, stored};
+use datafusion::arrow::array::{AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Float64Type};
+use futures::TryStreamExt;
 
 const HOUR: i64 = 3_600_000_000_000;
 const SECOND: i64 = 1_000_000_000;
@@ -36,8 +43,10 @@ fn write(db: &Db, expected: &mut Points, host: &str, times: impl IntoIterator<It
     let points: Vec<Point> = times
         .into_iter()
         .map(|t| {
-            expected.insert((host.to_string(), t), value);
-            Point::new("m", value, t).with_tag("host", host)
+            // Values that vary, so fewer points take fewer bytes.
+            let v = value + (t / SECOND) as f64 * 0.37;
+            expected.insert((host.to_string(), t), v);
+            Point::new("m", v, t).with_tag("host", host)
         })
         .collect();
     db.write(&points).expect("writes");
@@ -164,5 +173,73 @@ fn a_failed_fsync_of_a_policy_compaction_loses_nothing_acknowledged() {
     drop(db);
     let db = Db::open(&path, Config::default()).expect("reopens");
     assert_eq!(stored(&db), expected, "every acknowledged point is there after reopening");
+    db.close().expect("closes");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deletes_and_tierings_make_a_compaction_due_that_drops_what_they_mask() {
+    let dir = TempDir::new("policy-masked");
+    let policy = by_call(CompactionPolicy::default());
+    // Partitions stay open (no background flush, so no background check races these calls).
+    let config = config(policy).with_late_window(Duration::from_secs(86_400));
+    let db = Db::open(dir.path("db"), config.with_tier(TierConfig::new("memory://policy"))).expect("opens");
+    let mut expected = Points::new();
+    write(&db, &mut expected, "a", (0..600).map(|i| i * SECOND), 1.0);
+    write(&db, &mut expected, "b", (0..600).map(|i| i * SECOND), 2.0);
+    db.flush().expect("flushes");
+    assert_eq!(db.compact_if_due().expect("checks"), None);
+
+    db.delete("m", &[TagMatcher::eq("host", "b")], 0..=99 * SECOND).expect("deletes");
+    expected.retain(|(host, t), _| !(host == "b" && *t < 100 * SECOND));
+    let bytes_before = db.partitions().expect("lists")[0].file_bytes;
+    assert_eq!(db.compact_if_due().expect("compacts"), Some(CompactionReason::Masked { tombstones: 1 }));
+    assert!(db.partitions().expect("lists")[0].file_bytes < bytes_before, "the deleted points left the file");
+    assert_eq!(db.compact_if_due().expect("checks"), None, "nothing is due right after");
+    assert_eq!(stored(&db), expected);
+
+    db.tier_partition(0).await.expect("tiers partition 0");
+    assert_eq!(db.compact_if_due().expect("compacts"), Some(CompactionReason::Masked { tombstones: 1 }));
+    let local_bytes =
+        |db: &Db| db.partitions().expect("lists").iter().filter(|p| p.start == 0).map(|p| p.file_bytes).sum::<u64>();
+    assert_eq!(local_bytes(&db), 0, "the tiered partition's chunks left the local file");
+    assert_eq!(db.compact_if_due().expect("checks"), None);
+    // `Db::scan` reads the local file and memory; SQL reads both tiers.
+    let batches = db.query_sql("SELECT count(value) AS n, sum(value) AS s FROM m").await.expect("queries");
+    let batches: Vec<RecordBatch> = batches.try_collect().await.expect("runs");
+    let column = |name: &str| -> f64 {
+        let c = cast(batches[0].column_by_name(name).expect("column"), &DataType::Float64).expect("casts");
+        c.as_primitive::<Float64Type>().value(0)
+    };
+    assert_eq!(column("n"), expected.len() as f64, "every point still read once, from the tier");
+    let sum: f64 = expected.values().sum();
+    assert!((column("s") - sum).abs() <= 1e-9 * sum.abs(), "{} vs {sum}", column("s"));
+    db.close().expect("closes");
+}
+
+#[test]
+fn expired_partitions_make_a_compaction_due_that_drops_them() {
+    let dir = TempDir::new("policy-expired");
+    let clock = ManualClock::new(0);
+    let policy = by_call(CompactionPolicy::default());
+    let config = config(policy)
+        .with_late_window(Duration::from_secs(86_400))
+        .with_retention(Retention::new().max_age(Duration::from_secs(2 * 3600)))
+        .with_clock(Arc::new(clock.clone()));
+    let db = Db::open(dir.path("db"), config).expect("opens");
+    let mut expected = Points::new();
+    for p in 0..3 {
+        write(&db, &mut expected, "a", (0..60).map(|i| p * HOUR + i * SECOND), p as f64);
+    }
+    db.flush().expect("flushes");
+    // Partition 0 ends at 1 h - 1 ns: expired once that is more than 2 h ago.
+    clock.set(3 * HOUR - 1);
+    assert_eq!(db.compact_if_due().expect("checks"), None, "partition 0 ended exactly 2 h ago: not expired yet");
+    clock.set(3 * HOUR);
+    assert_eq!(db.compact_if_due().expect("compacts"), Some(CompactionReason::Expired { partition_start: 0 }));
+    let starts: Vec<i64> = db.partitions().expect("lists").iter().map(|p| p.start).collect();
+    assert_eq!(starts, [HOUR, 2 * HOUR], "partition 0 left the file");
+    assert_eq!(db.compact_if_due().expect("checks"), None);
+    expected.retain(|(_, t), _| *t >= HOUR);
+    assert_eq!(stored(&db), expected);
     db.close().expect("closes");
 }

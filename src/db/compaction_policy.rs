@@ -2,13 +2,17 @@
 //!
 //! The flush thread ([`super::flusher`]) asks [`Inner::compact_if_due`]
 //! after every background flush and every [`CompactionPolicy::check_interval`].
-//! A compaction is due when the file holds enough bytes no index lists any
-//! more (superseded index and series blocks, blocks replaced by an earlier
-//! compaction's rename never linger: those are gone), or when closed
-//! partitions carry enough late blocks that a scan of them reads several
-//! blocks where one would do. Both measures are taken from the directory
-//! under the flush mutex, so what is measured is what the compaction then
-//! rewrites.
+//! A compaction is due when closed partitions carry enough late blocks
+//! that a scan of them reads several blocks where one would do; when the
+//! file holds data a compaction drops (points a delete or a tiering left
+//! masked, whose tombstones still reach into the file, or chunks of
+//! expired partitions); or when it holds enough bytes no index lists any
+//! more (superseded index and series blocks). Each is measured from the
+//! directory under the flush mutex, so what is measured is what the
+//! compaction then rewrites, and none holds right after a compaction
+//! (kept tombstones no longer reach into the new file), so it never loops.
+//! Finding expired chunks walks the directory entries of the partitions
+//! older than the newest retention cut, and only with retention set.
 //!
 //! A background compaction writes at most
 //! [`CompactionPolicy::max_write_bytes_per_sec`]: it sleeps between
@@ -22,6 +26,7 @@ use crate::error::Result;
 use crate::storage::file::block::HEADER_LEN;
 use crate::storage::file::footer::{FOOTER_LEN, Footer};
 
+use super::Expiry;
 use super::file_writer::FileWriter;
 use super::state::State;
 use super::{Inner, lock_panicked};
@@ -93,11 +98,19 @@ impl CompactionPolicy {
         self
     }
 
-    /// Why a compaction of the file as `writer` and `st` hold it is due, if it is.
-    fn due(&self, writer: &FileWriter, st: &State) -> Option<CompactionReason> {
+    /// Why a compaction of the file as `writer` and `st` hold it is due,
+    /// with `expiry` deciding what has expired, if it is.
+    fn due(&self, writer: &FileWriter, st: &State, expiry: &Expiry) -> Option<CompactionReason> {
         let late_blocks = st.late_blocks();
         if late_blocks >= self.late_blocks.max(1) {
             return Some(CompactionReason::LateBlocks { blocks: late_blocks });
+        }
+        let tombstones = st.tombstones.iter().filter(|t| t.file_end > 0).count();
+        if tombstones > 0 {
+            return Some(CompactionReason::Masked { tombstones });
+        }
+        if let Some(partition_start) = st.first_expired_partition(expiry) {
+            return Some(CompactionReason::Expired { partition_start });
         }
         let file = writer.store.len();
         let garbage = file.saturating_sub(st.live_bytes() + writer.index_bytes + HEADER_LEN);
@@ -123,6 +136,16 @@ pub enum CompactionReason {
         /// Blocks beyond the first, over every closed partition.
         blocks: usize,
     },
+    /// Deletes or tierings left points of the file masked.
+    Masked {
+        /// Tombstones reaching into the file.
+        tombstones: usize,
+    },
+    /// The file held chunks of expired partitions.
+    Expired {
+        /// The start of the oldest partition holding some.
+        partition_start: i64,
+    },
 }
 
 impl fmt::Display for CompactionReason {
@@ -132,6 +155,10 @@ impl fmt::Display for CompactionReason {
                 write!(f, "{bytes} of the file's {file_bytes} bytes are no longer listed")
             }
             Self::LateBlocks { blocks } => write!(f, "closed partitions hold {blocks} late blocks"),
+            Self::Masked { tombstones } => write!(f, "{tombstones} deletes or tierings mask points of the file"),
+            Self::Expired { partition_start } => {
+                write!(f, "the partition starting at {partition_start} holds expired chunks")
+            }
         }
     }
 }
@@ -181,6 +208,22 @@ impl State {
         self.blocks.range(..=self.horizon).map(|(_, b)| b.len().saturating_sub(1)).sum()
     }
 
+    /// The start of the oldest partition of the file holding chunks of a
+    /// series whose measurement's part of it expired.
+    fn first_expired_partition(&self, expiry: &Expiry) -> Option<i64> {
+        let ns = self.partition_ns;
+        let newest_cut = self.index.measurements().keys().map(|m| expiry.live_from(m)).max()?;
+        let old = self.blocks.iter().take_while(|(p, _)| p.saturating_mul(ns) < newest_cut);
+        old.filter(|(p, blocks)| {
+            blocks
+                .iter()
+                .flat_map(|b| &b.entries)
+                .any(|e| self.index.series(e.series).is_some_and(|s| expiry.expired(s.measurement(), **p, ns)))
+        })
+        .map(|(p, _)| p.saturating_mul(ns))
+        .next()
+    }
+
     /// Bytes of the partition and series blocks the index lists.
     fn live_bytes(&self) -> u64 {
         let blocks: u64 = self.blocks.values().flatten().map(|b| b.len).sum();
@@ -202,7 +245,9 @@ impl Inner {
             if st.closed || st.poisoned.is_some() {
                 return Ok(None);
             }
-            policy.due(&writer, &st)
+            let c = &self.config;
+            let expiry = st.expiry(&c.retention, c.clock.now_ns(), &self.tier, &self.size_floor)?;
+            policy.due(&writer, &st, &expiry)
         };
         let Some(reason) = reason else { return Ok(None) };
         tracing::info!(reason = %reason, "compacting");
