@@ -25,6 +25,8 @@ pub struct Config {
     /// beyond an allowance of 16 points per field column held (see `Head::over_budget`).
     pub memory_budget: usize,
     /// WAL size that triggers a flush of every open partition (default 256 MiB).
+    /// Past it by a segment (a quarter of it, 64 KiB to 64 MiB), a write
+    /// returns only after a flush: the log stays bounded when flushes fall behind.
     pub max_wal_bytes: u64,
     /// How long after a partition's end it stays open for late points before
     /// it is flushed (default 5 minutes). Later points are still accepted;

@@ -272,7 +272,11 @@ impl Db {
     }
 
     fn write_batch<R: WriteRow>(&self, rows: &[R]) -> Result<()> {
-        self.inner.write_batch(rows)
+        self.inner.write_batch(rows)?;
+        // Users' writes only: the rollup step writes while it holds its own
+        // lock, which the flush here would take again.
+        self.inner.hold_back_when_behind();
+        Ok(())
     }
 
     /// Flushes everything in memory to the file; returns once it is there
@@ -497,6 +501,21 @@ impl Inner {
             self.bell.ring_wal();
         }
         Ok(())
+    }
+
+    /// Backpressure: a WAL past its limit by a whole segment means the
+    /// flush thread is behind the writers (a slow disk, a busy machine), so
+    /// a writer flushes too before its write returns, and the log (and what a
+    /// restart replays) stays bounded. The batch is acknowledged already: a
+    /// failing flush poisons the database for the next call, as a
+    /// background one does.
+    fn hold_back_when_behind(&self) {
+        let limit = self.config.max_wal_bytes.saturating_add(self.config.wal_segment_bytes());
+        if self.wal.size().is_ok_and(|bytes| bytes > limit)
+            && let Err(e) = self.flush(Which::All)
+        {
+            tracing::warn!(error = %e, "a flush for a WAL over its limit failed");
+        }
     }
 
     /// Hands the partitions now due to the flush thread.
