@@ -21,7 +21,7 @@ use chronicle::{
 use common::{TempDir, stored};
 use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Float64Type};
+use datafusion::arrow::datatypes::{DataType, Float64Type, UInt64Type};
 use futures::TryStreamExt;
 
 const HOUR: i64 = 3_600_000_000_000;
@@ -68,6 +68,19 @@ fn with_late_blocks(db: &Db, expected: &mut Points, late: usize) {
 
 fn blocks_of_partition_0(db: &Db) -> usize {
     db.partitions().expect("lists")[0].blocks
+}
+
+/// `(state, tiered_files)` of every partition, as `chronicle.partitions` shows them.
+async fn states(db: &Db) -> Vec<(String, u64)> {
+    let sql = "SELECT state, tiered_files FROM chronicle.partitions ORDER BY start";
+    let batches: Vec<RecordBatch> = db.query_sql(sql).await.expect("queries").try_collect().await.expect("runs");
+    let mut out = Vec::new();
+    for b in &batches {
+        let state = b.column(0).as_string::<i32>();
+        let files = b.column(1).as_primitive::<UInt64Type>();
+        out.extend((0..b.num_rows()).map(|i| (state.value(i).to_string(), files.value(i))));
+    }
+    out
 }
 
 fn file_len(path: &Path) -> u64 {
@@ -198,7 +211,9 @@ async fn deletes_and_tierings_make_a_compaction_due_that_drops_what_they_mask() 
     assert_eq!(stored(&db), expected);
 
     db.tier_partition(0).await.expect("tiers partition 0");
+    assert_eq!(states(&db).await, [("tiered_local".to_string(), 1)]);
     assert_eq!(db.compact_if_due().expect("compacts"), Some(CompactionReason::Masked { tombstones: 1 }));
+    assert_eq!(states(&db).await, [("tiered".to_string(), 1)], "listed though only the tier holds it");
     let local_bytes =
         |db: &Db| db.partitions().expect("lists").iter().filter(|p| p.start == 0).map(|p| p.file_bytes).sum::<u64>();
     assert_eq!(local_bytes(&db), 0, "the tiered partition's chunks left the local file");
@@ -216,8 +231,8 @@ async fn deletes_and_tierings_make_a_compaction_due_that_drops_what_they_mask() 
     db.close().expect("closes");
 }
 
-#[test]
-fn expired_partitions_make_a_compaction_due_that_drops_them() {
+#[tokio::test(flavor = "multi_thread")]
+async fn expired_partitions_make_a_compaction_due_that_drops_them() {
     let dir = TempDir::new("policy-expired");
     let clock = ManualClock::new(0);
     let policy = by_call(CompactionPolicy::default());
@@ -235,6 +250,8 @@ fn expired_partitions_make_a_compaction_due_that_drops_them() {
     clock.set(3 * HOUR - 1);
     assert_eq!(db.compact_if_due().expect("checks"), None, "partition 0 ended exactly 2 h ago: not expired yet");
     clock.set(3 * HOUR);
+    let shown: Vec<String> = states(&db).await.into_iter().map(|(s, _)| s).collect();
+    assert_eq!(shown, ["expired", "file", "file"]);
     assert_eq!(db.compact_if_due().expect("compacts"), Some(CompactionReason::Expired { partition_start: 0 }));
     let starts: Vec<i64> = db.partitions().expect("lists").iter().map(|p| p.start).collect();
     assert_eq!(starts, [HOUR, 2 * HOUR], "partition 0 left the file");

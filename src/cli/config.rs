@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chronicle::http::{Scope, ServerConfig, Token};
-use chronicle::{Config, SyncPolicy, TierConfig};
+use chronicle::{Config, Retention, RollupRule, SyncPolicy, TierConfig};
 use clap::ArgMatches;
 use clap::parser::ValueSource;
 use toml::Spanned;
@@ -74,6 +74,21 @@ pub const TIER_URL: Setting = setting("tier.url", "CHRONICLE_TIER_URL", "tier-ur
 /// Age after which partitions move to the cold tier.
 pub const TIER_OLDER_THAN: Setting =
     setting("tier.older_than", "CHRONICLE_TIER_OLDER_THAN", "tier-older-than", "tier_older_than");
+/// Age beyond which data expires.
+pub const RETENTION_MAX_AGE: Setting =
+    setting("retention.max_age", "CHRONICLE_RETENTION_MAX_AGE", "retention-max-age", "retention_max_age");
+/// Size beyond which the oldest partitions expire.
+pub const RETENTION_MAX_SIZE: Setting =
+    setting("retention.max_size", "CHRONICLE_RETENTION_MAX_SIZE", "retention-max-size", "retention_max_size");
+/// Ages per measurement.
+pub const RETENTION_MEASUREMENTS: Setting = setting(
+    "retention.measurements",
+    "CHRONICLE_RETENTION_MEASUREMENTS",
+    "retention-measurements",
+    "retention_measurements",
+);
+/// Downsampling rules.
+pub const ROLLUP_RULES: Setting = setting("rollup.rules", "CHRONICLE_ROLLUP_RULES", "rollup-rules", "rollup_rules");
 /// Largest request body.
 pub const MAX_BODY_SIZE: Setting =
     setting("limits.max_body_size", "CHRONICLE_MAX_BODY_SIZE", "max-body-size", "max_body_size");
@@ -105,7 +120,7 @@ pub const LOG_LEVEL: Setting = setting("log.level", "CHRONICLE_LOG_LEVEL", "log-
 pub const LOG_FORMAT: Setting = setting("log.format", "CHRONICLE_LOG_FORMAT", "log-format", "log_format");
 
 /// Every setting, in the order `--help` lists them.
-pub const SETTINGS: [Setting; 19] = [
+pub const SETTINGS: [Setting; 23] = [
     DATA_DIR,
     HTTP_ADDR,
     FLIGHT_ADDR,
@@ -117,6 +132,10 @@ pub const SETTINGS: [Setting; 19] = [
     COMPACTION_MAX_WRITE_RATE,
     TIER_URL,
     TIER_OLDER_THAN,
+    RETENTION_MAX_AGE,
+    RETENTION_MAX_SIZE,
+    RETENTION_MEASUREMENTS,
+    ROLLUP_RULES,
     MAX_BODY_SIZE,
     MAX_DECOMPRESSED_SIZE,
     REQUEST_TIMEOUT,
@@ -185,6 +204,23 @@ pub struct ServeArgs {
     /// [toml: tier.older_than]
     #[arg(long = TIER_OLDER_THAN.flag, env = TIER_OLDER_THAN.env, value_name = "DURATION")]
     tier_older_than: Option<String>,
+    /// Data whose partition ended longer ago than this is never returned
+    /// and leaves the file at the next compaction [default: none, kept
+    /// forever] [toml: retention.max_age]
+    #[arg(long = RETENTION_MAX_AGE.flag, env = RETENTION_MAX_AGE.env, value_name = "DURATION")]
+    retention_max_age: Option<String>,
+    /// Over this many bytes (file plus cold tier), the oldest partitions
+    /// expire [default: none] [toml: retention.max_size]
+    #[arg(long = RETENTION_MAX_SIZE.flag, env = RETENTION_MAX_SIZE.env, value_name = "SIZE")]
+    retention_max_size: Option<String>,
+    /// Ages per measurement, over retention.max_age: cpu=30d,debug=1d
+    /// [default: none] [toml: retention.measurements]
+    #[arg(long = RETENTION_MEASUREMENTS.flag, env = RETENTION_MEASUREMENTS.env, value_name = "NAME=DURATION,...")]
+    retention_measurements: Option<String>,
+    /// Downsampling rules, SOURCE:WINDOW:TARGET, e.g. cpu:5m:cpu_5m (every
+    /// aggregate, every tag kept) [default: none] [toml: rollup.rules]
+    #[arg(long = ROLLUP_RULES.flag, env = ROLLUP_RULES.env, value_name = "SOURCE:WINDOW:TARGET,...")]
+    rollup_rules: Option<String>,
     /// Largest request body as sent; larger bodies get 413
     /// [default: 10MiB] [toml: limits.max_body_size]
     #[arg(long = MAX_BODY_SIZE.flag, env = MAX_BODY_SIZE.env, value_name = "SIZE")]
@@ -242,6 +278,12 @@ written like 10MiB, 512KiB or 1GB, durations like 30s, 5m or 1h:
   [tier]
   url = \"file:///srv/chronicle-cold\"
   older_than = \"7d\"
+  [retention]
+  max_age = \"90d\"
+  max_size = \"50GiB\"
+  measurements = \"debug=1d,cpu=30d\"
+  [rollup]
+  rules = \"cpu:5m:cpu_5m\"
   [limits]
   max_body_size = \"10MiB\"
   max_decompressed_size = \"64MiB\"
@@ -343,7 +385,7 @@ impl ServeSettings {
             .collect();
         format!(
             "data_dir={} http_addr={} flight_addr={} wal.sync={sync} storage.partition_duration={} storage.memory_budget={} \
-             compaction.enabled={} compaction.max_write_rate={} tier.url={} tier.older_than={} \
+             compaction.enabled={} compaction.max_write_rate={} tier.url={} tier.older_than={} retention=[{}] rollup.rules=[{}] \
              limits.max_body_size={} limits.max_decompressed_size={} limits.request_timeout={} \
              limits.query_timeout={} limits.max_concurrent_queries={} auth.tokens=[{}] log.level={} log.format={}",
             self.data_dir.display(),
@@ -355,6 +397,13 @@ impl ServeSettings {
             self.db.compaction.max_write_bytes_per_sec.map_or("unlimited".into(), |r| r.to_string()),
             self.db.tier.as_ref().map_or("none", |t| t.url.as_str()),
             self.db.tier.as_ref().and_then(|t| t.older_than).map_or("none".into(), format_duration),
+            retention_text(&self.db.retention),
+            self.db
+                .rollups
+                .iter()
+                .map(|r| format!("{}:{}:{}", r.source(), format_duration(r.window()), r.target()))
+                .collect::<Vec<_>>()
+                .join(","),
             limits.max_body_bytes,
             limits.max_decompressed_bytes,
             format_duration(limits.request_timeout),
@@ -365,6 +414,15 @@ impl ServeSettings {
             self.log.format,
         )
     }
+}
+
+/// The retention as the startup log shows it: `max_age=90d max_size=... cpu=30d`.
+fn retention_text(r: &Retention) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    parts.extend(r.max_age.map(|d| format!("max_age={}", format_duration(d))));
+    parts.extend(r.max_bytes.map(|b| format!("max_size={b}")));
+    parts.extend(r.measurements.iter().map(|(m, d)| format!("{m}={}", format_duration(*d))));
+    parts.join(" ")
 }
 
 /// Resolves the settings of `chronicle serve` from its parsed flags and
@@ -424,6 +482,21 @@ pub fn resolve(args: &ServeArgs, matches: &ArgMatches) -> Result<ServeSettings, 
             return Err(r.error(TIER_OLDER_THAN, args.tier_older_than.as_deref(), "needs tier.url".into()));
         }
         (None, None) => {}
+    }
+    let mut retention = Retention::new();
+    if let Some(age) = r.value(RETENTION_MAX_AGE, args.retention_max_age.as_deref(), positive_duration)? {
+        retention = retention.max_age(age);
+    }
+    if let Some(bytes) = r.value(RETENTION_MAX_SIZE, args.retention_max_size.as_deref(), parse_size)? {
+        retention = retention.max_bytes(bytes);
+    }
+    let ages = r.value(RETENTION_MEASUREMENTS, args.retention_measurements.as_deref(), measurement_ages)?;
+    for (measurement, age) in ages.unwrap_or_default() {
+        retention = retention.measurement(measurement, age);
+    }
+    db = db.with_retention(retention);
+    for rule in r.value(ROLLUP_RULES, args.rollup_rules.as_deref(), rollup_rules)?.unwrap_or_default() {
+        db = db.with_rollup(rule);
     }
 
     let mut server = ServerConfig::default();
@@ -556,6 +629,32 @@ fn positive_duration(text: &str) -> Result<Duration, String> {
         Duration::ZERO => Err(format!("{text:?} is zero; it must be positive")),
         d => Ok(d),
     }
+}
+
+/// `NAME=DURATION,...`.
+fn measurement_ages(text: &str) -> Result<Vec<(String, Duration)>, String> {
+    list(text)
+        .map(|item| {
+            let (name, age) =
+                item.split_once('=').ok_or_else(|| format!("{item:?} is not NAME=DURATION (e.g. cpu=30d)"))?;
+            Ok((name.trim().to_owned(), positive_duration(age)?))
+        })
+        .collect()
+}
+
+/// `SOURCE:WINDOW:TARGET,...` (rules are checked further when the database opens).
+fn rollup_rules(text: &str) -> Result<Vec<RollupRule>, String> {
+    list(text)
+        .map(|item| match item.split(':').map(str::trim).collect::<Vec<_>>()[..] {
+            [source, window, target] => Ok(RollupRule::new(source, positive_duration(window)?, target)),
+            _ => Err(format!("{item:?} is not SOURCE:WINDOW:TARGET (e.g. cpu:5m:cpu_5m)")),
+        })
+        .collect()
+}
+
+/// The non-empty items of a comma-separated list.
+fn list(text: &str) -> impl Iterator<Item = &str> {
+    text.split(',').map(str::trim).filter(|item| !item.is_empty())
 }
 
 fn parse_bool(text: &str) -> Result<bool, String> {
@@ -832,6 +931,37 @@ mod tests {
         assert!(e.contains("tier.older_than") && e.contains("needs tier.url"), "{e}");
         let e = resolve_args(&["--compaction-enabled", "yes"]).unwrap_err().to_string();
         assert!(e.contains("compaction.enabled") && e.contains("\"yes\""), "{e}");
+        std::fs::remove_file(path).ok();
+    }
+
+    #[test]
+    fn retention_and_rollup_settings_reach_the_database_config() {
+        let path = file(
+            "retention",
+            "[retention]\nmax_age = \"90d\"\nmax_size = \"1GiB\"\nmeasurements = \"debug=1d, cpu=30d\"\n\
+             [rollup]\nrules = \"cpu:5m:cpu_5m,mem:1h:mem_1h\"\n",
+        );
+        let s = resolve_args(&["--config", path.to_str().unwrap()]).unwrap();
+        let r = &s.db.retention;
+        assert_eq!(r.max_age, Some(Duration::from_secs(90 * 86_400)));
+        assert_eq!(r.max_bytes, Some(1 << 30));
+        assert_eq!(r.measurements.get("debug"), Some(&Duration::from_secs(86_400)));
+        assert_eq!(r.measurements.get("cpu"), Some(&Duration::from_secs(30 * 86_400)));
+        let rules: Vec<(&str, Duration, &str)> =
+            s.db.rollups.iter().map(|r| (r.source(), r.window(), r.target())).collect();
+        assert_eq!(rules, [("cpu", Duration::from_secs(300), "cpu_5m"), ("mem", Duration::from_secs(3600), "mem_1h")]);
+        assert!(s.summary().contains("rollup.rules=[cpu:5m:cpu_5m,mem:1h:mem_1h]"), "{}", s.summary());
+        assert!(
+            s.summary().contains("retention=[max_age=90d max_size=1073741824 cpu=30d debug=1d]"),
+            "{}",
+            s.summary()
+        );
+        let e = resolve_args(&["--retention-measurements", "cpu:30d"]).unwrap_err().to_string();
+        assert!(e.contains("retention.measurements") && e.contains("NAME=DURATION"), "{e}");
+        let e = resolve_args(&["--rollup-rules", "cpu:5m"]).unwrap_err().to_string();
+        assert!(e.contains("rollup.rules") && e.contains("SOURCE:WINDOW:TARGET"), "{e}");
+        let e = resolve_args(&["--retention-max-age", "0s"]).unwrap_err().to_string();
+        assert!(e.contains("retention.max_age") && e.contains("positive"), "{e}");
         std::fs::remove_file(path).ok();
     }
 

@@ -418,6 +418,15 @@ impl Db {
     }
 }
 
+impl PartitionInfo {
+    /// A partition starting at `start` (of `ns` nanoseconds) that only the
+    /// cold tier holds.
+    pub(crate) fn tiered_only(start: i64, ns: i64) -> Self {
+        let end = start.saturating_add(ns - 1);
+        Self { start, end, blocks: 0, chunks: 0, file_points: 0, file_bytes: 0, memory_points: 0 }
+    }
+}
+
 /// One time partition, as the `chronicle.partitions` table shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

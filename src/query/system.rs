@@ -4,7 +4,12 @@
 //! - `chronicle.measurements(measurement, series, fields, tag_keys)`
 //! - `chronicle.series(series_id, measurement, tags)` (tags as `k=v,k=v`)
 //! - `chronicle.partitions(start, end, blocks, chunks, file_points,
-//!   file_bytes, memory_points)`
+//!   file_bytes, memory_points, tiered_files, tiered_bytes, state)`, where
+//!   `state` is the first that holds of: `expired` (every measurement's
+//!   part of it, by the retention), `tiered` (in the cold tier, nothing
+//!   left locally), `tiered_local` (in the cold tier, its local chunks
+//!   waiting for compaction), `memory` (no block yet), `fragmented`
+//!   (several blocks: compaction merges them), `file` (one block).
 
 use std::sync::Arc;
 
@@ -18,7 +23,7 @@ use datafusion::common::Result as DfResult;
 use datafusion::datasource::MemTable;
 
 use super::to_df_error;
-use crate::db::Db;
+use crate::db::{Db, PartitionInfo};
 use crate::error::Result;
 use crate::storage::scan::time_type;
 
@@ -79,7 +84,7 @@ impl SystemSchema {
                 )
             }
             "partitions" => {
-                let parts = self.db.partitions()?;
+                let (parts, tiered_files, tiered_bytes, states) = self.partition_rows()?;
                 let time = |f: fn(&crate::db::PartitionInfo) -> i64| -> ArrayRef {
                     Arc::new(
                         TimestampNanosecondArray::from(parts.iter().map(f).collect::<Vec<_>>()).with_timezone("UTC"),
@@ -95,6 +100,9 @@ impl SystemSchema {
                         Field::new("file_points", DataType::UInt64, false),
                         Field::new("file_bytes", DataType::UInt64, false),
                         Field::new("memory_points", DataType::UInt64, false),
+                        Field::new("tiered_files", DataType::UInt64, false),
+                        Field::new("tiered_bytes", DataType::UInt64, false),
+                        Field::new("state", DataType::Utf8, false),
                     ],
                     vec![
                         time(|p| p.start),
@@ -104,6 +112,9 @@ impl SystemSchema {
                         n(|p| p.file_points),
                         n(|p| p.file_bytes),
                         n(|p| p.memory_points),
+                        count(tiered_files),
+                        count(tiered_bytes),
+                        text(states),
                     ],
                 )
             }
@@ -111,6 +122,46 @@ impl SystemSchema {
         };
         let schema: SchemaRef = Arc::new(Schema::new(fields));
         Ok(Some(RecordBatch::try_new(schema, columns).map_err(|e| crate::Error::Internal(e.to_string()))?))
+    }
+}
+
+impl SystemSchema {
+    /// Every partition, of the database or only of its cold tier, by start,
+    /// with its tiered files, their bytes, and its state (see the module docs).
+    #[allow(clippy::type_complexity, reason = "the columns of one table, built together")]
+    fn partition_rows(&self) -> Result<(Vec<PartitionInfo>, Vec<u64>, Vec<u64>, Vec<String>)> {
+        let ns = self.db.partition_duration_ns()?;
+        let expiry = self.db.expiry()?;
+        let measurements = self.db.measurements()?;
+        let tiered = self.db.tiered_files()?;
+        let mut parts = self.db.partitions()?;
+        let starts: std::collections::BTreeSet<i64> = tiered.iter().map(|f| f.partition_start).collect();
+        for start in starts {
+            if !parts.iter().any(|p| p.start == start) {
+                parts.push(PartitionInfo::tiered_only(start, ns));
+            }
+        }
+        parts.sort_by_key(|p| p.start);
+        let mut files = Vec::with_capacity(parts.len());
+        let mut bytes = Vec::with_capacity(parts.len());
+        let mut states = Vec::with_capacity(parts.len());
+        for part in &parts {
+            let p = part.start.div_euclid(ns);
+            let here: Vec<_> = tiered.iter().filter(|f| f.partition_start == part.start).collect();
+            files.push(here.len() as u64);
+            bytes.push(here.iter().map(|f| f.size).sum());
+            let expired = !measurements.is_empty() && measurements.iter().all(|m| expiry.expired(m, p, ns));
+            let state = match () {
+                () if expired => "expired",
+                () if !here.is_empty() && part.file_bytes == 0 && part.memory_points == 0 => "tiered",
+                () if !here.is_empty() => "tiered_local",
+                () if part.blocks == 0 => "memory",
+                () if part.blocks > 1 => "fragmented",
+                () => "file",
+            };
+            states.push(state.to_string());
+        }
+        Ok((parts, files, bytes, states))
     }
 }
 
