@@ -207,9 +207,7 @@ async fn main() {
     tiered.close().expect("closes");
 
     let rollup = Db::open(&rollup_path, Config::default().with_rollup(rule)).expect("opens");
-    let iterations =
-        std::env::var("TSBS_ITERATIONS").ok().map_or(ITERATIONS, |v| v.parse().expect("TSBS_ITERATIONS is a number"));
-    rollup_table(&rollup, iterations).await;
+    rollup_table(&rollup, tsbs_sql::timed_runs(ITERATIONS)).await;
     rollup.close().expect("closes");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -77,6 +77,7 @@ pub mod encoding;
 mod error;
 #[cfg(feature = "flight")]
 pub mod flight;
+mod framed_file;
 pub mod fs;
 #[cfg(feature = "server")]
 pub mod http;

@@ -178,13 +178,18 @@ async fn a_delete_with_matchers_hides_head_and_file_points_and_later_writes_stay
     db.close().unwrap();
 }
 
+/// The database at `path` on a file system that injects faults, every write fsynced.
+fn open_faulty(path: &std::path::Path) -> (Db, FaultyFs) {
+    let fs = FaultyFs::new();
+    let db = Db::open(path, config().with_sync(SyncPolicy::Always).with_fs(Arc::new(fs.clone()))).unwrap();
+    (db, fs)
+}
+
 #[test]
 fn a_reopen_replays_writes_around_a_delete_in_order() {
     let dir = TempDir::new("delete-replay");
     let path = dir.path("db");
-    let fs = FaultyFs::new();
-    let faulty = config().with_sync(SyncPolicy::Always).with_fs(Arc::new(fs.clone()));
-    let db = Db::open(&path, faulty).unwrap();
+    let (db, fs) = open_faulty(&path);
     let mut oracle = Oracle::new();
     // Nothing flushed: every point is in the WAL only.
     db.write(&points(0, 2 * PART, 0.0, &mut oracle)).unwrap();
@@ -207,9 +212,7 @@ fn a_failed_fsync_during_a_delete_loses_nothing_acknowledged() {
     for (op, torn) in [(Op::Sync, false), (Op::Write, false), (Op::Write, true)] {
         let dir = TempDir::new(&format!("delete-fsync-{op:?}-{torn}"));
         let path = dir.path("db");
-        let fs = FaultyFs::new();
-        let faulty = config().with_sync(SyncPolicy::Always).with_fs(Arc::new(fs.clone()));
-        let db = Db::open(&path, faulty).unwrap();
+        let (db, fs) = open_faulty(&path);
         let mut oracle = Oracle::new();
         db.write(&points(0, 2 * PART, 0.0, &mut oracle)).unwrap();
         db.flush().unwrap();

@@ -154,8 +154,7 @@ pub fn statements(buckets: Buckets, iterations: usize) -> Vec<(&'static str, Sha
 pub fn statements_in(buckets: Buckets, iterations: usize, span: Span) -> Vec<(&'static str, Shape, Vec<String>)> {
     let wanted: Option<Vec<String>> =
         std::env::var("TSBS_QUERIES").ok().map(|v| v.split(',').map(|s| s.trim().to_string()).collect());
-    let iterations =
-        std::env::var("TSBS_ITERATIONS").ok().map_or(iterations, |v| v.parse().expect("TSBS_ITERATIONS is a number"));
+    let iterations = timed_runs(iterations);
     QUERIES
         .iter()
         .enumerate()
@@ -165,6 +164,11 @@ pub fn statements_in(buckets: Buckets, iterations: usize, span: Span) -> Vec<(&'
             (name, shape, (0..=iterations).map(|_| shape.sql(&mut rng, buckets, span)).collect())
         })
         .collect()
+}
+
+/// Timed runs per query: `TSBS_ITERATIONS`, else `default`.
+pub fn timed_runs(default: usize) -> usize {
+    std::env::var("TSBS_ITERATIONS").ok().map_or(default, |v| v.parse().expect("TSBS_ITERATIONS is a number"))
 }
 
 /// Writes the TSBS day into `db` and flushes it, handing every batch

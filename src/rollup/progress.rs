@@ -4,8 +4,7 @@
 //! speaks of, so a crash never loses a window that still needs computing.
 //!
 //! ```text
-//! file    := magic "CHRNROLL" (8) | version u16 LE (= 1) | len u32 LE | crc u32 LE | payload (len bytes)
-//!            crc = CRC-32 (IEEE) of the payload
+//! file    := frame (crate::framed_file) with magic "CHRNROLL", version 1
 //! payload := varint zz(closed_to) | varint n | n x rule
 //! rule    := str source | str target | varint window_ns | varint zz(rolled_to)
 //!            | varint d | d x varint zz(dirty window start)        (ascending)
@@ -23,13 +22,11 @@ use std::path::Path;
 
 use super::rule::RollupRule;
 use crate::encoding::varint::{ByteReader, put_str, put_varint, zigzag};
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::framed_file::{FramedFile, PAYLOAD_AT};
 use crate::fs::Fs;
 
-const MAGIC: &[u8; 8] = b"CHRNROLL";
-const VERSION: u16 = 1;
-/// Magic, version, payload length, payload CRC.
-const HEADER_LEN: usize = 8 + 2 + 4 + 4;
+const FILE: FramedFile = FramedFile { magic: b"CHRNROLL", version: 1, name: "rollup progress file" };
 
 /// How far one rule has rolled.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,16 +71,7 @@ impl Progress {
 
     /// The progress at `path` for `rules`: fresh if there is no file.
     pub fn load(fs: &dyn Fs, path: &Path, rules: &[RollupRule]) -> Result<Self> {
-        let bytes = match fs.read(path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::fresh(rules)),
-            Err(e) => return Err(Error::io("read", path)(e)),
-        };
-        let (closed_to, stored) = decode(&bytes).map_err(|(offset, detail)| Error::Corrupt {
-            path: path.to_path_buf(),
-            offset: offset as u64,
-            detail,
-        })?;
+        let Some((closed_to, stored)) = FILE.load(fs, path, decode)? else { return Ok(Self::fresh(rules)) };
         let rules = rules
             .iter()
             .map(|r| stored.iter().find(|(i, _)| *i == id(r)).map(|(_, p)| p.clone()).unwrap_or_default())
@@ -93,10 +81,10 @@ impl Progress {
 
     /// Replaces the file at `path` with this progress of `rules`.
     pub fn save(&self, fs: &dyn Fs, path: &Path, rules: &[RollupRule]) -> Result<()> {
-        crate::fs::replace_durably(fs, path, &self.encode(rules))
+        FILE.save(fs, path, &self.payload(rules))
     }
 
-    fn encode(&self, rules: &[RollupRule]) -> Vec<u8> {
+    fn payload(&self, rules: &[RollupRule]) -> Vec<u8> {
         let mut payload = Vec::new();
         put_varint(&mut payload, zigzag(self.closed_to));
         put_varint(&mut payload, rules.len() as u64);
@@ -110,36 +98,15 @@ impl Progress {
                 put_varint(&mut payload, zigzag(w));
             }
         }
-        let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&VERSION.to_le_bytes());
-        out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-        out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-        out.extend_from_slice(&payload);
-        out
+        payload
     }
 }
 
 /// Decodes a progress file; an error is (offset, what is wrong).
 fn decode(bytes: &[u8]) -> Result<(i64, StoredRules), (usize, String)> {
-    let header = bytes.get(..HEADER_LEN).ok_or((0, format!("{} bytes, shorter than the header", bytes.len())))?;
-    if &header[..8] != MAGIC {
-        return Err((0, "not a rollup progress file (bad magic)".into()));
-    }
-    let le32 = |at: usize| u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]]);
-    let version = u16::from_le_bytes([header[8], header[9]]);
-    if version != VERSION {
-        return Err((8, format!("rollup progress version {version}; this build reads {VERSION}")));
-    }
-    let payload = &bytes[HEADER_LEN..];
-    if payload.len() != le32(10) as usize {
-        return Err((10, format!("payload of {} bytes, the header says {}", payload.len(), le32(10))));
-    }
-    if crc32fast::hash(payload) != le32(14) {
-        return Err((14, "checksum mismatch".into()));
-    }
-    let corrupt = |e: crate::encoding::Error| (HEADER_LEN, e.to_string());
-    let mut r = ByteReader::new(payload, HEADER_LEN);
+    let payload = FILE.payload(bytes)?;
+    let corrupt = |e: crate::encoding::Error| (PAYLOAD_AT, e.to_string());
+    let mut r = ByteReader::new(payload, PAYLOAD_AT);
     let closed_to = r.varint_i64("closed partitions").map_err(corrupt)?;
     let n = r.varint_len(payload.len(), "rule count").map_err(corrupt)?;
     let mut rules = Vec::with_capacity(n);
@@ -166,6 +133,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::error::Error;
     use crate::fs::OsFs;
 
     fn temp_file(name: &str) -> std::path::PathBuf {

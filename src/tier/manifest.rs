@@ -3,8 +3,7 @@
 //! database file.
 //!
 //! ```text
-//! file    := magic "CHRNTIER" (8) | version u16 LE (= 1) | len u32 LE | crc u32 LE | payload (len bytes)
-//!            crc = CRC-32 (IEEE) of the payload
+//! file    := frame (crate::framed_file) with magic "CHRNTIER", version 1
 //! payload := varint n | n x entry                       (sorted by measurement, then partition)
 //! entry   := str measurement | varint zz(partition start) | str url
 //!            | varint size | crc u32 LE (CRC-32 of the object's bytes) | varint rows
@@ -20,13 +19,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::encoding::varint::{ByteReader, put_str, put_varint, zigzag};
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::framed_file::{FramedFile, PAYLOAD_AT};
 use crate::fs::Fs;
 
-const MAGIC: &[u8; 8] = b"CHRNTIER";
-const VERSION: u16 = 1;
-/// Magic, version, payload length, payload CRC.
-const HEADER_LEN: usize = 8 + 2 + 4 + 4;
+const FILE: FramedFile = FramedFile { magic: b"CHRNTIER", version: 1, name: "tiering manifest" };
 
 /// One tiered (measurement, partition): a Parquet file whose upload was
 /// verified before it was recorded.
@@ -56,23 +53,15 @@ pub(crate) struct Manifest {
 impl Manifest {
     /// The manifest at `path`: empty if there is none.
     pub(crate) fn load(fs: &dyn Fs, path: &Path) -> Result<Self> {
-        match fs.read(path) {
-            Ok(bytes) => Self::decode(&bytes).map_err(|(offset, detail)| Error::Corrupt {
-                path: path.to_path_buf(),
-                offset: offset as u64,
-                detail,
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(e) => Err(Error::io("read", path)(e)),
-        }
+        Ok(FILE.load(fs, path, Self::decode)?.unwrap_or_default())
     }
 
     /// Replaces the manifest at `path` with this one, atomically and durably.
     pub(crate) fn save(&self, fs: &dyn Fs, path: &Path) -> Result<()> {
-        crate::fs::replace_durably(fs, path, &self.encode())
+        FILE.save(fs, path, &self.payload())
     }
 
-    fn encode(&self) -> Vec<u8> {
+    fn payload(&self) -> Vec<u8> {
         let mut payload = Vec::new();
         put_varint(&mut payload, self.files.len() as u64);
         for f in self.files.values() {
@@ -83,35 +72,14 @@ impl Manifest {
             payload.extend_from_slice(&f.crc32.to_le_bytes());
             put_varint(&mut payload, f.rows);
         }
-        let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&VERSION.to_le_bytes());
-        out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-        out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-        out.extend_from_slice(&payload);
-        out
+        payload
     }
 
     /// Decodes a manifest file; an error is (offset, what is wrong).
     fn decode(bytes: &[u8]) -> Result<Self, (usize, String)> {
-        let header = bytes.get(..HEADER_LEN).ok_or((0, format!("{} bytes, shorter than the header", bytes.len())))?;
-        if &header[..8] != MAGIC {
-            return Err((0, "not a tiering manifest (bad magic)".into()));
-        }
-        let le32 = |at: usize| u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]]);
-        let version = u16::from_le_bytes([header[8], header[9]]);
-        if version != VERSION {
-            return Err((8, format!("manifest version {version}; this build reads {VERSION}")));
-        }
-        let payload = &bytes[HEADER_LEN..];
-        if payload.len() != le32(10) as usize {
-            return Err((10, format!("payload of {} bytes, the header says {}", payload.len(), le32(10))));
-        }
-        if crc32fast::hash(payload) != le32(14) {
-            return Err((14, "checksum mismatch".into()));
-        }
-        let corrupt = |e: crate::encoding::Error| (HEADER_LEN, e.to_string());
-        let mut r = ByteReader::new(payload, HEADER_LEN);
+        let payload = FILE.payload(bytes)?;
+        let corrupt = |e: crate::encoding::Error| (PAYLOAD_AT, e.to_string());
+        let mut r = ByteReader::new(payload, PAYLOAD_AT);
         let n = r.varint_len(payload.len(), "manifest entry count").map_err(corrupt)?;
         let mut files = BTreeMap::new();
         for _ in 0..n {
@@ -177,12 +145,12 @@ mod tests {
 
     #[test]
     fn every_damaged_byte_is_reported_with_its_offset() {
-        let bytes = manifest().encode();
+        let bytes = FILE.frame(&manifest().payload());
         for i in 0..bytes.len() {
             let mut damaged = bytes.clone();
             damaged[i] ^= 0x40;
             let (offset, detail) = Manifest::decode(&damaged).unwrap_err();
-            assert!(offset <= i.max(HEADER_LEN), "byte {i}: reported at {offset} ({detail})");
+            assert!(offset <= i.max(PAYLOAD_AT), "byte {i}: reported at {offset} ({detail})");
         }
         for cut in 0..bytes.len() {
             assert!(Manifest::decode(&bytes[..cut]).is_err(), "cut at {cut} is refused");
