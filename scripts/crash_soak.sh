@@ -7,5 +7,5 @@ rounds="${1:-2000}"
 seed="${2:-1}"
 start=$(date +%s)
 CHRONICLE_CRASH_ROUNDS="$rounds" CHRONICLE_CRASH_SEED="$seed" \
-  cargo test --release --test crash_kill -- --nocapture --exact sigkill_never_loses_an_acknowledged_batch
+  cargo test --release --test integration -- --nocapture --exact crash_kill::sigkill_never_loses_an_acknowledged_batch
 echo "soak: $rounds rounds (seed $seed) in $(( $(date +%s) - start )) s"

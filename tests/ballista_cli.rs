@@ -5,7 +5,7 @@
 //! naming it.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on an unexpected error")]
 
-mod common;
+use crate::common;
 
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};

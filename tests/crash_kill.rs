@@ -11,7 +11,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers: failing loudly is the point")]
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -47,7 +47,7 @@ fn sigkill_never_loses_an_acknowledged_batch() {
     let mut killed_mid_write = 0;
     for round in 0..rounds {
         let mut child = Command::new(&exe)
-            .args(["crash_child_writer", "--exact", "--nocapture", "--test-threads=1"])
+            .args(["crash_kill::crash_child_writer", "--exact", "--nocapture", "--test-threads=1"])
             .env(CHILD_DIR, dir.as_path())
             .env(CHILD_START, next.to_string())
             .stdout(Stdio::piped())

@@ -11,7 +11,7 @@
 //! file that is not a database.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on an unexpected error")]
 
-mod common;
+use crate::common;
 
 use std::fmt;
 use std::path::Path;

@@ -5,7 +5,7 @@
 //! compare every answer with values they generated themselves.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on an unexpected error")]
 
-mod common;
+use crate::common;
 
 use common::serving::Serving;
 

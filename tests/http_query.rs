@@ -6,7 +6,7 @@
 //! concurrency limit; read tokens.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on an unexpected error")]
 
-mod common;
+use crate::common;
 
 use std::io::Cursor;
 use std::sync::Arc;

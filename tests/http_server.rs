@@ -3,7 +3,7 @@
 //! route.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on an unexpected error")]
 
-mod common;
+use crate::common;
 
 use common::server::TestServer;
 

@@ -6,7 +6,7 @@
 //! formats, must be the same from both servers.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on an unexpected error")]
 
-mod common;
+use crate::common;
 
 use std::fmt::Write as _;
 use std::process::Command;

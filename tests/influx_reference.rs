@@ -6,7 +6,7 @@
 //! Chronicle deliberately answers otherwise, the query's [`Expect`] says so.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on an unexpected error")]
 
-mod common;
+use crate::common;
 
 use std::fmt::Write as _;
 

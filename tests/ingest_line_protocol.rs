@@ -3,7 +3,7 @@
 //! parsed body written to a database and read back.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on an unexpected error")]
 
-mod common;
+use crate::common;
 
 use std::borrow::Cow;
 

@@ -5,7 +5,7 @@
 //! reopened database. The whole batch is refused and nothing of it stored.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on an unexpected error")]
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Barrier};

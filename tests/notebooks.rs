@@ -9,7 +9,7 @@
 //! to the test's directory.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on an unexpected error")]
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -13,7 +13,7 @@ use chronicle::{Config, Db, Error, ExportOptions, ExportSource, Row};
 use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
 
-mod common;
+use crate::common;
 
 use common::moto::{Moto, options};
 
@@ -117,7 +117,13 @@ async fn the_aws_environment_configures_an_s3_export() {
     let moto = Moto::start(&dir);
     moto.create_bucket("from-env");
     let child = Command::new(std::env::current_exe().unwrap())
-        .args(["export_configured_by_the_environment", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "parquet_export_s3::export_configured_by_the_environment",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env_remove("AWS_ENDPOINT_URL_S3")
         .env_remove("AWS_SESSION_TOKEN")
         .env("AWS_ENDPOINT_URL", moto.endpoint())

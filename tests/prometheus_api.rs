@@ -12,7 +12,7 @@
 #![cfg(feature = "server")]
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on an unexpected error")]
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};

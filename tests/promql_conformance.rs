@@ -24,10 +24,10 @@
 //! - `PROMQLTEST_VERBOSE=1` prints each failure (file:line, query, why);
 //! - `PROMQLTEST_BLESS=1` rewrites the baseline with the counts measured.
 //!
-//! `cargo test --test promql_conformance -- --nocapture` shows the counts.
+//! `cargo test --test integration promql_conformance:: -- --nocapture` shows the counts.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on an unexpected error")]
 
-mod common;
+use crate::common;
 #[path = "common/promqltest.rs"]
 mod promqltest;
 

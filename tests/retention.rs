@@ -6,7 +6,7 @@
 //! written, filtered by partition ends computed here.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on an unexpected error")]
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

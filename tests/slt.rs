@@ -5,11 +5,11 @@
 //! A query starting with `DIALECT ` runs through `Db::query_dialect`; any
 //! other through `Db::session_context()`. Values print as Arrow displays
 //! them (`NULL` for null); EXPLAIN prints one plan line per row.
-//! `CHRONICLE_SLT_UPDATE=1 cargo test --test slt` rewrites the expected
+//! `CHRONICLE_SLT_UPDATE=1 cargo test --test integration slt::` rewrites the expected
 //! results from the actual ones (review the diff before committing).
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on an unexpected error")]
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

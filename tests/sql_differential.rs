@@ -14,7 +14,7 @@
 //! at all.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on an unexpected error")]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

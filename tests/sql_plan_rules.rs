@@ -9,7 +9,7 @@
 //! rules must not touch keep their plain plan.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on an unexpected error")]
 
-mod common;
+use crate::common;
 
 use chronicle::{Config, Db};
 use common::TempDir;

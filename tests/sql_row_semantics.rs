@@ -6,7 +6,7 @@
 //! down. Every expected answer is worked out by hand from the rows written.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on an unexpected error")]
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -7,7 +7,7 @@
 //! aggregate.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on an unexpected error")]
 
-mod common;
+use crate::common;
 
 use chronicle::testing::{CPU_FIELDS, Reference, TsbsCpu, cpu_row_batches};
 use chronicle::{Config, Db};

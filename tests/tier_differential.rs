@@ -8,7 +8,7 @@
 //! also checked against rows built by hand.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on an unexpected error")]
 
-mod common;
+use crate::common;
 
 use chronicle::{Config, Db, Error, TagMatcher, TierConfig};
 use common::TempDir;

@@ -6,7 +6,7 @@
 //! and the key-value metadata naming the partition.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on an unexpected error")]
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -6,7 +6,7 @@
 //! Built only with the `s3` cargo feature.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on an unexpected error")]
 
-mod common;
+use crate::common;
 
 use chronicle::{Config, Db, Error, TierConfig};
 use common::TempDir;
