@@ -96,6 +96,10 @@ impl ReadAt for OsFile {
 
 impl FileLock for OsFile {}
 
+/// How long [`OsFs::lock`] waits for a held lock before answering that it
+/// is held.
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_millis(500);
+
 impl Fs for OsFs {
     fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
         fs::create_dir_all(dir)
@@ -109,15 +113,26 @@ impl Fs for OsFs {
         Ok(Box::new(OsFile(File::open(path)?)))
     }
 
+    /// Takes the lock, waiting up to [`LOCK_PATIENCE`] for a holder to let
+    /// go: a process this one is spawning holds a copy of every open file
+    /// until it execs, so a lock just released here can read as held for
+    /// that moment. A lock still held after that belongs to someone else.
     fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
         let file = OpenOptions::new().create(true).truncate(false).write(true).open(path)?;
-        file.try_lock().map_err(|e| match e {
-            fs::TryLockError::WouldBlock => {
-                io::Error::new(io::ErrorKind::WouldBlock, format!("{} is locked by another process", path.display()))
+        let deadline = std::time::Instant::now() + LOCK_PATIENCE;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Box::new(OsFile(file))),
+                Err(fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Err(fs::TryLockError::WouldBlock) => {
+                    let held = format!("{} is locked by another process", path.display());
+                    return Err(io::Error::new(io::ErrorKind::WouldBlock, held));
+                }
+                Err(fs::TryLockError::Error(e)) => return Err(e),
             }
-            fs::TryLockError::Error(e) => e,
-        })?;
-        Ok(Box::new(OsFile(file)))
+        }
     }
 
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
