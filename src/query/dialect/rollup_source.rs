@@ -59,13 +59,19 @@ impl AggregateInput {
         }
     }
 
-    /// The column that has a value wherever `field` has one.
+    /// The column that has a value wherever `field` has one. A rollup
+    /// writes every aggregate of a field in a window that had a value, so
+    /// any of them answers; `count` first (a mean and a count read it
+    /// anyway, and whole numbers decode fastest), `mean` last (the one
+    /// aggregate whose values are not the source's decimals).
     pub fn present(&self, field: &str) -> DfExpr {
         match self {
             AggregateInput::Raw => ident(field),
             AggregateInput::Rollup(rule) => {
-                let first = rule.aggregates().next().unwrap_or(RollupAggregate::Count);
-                ident(first.field_name(field))
+                use RollupAggregate as A;
+                let column =
+                    [A::Count, A::Sum, A::Min, A::Max, A::Last, A::Mean].into_iter().find(|&a| rule.computes(a));
+                ident(column.unwrap_or(A::Count).field_name(field))
             }
         }
     }
