@@ -66,5 +66,6 @@ mod sql_row_semantics;
 mod sql_stats_path;
 mod tier_differential;
 mod tier_parquet_readers;
+mod tier_prometheus_api;
 #[cfg(feature = "s3")]
 mod tier_s3;
