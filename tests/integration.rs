@@ -55,6 +55,7 @@ mod readme_examples;
 mod remote_write_prometheus;
 mod retention;
 mod rollup;
+mod rollup_delete;
 mod rollup_dialect;
 mod server_crash;
 mod slt;

@@ -15,6 +15,9 @@
 //! - the cold tier: rows of the tiered files it lists are filtered out of
 //!   their Parquet scan ([`crate::tier`]).
 //!
+//! A delete over the source of rollup rules recomputes the windows it
+//! reaches (`db/rollup_step.rs`, [`Db::delete_rolled`]).
+//!
 //! Points written after the delete into its range are visible: they are in
 //! the head or in blocks past `file_end`. Compaction applies the tombstone
 //! and keeps it only while a tiered file it lists is still in the manifest.
@@ -59,20 +62,27 @@ impl Db {
     /// (so is an invalid regex, when the [`TagMatcher`] is built). See
     /// `docs/design.md`, "Deletes".
     ///
-    /// A delete over tiered partitions also rewrites the tier's manifest
+    /// The rollups of `measurement` ([`crate::RollupRule`]) follow: their
+    /// windows the delete reaches are recomputed from the points left. A
+    /// delete over tiered partitions also rewrites the tier's manifest
     /// mirror, so readers without the database stop seeing the points.
     pub fn delete(&self, measurement: &str, matchers: &[TagMatcher], range: impl RangeBounds<i64>) -> Result<()> {
         let (start, end) = inclusive(&range)?;
-        let tiered = self.delete_points(measurement, matchers, start, end)?;
+        let rolled = self.inner.rollups.rules().iter().any(|r| r.source() == measurement);
+        let tiered = if rolled {
+            self.delete_rolled(measurement, matchers, start, end)?
+        } else {
+            self.delete_points(measurement, matchers, start, end)?
+        };
         if tiered && let Err(e) = crate::tier::block_on(self.write_tier_mirror()) {
             tracing::warn!(error = %e, "the cold tier's manifest mirror does not show a delete yet");
         }
         Ok(())
     }
 
-    /// The delete itself (module docs); returns whether it reached tiered
-    /// files.
-    fn delete_points(
+    /// The delete itself (module docs), rollups aside; returns whether it
+    /// reached tiered files.
+    pub(super) fn delete_points(
         &self,
         measurement: &str,
         matchers: &[TagMatcher],
