@@ -4,12 +4,12 @@
 //! ```text
 //! Db::tier_partition / tier_due (writer)
 //!   └─ per measurement: Parquet export into memory ─▶ CRC-32 ─▶ upload ─▶ read back, compare size + CRC
-//!        └─ all verified: manifest PATH.tier rewritten (temp + fsync + rename) ─▶ old versions deleted
+//!        └─ all verified: manifest PATH.tier rewritten (temp + fsync + rename) ─▶ mirror ─▶ old versions deleted
 //! ChronicleTable::scan (scan)
 //!   ├─ partitions not in the manifest: ChronicleScanExec as before
 //!   └─ tiered partitions: TierMergeExec(local chunks + head, Parquet file) ─▶ filter ─▶ projection
 //! Db::scan (request_scan), PromQL, remote read, series and label listings
-//!   └─ a tiered partition in range: the request as filters over ChronicleTable, run on the read thread
+//!   └─ a tiered partition in range: the request as filters over ChronicleTable, in the tier's runtime
 //! ```
 //!
 //! The manifest is mirrored into the tier root (`chronicle-tier.json`,
