@@ -230,5 +230,67 @@ async fn tiers_that_cannot_be_shared_are_refused_and_an_empty_one_has_no_tables(
     let dir = TempDir::new("ballista-empty-tier");
     std::fs::create_dir_all(dir.path("cold")).unwrap();
     let url = format!("file://{}", dir.path("cold").display());
+    let error = ballista::register_tier(&ctx, &url, &ExportOptions::new()).await.unwrap_err().to_string();
+    assert!(error.contains("chronicle-tier.json") && error.contains("not found"), "{error}");
+    // A database that tiered nothing yet writes an empty mirror on its first `tier_due`.
+    let tier = TierConfig::new(&url).with_older_than(std::time::Duration::from_secs(3600));
+    let db = Db::open(dir.path("db"), Config::default().with_tier(tier)).unwrap();
+    assert!(db.tier_due().await.unwrap().is_empty());
     assert!(ballista::register_tier(&ctx, &url, &ExportOptions::new()).await.unwrap().is_empty());
+    db.close().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ballista_reads_only_the_files_the_manifest_lists_and_not_deleted_rows() {
+    let dir = TempDir::new("ballista-mirror");
+    let (db, url) = tiered_tsbs(&dir).await;
+    let files = db.tiered_files().unwrap();
+    // Files no manifest lists: a newer copy under the first partition's
+    // name (a failed upload's leftover) and a partition never tiered.
+    let file_path = |u: &str| std::path::PathBuf::from(u.strip_prefix("file://").unwrap());
+    let cpu = dir.path("cold").join("cpu");
+    let hour = 3_600_000_000_000i64;
+    std::fs::copy(file_path(&files[2].url), cpu.join(format!("{}-deadbeef.parquet", files[0].partition_start)))
+        .unwrap();
+    std::fs::copy(
+        file_path(&files[1].url),
+        cpu.join(format!("{}-0badf00d.parquet", files[2].partition_start + 10 * hour)),
+    )
+    .unwrap();
+    // A delete over tiered rows: two hosts, from the first hour's middle into the second.
+    let (from, to) = (files[0].partition_start + hour / 2, files[1].partition_start + hour / 4);
+    let hosts = chronicle::TagMatcher::regex("hostname", "host_[12]").unwrap();
+    db.delete("cpu", std::slice::from_ref(&hosts), from..=to).unwrap();
+
+    let (_, ctx) = cluster().await;
+    assert_eq!(ballista::register_tier(&ctx, &url, &ExportOptions::new()).await.unwrap(), ["cpu"]);
+    let local = db.session_context();
+    let checks = [
+        "SELECT hostname, count(*), min(time), max(time), sum(usage_user) FROM cpu GROUP BY hostname",
+        "SELECT date_bin(INTERVAL '15 minutes', time) AS q, count(*), max(usage_idle) FROM cpu GROUP BY q",
+    ];
+    for sql in checks {
+        let expected = local.sql(sql).await.unwrap().collect().await.unwrap();
+        let answer = ctx.sql(sql).await.unwrap().collect().await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        assert_same(sql, &expected, &answer);
+    }
+    // Not vacuous: host_1 lost rows, host_0 did not.
+    let count = "SELECT hostname, count(*) FROM cpu WHERE hostname IN ('host_0', 'host_1') GROUP BY hostname";
+    let counts = rows(&ctx.sql(count).await.unwrap().collect().await.unwrap());
+    let expected_1 = STEPS - usize::try_from((to - from) / 10_000_000_000 + 1).unwrap();
+    assert_eq!(
+        counts,
+        [
+            vec![Cell::Text(Some("host_0".into())), Cell::Text(Some(STEPS.to_string()))],
+            vec![Cell::Text(Some("host_1".into())), Cell::Text(Some(expected_1.to_string()))],
+        ]
+    );
+    // The mirror names the manifest's files and the delete, in plain JSON.
+    let mirror: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path("cold").join("chronicle-tier.json")).unwrap()).unwrap();
+    let named: BTreeSet<&str> =
+        mirror["files"].as_array().unwrap().iter().map(|f| f["url"].as_str().unwrap()).collect();
+    assert_eq!(named, files.iter().map(|f| f.url.as_str()).collect::<BTreeSet<_>>());
+    assert_eq!(mirror["deletes"].as_array().unwrap().len(), 1, "{mirror}");
+    db.close().unwrap();
 }

@@ -55,6 +55,7 @@ mod readme_examples;
 mod remote_write_prometheus;
 mod retention;
 mod rollup;
+mod rollup_delete;
 mod rollup_dialect;
 mod server_crash;
 mod slt;
@@ -66,5 +67,6 @@ mod sql_row_semantics;
 mod sql_stats_path;
 mod tier_differential;
 mod tier_parquet_readers;
+mod tier_prometheus_api;
 #[cfg(feature = "s3")]
 mod tier_s3;

@@ -4,7 +4,8 @@
 //! scan the files.
 //!
 //! ```text
-//! client   connect(df://host:port) ─▶ register_tier(ctx, tier URL): one listing table per measurement
+//! client   connect(df://host:port) ─▶ register_tier(ctx, tier URL): the manifest mirror's files,
+//!            one listing table per measurement (a view hiding deleted rows where deletes apply)
 //!            └─ SQL ─▶ logical plan (datafusion-proto) ─▶ scheduler
 //! scheduler  session with Chronicle's functions ─▶ physical plan ─▶ stages ─▶ executors
 //! executor   function registry with Chronicle's functions ─▶ Parquet scans of the tier, shuffles

@@ -1,35 +1,40 @@
-//! The cold tier as DataFusion listing tables: one Parquet table per
-//! measurement over the files of the tier's layout
-//! (`<root>/<measurement>/<partition start>-<crc>.parquet`).
-//!
-//! The tables are built from the tier's objects alone, without the
-//! database's manifest, so any machine that reaches the store can register
-//! them. Each (measurement, partition) is read from one file: the writer
-//! uploads a new version of a partition before it saves the manifest and
-//! deletes the old version after, so when a deletion failed and two
-//! versions remain, the newest (by the store's modification time) is the
-//! one the manifest names. Each table lists its files explicitly, so a
-//! plan shipped to other processes reads exactly these files.
+//! The cold tier as DataFusion tables: one Parquet listing table per
+//! measurement over exactly the files the tier's manifest mirror names
+//! (`<root>/chronicle-tier.json`, see `crate::tier`'s `mirror.rs`), so any
+//! machine that reaches the store registers the database's tier as the
+//! database reads it, without the database: a file the manifest no longer
+//! lists (a replaced version, an expired partition, a failed upload's
+//! leftover) is never read, and each table names its files explicitly, so
+//! a plan shipped to other processes reads exactly these. Where deletes
+//! hide rows of a measurement's files, its table is a view filtering them
+//! out (the same predicate the database's own Parquet scan applies), which
+//! DataFusion inlines before the plan leaves the client.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use datafusion::catalog::TableProvider;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::{ViewTable, provider_as_source};
+use datafusion::logical_expr::LogicalPlanBuilder;
+use datafusion::logical_expr::utils::conjunction;
 use datafusion::prelude::SessionContext;
 
 use super::{Error, Result};
 use crate::query::ExportOptions;
-use crate::tier::{ListedFile, TierRoot};
+use crate::tier::{TierRoot, TieredFile, kept_rows, read_mirror};
 
 /// Registers every measurement of the tier at `url` (`file:///dir`, or with
 /// the `s3` feature `s3://bucket/prefix` configured by `options` and the
-/// `AWS_*` environment) in `ctx` as a Parquet listing table named after the
-/// measurement, replacing a table of that name. Returns the names, sorted.
+/// `AWS_*` environment) in `ctx` as a table named after the measurement,
+/// replacing a table of that name. Returns the names, sorted.
 ///
-/// The table's schema is the union of its files' (a tag or field that only
-/// some partitions have reads as null elsewhere). `memory://` tiers live
-/// inside their database and are refused.
+/// The tables read the files the tier's manifest mirror names, and no
+/// other; a tier without a mirror (no database tiered there yet) is an
+/// error naming it. A table's schema is the union of its files' (a tag or
+/// field that only some partitions have reads as null elsewhere).
+/// `memory://` tiers live inside their database and are refused.
 pub async fn register_tier(ctx: &SessionContext, url: &str, options: &ExportOptions) -> Result<Vec<String>> {
     let root = TierRoot::open(url, options)?;
     if root.store_url().as_str().starts_with("memory://") {
@@ -38,84 +43,32 @@ pub async fn register_tier(ctx: &SessionContext, url: &str, options: &ExportOpti
         )));
     }
     ctx.register_object_store(root.store_url().as_ref(), Arc::clone(root.store()));
-    let mut tables: BTreeMap<String, Vec<ListingTableUrl>> = BTreeMap::new();
-    for file in current_files(root.list().await?) {
-        tables.entry(file.measurement).or_default().push(ListingTableUrl::parse(&file.url)?);
+    let mirror = read_mirror(&root).await?;
+    let deletes = mirror.tombstones()?;
+    let mut tables: BTreeMap<String, Vec<TieredFile>> = BTreeMap::new();
+    for file in mirror.files {
+        tables.entry(file.measurement.clone()).or_default().push(file);
     }
     let state = ctx.state();
-    for (measurement, urls) in &tables {
+    for (measurement, files) in &tables {
+        let urls = files.iter().map(|f| ListingTableUrl::parse(&f.url)).collect::<Result<Vec<_>, _>>()?;
         let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-        let config = ListingTableConfig::new_with_multi_paths(urls.clone())
-            .with_listing_options(options)
-            .infer_schema(&state)
-            .await?;
-        ctx.register_table(measurement.as_str(), Arc::new(ListingTable::try_new(config)?))?;
+        let config =
+            ListingTableConfig::new_with_multi_paths(urls).with_listing_options(options).infer_schema(&state).await?;
+        let listing = Arc::new(ListingTable::try_new(config)?);
+        let schema = listing.schema();
+        let of_measurement: Vec<_> = deletes.iter().filter(|t| &t.measurement == measurement).cloned().collect();
+        let kept = kept_rows(&of_measurement, files, mirror.partition_duration_ns, &schema)?;
+        let table: Arc<dyn TableProvider> = match conjunction(kept) {
+            None => listing,
+            Some(kept) => {
+                let plan = LogicalPlanBuilder::scan(measurement.as_str(), provider_as_source(listing), None)?
+                    .filter(kept)?
+                    .build()?;
+                Arc::new(ViewTable::new(plan, None))
+            }
+        };
+        ctx.register_table(measurement.as_str(), table)?;
     }
     Ok(tables.into_keys().collect())
-}
-
-/// One file per (measurement, partition): the newest, ties broken by URL so
-/// every process picks the same. Sorted by measurement and partition.
-fn current_files(files: Vec<ListedFile>) -> Vec<ListedFile> {
-    let mut current: BTreeMap<(String, i64), ListedFile> = BTreeMap::new();
-    for file in files {
-        let key = (file.measurement.clone(), file.partition_start);
-        match current.get(&key) {
-            Some(kept) if (kept.last_modified, &kept.url) >= (file.last_modified, &file.url) => {
-                tracing::warn!(
-                    kept = kept.url,
-                    ignored = file.url,
-                    "two versions of a tiered partition; reading the newer"
-                );
-            }
-            Some(kept) => {
-                tracing::warn!(
-                    kept = file.url,
-                    ignored = kept.url,
-                    "two versions of a tiered partition; reading the newer"
-                );
-                current.insert(key, file);
-            }
-            None => {
-                current.insert(key, file);
-            }
-        }
-    }
-    current.into_values().collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::{Duration, UNIX_EPOCH};
-
-    use super::*;
-
-    fn file(measurement: &str, start: i64, crc: &str, modified_s: u64) -> ListedFile {
-        ListedFile {
-            measurement: measurement.into(),
-            partition_start: start,
-            url: format!("file:///cold/{measurement}/{start}-{crc}.parquet"),
-            last_modified: UNIX_EPOCH + Duration::from_secs(modified_s),
-        }
-    }
-
-    #[test]
-    fn the_newest_version_of_each_partition_is_read() {
-        let files = vec![
-            file("cpu", 0, "0000000a", 20),
-            file("cpu", 0, "0000000b", 10),
-            file("cpu", 3600, "0000000c", 5),
-            file("disk", 0, "0000000d", 1),
-            file("disk", 0, "0000000e", 1),
-        ];
-        let kept: Vec<String> = current_files(files).into_iter().map(|f| f.url).collect();
-        assert_eq!(
-            kept,
-            [
-                "file:///cold/cpu/0-0000000a.parquet",
-                "file:///cold/cpu/3600-0000000c.parquet",
-                "file:///cold/disk/0-0000000e.parquet"
-            ]
-        );
-    }
 }

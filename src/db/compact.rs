@@ -145,6 +145,6 @@ impl Inner {
         st.tombstones = kept;
         st.compactions += 1;
         drop(st);
-        self.tier.forget_expired(&expiry, ns)
+        self.tier.forget_expired(&expiry, ns, || Ok(self.read()?.tombstones.clone()))
     }
 }

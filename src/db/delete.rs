@@ -15,6 +15,9 @@
 //! - the cold tier: rows of the tiered files it lists are filtered out of
 //!   their Parquet scan ([`crate::tier`]).
 //!
+//! A delete over the source of rollup rules recomputes the windows it
+//! reaches (`db/rollup_step.rs`, [`Db::delete_rolled`]).
+//!
 //! Points written after the delete into its range are visible: they are in
 //! the head or in blocks past `file_end`. Compaction applies the tombstone
 //! and keeps it only while a tiered file it lists is still in the manifest.
@@ -58,24 +61,46 @@ impl Db {
     /// nothing. An empty or inverted range is an [`Error::InvalidArgument`]
     /// (so is an invalid regex, when the [`TagMatcher`] is built). See
     /// `docs/design.md`, "Deletes".
+    ///
+    /// The rollups of `measurement` ([`crate::RollupRule`]) follow: their
+    /// windows the delete reaches are recomputed from the points left. A
+    /// delete over tiered partitions also rewrites the tier's manifest
+    /// mirror, so readers without the database stop seeing the points.
     pub fn delete(&self, measurement: &str, matchers: &[TagMatcher], range: impl RangeBounds<i64>) -> Result<()> {
         let (start, end) = inclusive(&range)?;
+        let rolled = self.inner.rollups.rules().iter().any(|r| r.source() == measurement);
+        let tiered = if rolled {
+            self.delete_rolled(measurement, matchers, start, end)?
+        } else {
+            self.delete_points(measurement, matchers, start, end)?
+        };
+        if tiered && let Err(e) = crate::tier::block_on(self.write_tier_mirror()) {
+            tracing::warn!(error = %e, "the cold tier's manifest mirror does not show a delete yet");
+        }
+        Ok(())
+    }
+
+    /// The delete itself (module docs), rollups aside; returns whether it
+    /// reached tiered files.
+    pub(super) fn delete_points(
+        &self,
+        measurement: &str,
+        matchers: &[TagMatcher],
+        start: i64,
+        end: i64,
+    ) -> Result<bool> {
         let inner = &self.inner;
         let mut writer = inner.writer.lock().map_err(lock_panicked)?;
         let ns = self.partition_duration_ns()?;
-        let tiered: Vec<String> = inner
-            .tier
-            .files_of(measurement)?
-            .into_iter()
-            .filter(|f| f.partition_start <= end && f.partition_start.saturating_add(ns - 1) >= start)
-            .map(|f| f.url)
-            .collect();
+        let tiered: Vec<String> =
+            inner.tier.files_in(measurement, start, end, ns)?.into_iter().map(|f| f.url).collect();
         let mut st = inner.write_lock()?;
         inner.writable(&mut st)?;
         let series = st.index.select(measurement, matchers);
         if series.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
+        let reached_tier = !tiered.is_empty();
         let tombstone = Tombstone {
             kind: TombstoneKind::Delete,
             measurement: measurement.to_string(),
@@ -95,7 +120,7 @@ impl Db {
         }
         st.head.remove(&series, start, end, ns);
         *st.deletes.entry(measurement.to_string()).or_default() += 1;
-        Ok(())
+        Ok(reached_tier)
     }
 }
 

@@ -35,7 +35,9 @@ mod read;
 mod retention;
 mod rollup_step;
 mod state;
+mod tier_mirror;
 mod tier_record;
+mod tiered_series;
 pub(crate) mod wal_record;
 
 use std::path::{Path, PathBuf};
@@ -311,10 +313,22 @@ impl Db {
 
     /// Starts a scan; see [`ScanRequest`] and [`Scan`]. Expired partitions
     /// ([`Config::retention`]) are left out, as decided when it starts.
+    /// Tiered partitions ([`Config::with_tier`]) are read from both tiers,
+    /// as SQL reads them (a late local write wins over the tiered point,
+    /// deletes hide tiered rows): when the range holds one, the whole
+    /// request is answered by the measurement's SQL table before this
+    /// returns, sorted as a local scan's series are.
     pub fn scan(&self, req: &ScanRequest) -> Result<Scan> {
         let mut req = req.clone();
         req.start = req.start.max(self.expiry()?.live_from(&req.measurement));
-        self.scan_with(&req, &ScanOptions::default())
+        let ns = self.partition_duration_ns()?;
+        if self.tier().files_in(&req.measurement, req.start, req.end, ns)?.is_empty() {
+            return self.scan_with(&req, &ScanOptions::default());
+        }
+        // The local scan's schema, with nothing to read of its own.
+        let scan = self.scan_with(&req, &ScanOptions { never: true, ..ScanOptions::default() })?;
+        let rows = crate::tier::scan_request(self, &req, &scan.schema())?;
+        Ok(scan.with_rows(rows))
     }
 
     /// Starts a scan with what only the SQL planner asks of it.
@@ -360,8 +374,16 @@ impl Db {
     /// not count), sorted. Without a range: of every series the index
     /// holds, which keeps series whose points all expired or were deleted.
     pub fn tag_values(&self, key: &str, measurement: Option<&str>, range: Option<(i64, i64)>) -> Result<Vec<String>> {
+        let live = range.map(|(start, end)| self.live_series(start, end)).transpose()?;
+        self.read()?.tag_values(key, measurement, live.as_ref())
+    }
+
+    /// The series with a point in `start..=end`, in either tier.
+    fn live_series(&self, start: i64, end: i64) -> Result<std::collections::HashSet<u32>> {
         let expiry = self.expiry()?;
-        self.read()?.tag_values(key, measurement, range, &expiry)
+        let mut live = self.tiered_series(start, end)?;
+        live.extend(self.read()?.series_in_range(start, end, &expiry)?);
+        Ok(live)
     }
 
     /// The partition duration of the file, in nanoseconds.
@@ -399,12 +421,12 @@ impl Db {
     /// partition directory (chunks that straddle the range or lost points
     /// to a delete are checked).
     pub fn series_keys(&self, range: Option<(i64, i64)>) -> Result<Vec<SeriesKey>> {
-        let expiry = self.expiry()?;
+        let live = range.map(|(start, end)| self.live_series(start, end)).transpose()?;
         let st = self.read()?;
-        let ids: Vec<u32> = match range {
+        let ids: Vec<u32> = match live {
             None => (0..st.index.len() as u32).collect(),
-            Some((start, end)) => {
-                let mut live: Vec<u32> = st.series_in_range(start, end, &expiry)?.into_iter().collect();
+            Some(live) => {
+                let mut live: Vec<u32> = live.into_iter().collect();
                 live.sort_unstable();
                 live
             }

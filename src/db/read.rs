@@ -157,6 +157,7 @@ impl State {
             batch_rows: 1,
             latest: options.latest,
             sorted: options.sorted,
+            ready: VecDeque::new(),
         })
     }
 
@@ -300,22 +301,21 @@ impl State {
         Ok(found)
     }
 
-    /// Tag values of `key`, optionally within a measurement and a time range.
+    /// Tag values of `key`, optionally within a measurement and of the
+    /// series in `live` only.
     pub fn tag_values(
         &self,
         key: &str,
         measurement: Option<&str>,
-        range: Option<(i64, i64)>,
-        expiry: &Expiry,
+        live: Option<&HashSet<SeriesId>>,
     ) -> Result<Vec<String>> {
-        let live = range.map(|(s, e)| self.series_in_range(s, e, expiry)).transpose()?;
         let mut values = BTreeSet::new();
         for (name, m) in self.index.measurements() {
             if measurement.is_some_and(|x| x != name) {
                 continue;
             }
             for (value, ids) in m.postings.get(key).into_iter().flatten() {
-                if live.as_ref().is_none_or(|live| ids.iter().any(|id| live.contains(id))) {
+                if live.is_none_or(|live| ids.iter().any(|id| live.contains(id))) {
                     values.insert(value.clone());
                 }
             }

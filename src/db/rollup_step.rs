@@ -10,13 +10,14 @@
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
-use super::Inner;
 use super::state::State;
+use super::{Db, Inner};
 use crate::error::Result;
 use crate::model::Row;
 use crate::rollup::{RollupRule, StepWork, WindowAggregates};
 use crate::storage::head::HeadPartition;
-use crate::storage::scan::{ScanOptions, ScanRequest};
+use crate::storage::matcher::TagMatcher;
+use crate::storage::scan::{Scan, ScanOptions, ScanRequest};
 use crate::storage::series_index::SeriesId;
 
 /// Rows written per batch by a rollup step.
@@ -109,24 +110,33 @@ impl Inner {
                 for p in partitions {
                     let from = start.max(p.saturating_mul(ns));
                     let to = end.min(p.saturating_add(1).saturating_mul(ns));
-                    self.roll_range(rule, from, to)?;
+                    self.roll_range(rule, (from, to), &[], |r| self.read()?.plan_scan(r, &ScanOptions::default()))?;
                 }
             }
             for &(window, _) in &todo.dirty {
-                self.roll_range(rule, window, window.saturating_add(rule.window_ns()))?;
+                let window = (window, window.saturating_add(rule.window_ns()));
+                self.roll_range(rule, window, &[], |r| self.read()?.plan_scan(r, &ScanOptions::default()))?;
             }
         }
         Ok(())
     }
 
-    /// Computes the windows of `rule` in `start..end` from all the raw data
-    /// there and writes them.
-    fn roll_range(&self, rule: &RollupRule, start: i64, end: i64) -> Result<()> {
+    /// Computes the windows of `rule` in `start..end` for the series of its
+    /// source meeting `matchers` from all the raw data `scan` reads there,
+    /// and writes them.
+    fn roll_range(
+        &self,
+        rule: &RollupRule,
+        (start, end): (i64, i64),
+        matchers: &[TagMatcher],
+        scan: impl Fn(&ScanRequest) -> Result<Scan>,
+    ) -> Result<()> {
         if start >= end {
             return Ok(());
         }
-        let request = ScanRequest::new(rule.source()).with_time_range(start, end - 1);
-        let scan = self.read()?.plan_scan(&request, &ScanOptions::default())?;
+        let mut request = ScanRequest::new(rule.source()).with_time_range(start, end - 1);
+        request.matchers = matchers.to_vec();
+        let scan = scan(&request)?;
         let mut windows = WindowAggregates::new(rule);
         for batch in scan {
             windows.add(&batch?)?;
@@ -139,7 +149,69 @@ impl Inner {
     }
 }
 
-impl crate::Db {
+impl Db {
+    /// [`Db::delete`] over the source of rollup rules. Under the step lock
+    /// (no step writes rows of the doomed points meanwhile): the rolled
+    /// windows the delete reaches are marked dirty and saved (a crash from
+    /// here on recomputes them at open), the rows of the matching series in
+    /// them are deleted from each target (every tag of a series is kept
+    /// there, so the same matchers select them), the points are deleted,
+    /// and the windows are recomputed for those series from the points
+    /// left, both tiers read. A window left without points keeps no row.
+    /// Returns whether the delete reached tiered files.
+    pub(super) fn delete_rolled(
+        &self,
+        measurement: &str,
+        matchers: &[TagMatcher],
+        start: i64,
+        end: i64,
+    ) -> Result<bool> {
+        let inner = &self.inner;
+        let rules = inner.rollups.rules();
+        let _step = inner.rollups.step_lock()?;
+        let closed_to = inner.rollups.closed_to()?;
+        let ns = self.partition_duration_ns()?;
+        // Partitions holding data, local or tiered, bound the windows.
+        let mut held = inner.read()?.partitions_with_data(start, end.saturating_add(1));
+        held.extend(
+            self.tier().files_in(measurement, start, end, ns)?.iter().map(|f| f.partition_start.div_euclid(ns)),
+        );
+        let (Some(&first), Some(&last)) = (held.first(), held.last()) else {
+            return self.delete_points(measurement, matchers, start, end);
+        };
+        let spans: Vec<Option<(i64, i64)>> = rules
+            .iter()
+            .map(|r| {
+                let lo = r.window_of(start.max(first.saturating_mul(ns)));
+                let last_ns = last.saturating_add(1).saturating_mul(ns).saturating_sub(1);
+                let hi = r.window_of(end.min(last_ns)).saturating_add(r.window_ns()).min(closed_to);
+                (r.source() == measurement && lo < hi).then_some((lo, hi))
+            })
+            .collect();
+        let windows = rules
+            .iter()
+            .zip(&spans)
+            .map(|(r, span)| {
+                let Some((lo, hi)) = *span else { return BTreeSet::new() };
+                let starts = std::iter::successors(Some(lo), |w| w.checked_add(r.window_ns()));
+                starts.take_while(|&w| w < hi).filter(|w| held.contains(&w.div_euclid(ns))).collect()
+            })
+            .collect();
+        inner.rollups.note_flush(i64::MIN, windows)?;
+        for (rule, span) in rules.iter().zip(&spans) {
+            if let Some((lo, hi)) = *span {
+                self.delete_points(rule.target(), matchers, lo, hi - 1)?;
+            }
+        }
+        let tiered = self.delete_points(measurement, matchers, start, end)?;
+        for (rule, span) in rules.iter().zip(&spans) {
+            if let Some(span) = *span {
+                inner.roll_range(rule, span, matchers, |r| self.scan(r))?;
+            }
+        }
+        Ok(tiered)
+    }
+
     /// The downsampling rules, as configured.
     pub fn rollup_rules(&self) -> &[RollupRule] {
         self.inner.rollups.rules()

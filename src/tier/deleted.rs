@@ -49,7 +49,7 @@ fn time(t: i64) -> Expr {
 
 /// Conditions that keep the rows of `files` (partitions of `ns`) no delete
 /// of `deletes` covers, over the merged `schema`; empty if none applies.
-pub(super) fn kept_rows(
+pub(crate) fn kept_rows(
     deletes: &[impl AsRef<Tombstone>],
     files: &[TieredFile],
     ns: i64,

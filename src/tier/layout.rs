@@ -113,40 +113,9 @@ impl TierRoot {
         format!("{}{path}", self.store_url.as_str())
     }
 
-    #[cfg(any(feature = "ballista", test))]
-    /// Every file under the root named as [`TierRoot::object_path`] names
-    /// them, whether or not a manifest lists it (a reader without the
-    /// database's manifest sees the tier this way). Objects named otherwise
-    /// are not the tier's and are left out.
-    pub(crate) async fn list(&self) -> Result<Vec<ListedFile>> {
-        use futures::TryStreamExt as _;
-        let listed: Vec<object_store::ObjectMeta> = self
-            .store
-            .list(Some(&self.prefix))
-            .try_collect()
-            .await
-            .map_err(|e| Error::Tier { op: "list", url: self.url.clone(), detail: e.to_string() })?;
-        Ok(listed.into_iter().filter_map(|meta| self.listed_file(meta)).collect())
-    }
-
-    #[cfg(any(feature = "ballista", test))]
-    /// `meta` as a tier file, if its path is `<root>/<measurement>/<start>-<crc>.parquet`.
-    fn listed_file(&self, meta: object_store::ObjectMeta) -> Option<ListedFile> {
-        let mut parts = meta.location.prefix_match(&self.prefix)?;
-        let (measurement, name) = (parts.next()?, parts.next()?);
-        if parts.next().is_some() {
-            return None;
-        }
-        let (start, crc) = name.as_ref().strip_suffix(".parquet")?.rsplit_once('-')?;
-        if crc.len() != 8 || u32::from_str_radix(crc, 16).is_err() {
-            return None;
-        }
-        Some(ListedFile {
-            measurement: measurement.as_ref().to_string(),
-            partition_start: start.parse().ok()?,
-            url: self.url_of(&meta.location),
-            last_modified: std::time::SystemTime::from(meta.last_modified),
-        })
+    /// Where the manifest's mirror goes ([`super::mirror`]).
+    pub(crate) fn mirror_path(&self) -> Path {
+        self.prefix.clone().join(super::mirror::MIRROR_NAME)
     }
 
     /// The path inside this store of a URL the manifest records; an error
@@ -158,20 +127,6 @@ impl TierRoot {
             detail: format!("the tier is configured at `{}`, another store", self.url),
         })
     }
-}
-
-#[cfg(any(feature = "ballista", test))]
-/// A file found under a tier's root by [`TierRoot::list`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ListedFile {
-    /// The measurement (the directory's name).
-    pub measurement: String,
-    /// First nanosecond of its partition.
-    pub partition_start: i64,
-    /// Its full URL.
-    pub url: String,
-    /// When the store last wrote it.
-    pub last_modified: std::time::SystemTime,
 }
 
 /// The S3 client of `url`'s bucket, retrying for [`RETRY_TIMEOUT`] at most.
@@ -206,38 +161,6 @@ mod tests {
         assert_eq!(root.path_of(&url).unwrap(), path);
         let other = root.path_of("memory://elsewhere/cpu/1-0.parquet").unwrap_err().to_string();
         assert!(other.contains("memory://cold/archive"), "{other}");
-    }
-
-    #[tokio::test]
-    async fn listing_finds_the_files_named_by_the_layout_and_nothing_else() {
-        use object_store::ObjectStoreExt;
-
-        let root = TierRoot::open("memory://cold/archive", &ExportOptions::new()).unwrap();
-        let ours = [("cpu", -3_600_000_000_000, 0xab), ("cpu", 0, 0x1234_5678), ("disk", 7, 0)];
-        for (measurement, start, crc) in ours {
-            root.store().put(&root.object_path(measurement, start, crc), vec![1u8].into()).await.unwrap();
-        }
-        let others = [
-            "archive/cpu/notes.txt",
-            "archive/cpu/12-xyz.parquet",
-            "archive/cpu/0-00ab.parquet",
-            "archive/a/b/0-00000000.parquet",
-            "archive/0-00000000.parquet",
-            "elsewhere/cpu/0-00000000.parquet",
-        ];
-        for other in others {
-            root.store().put(&Path::from(other), vec![1u8].into()).await.unwrap();
-        }
-        let mut found: Vec<_> =
-            root.list().await.unwrap().into_iter().map(|f| (f.measurement, f.partition_start, f.url)).collect();
-        found.sort();
-        let expected: Vec<_> = ours
-            .iter()
-            .map(|&(m, start, crc)| (m.to_string(), start, root.url_of(&root.object_path(m, start, crc))))
-            .collect();
-        let mut expected = expected;
-        expected.sort();
-        assert_eq!(found, expected);
     }
 
     #[test]

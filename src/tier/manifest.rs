@@ -27,7 +27,7 @@ const FILE: FramedFile = FramedFile { magic: b"CHRNTIER", version: 1, name: "tie
 
 /// One tiered (measurement, partition): a Parquet file whose upload was
 /// verified before it was recorded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct TieredFile {
     /// The measurement.

@@ -4,11 +4,17 @@
 //! ```text
 //! Db::tier_partition / tier_due (writer)
 //!   └─ per measurement: Parquet export into memory ─▶ CRC-32 ─▶ upload ─▶ read back, compare size + CRC
-//!        └─ all verified: manifest PATH.tier rewritten (temp + fsync + rename) ─▶ old versions deleted
+//!        └─ all verified: manifest PATH.tier rewritten (temp + fsync + rename) ─▶ mirror ─▶ old versions deleted
 //! ChronicleTable::scan (scan)
 //!   ├─ partitions not in the manifest: ChronicleScanExec as before
 //!   └─ tiered partitions: TierMergeExec(local chunks + head, Parquet file) ─▶ filter ─▶ projection
+//! Db::scan (request_scan), PromQL, remote read, series and label listings
+//!   └─ a tiered partition in range: the request as filters over ChronicleTable, in the tier's runtime
 //! ```
+//!
+//! The manifest is mirrored into the tier root (`chronicle-tier.json`,
+//! [`mirror`]) after every change, before any file it stops naming is
+//! deleted, for readers without the database (Ballista).
 //!
 //! Invariant: a (measurement, partition) is in the manifest only once its
 //! file was read back whole and matched, and a read of a tiered partition
@@ -22,6 +28,9 @@ mod deleted;
 mod layout;
 mod manifest;
 mod merge_exec;
+mod mirror;
+mod request_scan;
+mod runtime;
 mod scan;
 mod writer;
 
@@ -31,15 +40,21 @@ use std::time::Duration;
 
 pub use manifest::TieredFile;
 pub use merge_exec::TierMergeExec;
+pub(crate) use request_scan::scan_request;
+pub(crate) use runtime::run as block_on;
 pub(crate) use scan::{TableScan, plan_scan};
 
 use crate::error::{Error, Result};
 use crate::fs::Fs;
 use crate::query::ExportOptions;
+use crate::storage::tombstone::Tombstone;
 #[cfg(feature = "ballista")]
-pub(crate) use layout::ListedFile;
+pub(crate) use deleted::kept_rows;
 pub(crate) use layout::TierRoot;
 use manifest::Manifest;
+#[cfg(feature = "ballista")]
+pub(crate) use mirror::read as read_mirror;
+use mirror::{Mirror, MirrorWriter};
 
 /// Where and when partitions move to the cold tier.
 ///
@@ -95,6 +110,8 @@ pub(crate) struct Tier {
     manifest: RwLock<Arc<Manifest>>,
     /// One tiering at a time: each saves the manifest it read plus its files.
     writer: futures::lock::Mutex<()>,
+    /// The manifest's mirror in the store, for readers without the database.
+    mirror: MirrorWriter,
 }
 
 impl Tier {
@@ -109,6 +126,7 @@ impl Tier {
             manifest_path: manifest_path.to_path_buf(),
             manifest: RwLock::new(Arc::new(manifest)),
             writer: futures::lock::Mutex::new(()),
+            mirror: MirrorWriter::new(),
         })
     }
 
@@ -137,11 +155,37 @@ impl Tier {
         Ok(self.snapshot()?.files.values().cloned().collect())
     }
 
+    /// Rewrites the manifest's mirror in the store ([`mirror`]) from the
+    /// manifest and the tombstones `deletes` gives (both taken under the
+    /// mirror's lock, so the last write shows the newest state); nothing
+    /// without a configured tier.
+    pub(crate) async fn write_mirror(
+        &self,
+        ns: i64,
+        deletes: impl FnOnce() -> Result<Vec<Arc<Tombstone>>>,
+    ) -> Result<()> {
+        let Some(root) = &self.root else { return Ok(()) };
+        self.mirror.write(root, || Ok(Mirror::of(self.snapshot()?.as_ref(), &deletes()?, ns))).await
+    }
+
+    /// Whether the store's mirror may be behind the manifest (a write
+    /// failed, or none was made since the database opened).
+    pub(crate) fn mirror_is_stale(&self) -> bool {
+        self.root.is_some() && self.mirror.is_stale()
+    }
+
     /// Removes the files of partitions (of `ns`) expired by `expiry` from
-    /// the manifest, then deletes them from the store (best effort: nothing
-    /// names them any more). Skipped while a tiering runs (it holds the
+    /// the manifest, rewrites the mirror (with the tombstones `deletes`
+    /// gives), then deletes the files from the store (best effort: nothing
+    /// names them any more; kept if the mirror could not be written, as it
+    /// may still name them). Skipped while a tiering runs (it holds the
     /// manifest): they are read as expired until the next call.
-    pub(crate) fn forget_expired(&self, expiry: &crate::db::Expiry, ns: i64) -> Result<()> {
+    pub(crate) fn forget_expired(
+        &self,
+        expiry: &crate::db::Expiry,
+        ns: i64,
+        deletes: impl FnOnce() -> Result<Vec<Arc<Tombstone>>> + Send,
+    ) -> Result<()> {
         let expired = |f: &TieredFile| expiry.expired(&f.measurement, f.partition_start.div_euclid(ns), ns);
         let (Some(root), Some(_one_at_a_time)) = (&self.root, self.writer.try_lock()) else { return Ok(()) };
         let old = self.snapshot()?;
@@ -153,17 +197,24 @@ impl Tier {
         manifest.save(self.fs.as_ref(), &self.manifest_path)?;
         *self.manifest.write().map_err(|_| Error::Internal("the tier manifest lock was poisoned".into()))? =
             Arc::new(manifest);
-        let gone: Vec<String> = old.files.values().filter(|f| expired(f)).map(|f| f.url.clone()).collect();
-        // On a thread of its own: the caller may be on an async runtime's thread.
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                futures::executor::block_on(writer::delete_all(
-                    root,
-                    &gone.iter().map(String::as_str).collect::<Vec<_>>(),
-                ))
-            });
-        });
-        Ok(())
+        let gone: Vec<&str> = old.files.values().filter(|f| expired(f)).map(|f| f.url.as_str()).collect();
+        runtime::run(async {
+            match self.write_mirror(ns, deletes).await {
+                Ok(()) => writer::delete_all(root, &gone).await,
+                Err(e) => {
+                    tracing::warn!(error = %e, "expired cold-tier files kept: the manifest mirror was not written")
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// The tiered files of `measurement` whose partitions (of `ns`) overlap
+    /// `start..=end`, by partition start.
+    pub(crate) fn files_in(&self, measurement: &str, start: i64, end: i64, ns: i64) -> Result<Vec<TieredFile>> {
+        let mut files = self.files_of(measurement)?;
+        files.retain(|f| f.partition_start <= end && f.partition_start.saturating_add(ns - 1) >= start);
+        Ok(files)
     }
 
     /// The tiered files of `measurement`, by partition start.

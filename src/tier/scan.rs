@@ -62,13 +62,7 @@ pub(crate) fn plan_scan(
     let mut pushdown = Pushdown::from_filters(filters, table.columns);
     pushdown.start = pushdown.start.max(table.live_from);
     let ns = table.db.partition_duration_ns()?;
-    let files: Vec<_> = table
-        .db
-        .tier()
-        .files_of(table.measurement)?
-        .into_iter()
-        .filter(|f| f.partition_start <= pushdown.end && f.partition_start.saturating_add(ns - 1) >= pushdown.start)
-        .collect();
+    let files = table.db.tier().files_in(table.measurement, pushdown.start, pushdown.end, ns)?;
     if files.is_empty() || pushdown.never {
         return Ok(Arc::new(local));
     }

@@ -12,7 +12,9 @@
 //!    (temp + fsync + rename) and record in the database file which local
 //!    chunks the files hold (`db::tier_record`: refused if a delete over
 //!    the measurement ran meanwhile), so compaction drops them;
-//! 5. delete the versions the new entries replaced (best effort).
+//! 5. rewrite the manifest's mirror in the store ([`super::mirror`]), then
+//!    delete the versions the new entries replaced (best effort; kept if
+//!    the mirror could not be written, since it may still name them).
 //!
 //! A failure before 4 records nothing: the partition stays local and is
 //! read as before; uploaded objects of the failed attempt are deleted best
@@ -62,6 +64,8 @@ impl Db {
     /// Tiers, as [`Db::tier_partition`] does, each partition that ended at
     /// least [`crate::TierConfig::older_than`] ago and each measurement in
     /// it not tiered yet. Without an age configured this tiers nothing.
+    /// Also rewrites the manifest's mirror in the store when its last write
+    /// failed or none was made since the database opened.
     pub async fn tier_due(&self) -> Result<Vec<TieredFile>> {
         let tier = self.tier();
         let Some(age) = tier.older_than else { return Ok(Vec::new()) };
@@ -78,6 +82,9 @@ impl Db {
             if !measurements.is_empty() {
                 done.extend(self.tier_measurements(partition.start, &measurements).await?);
             }
+        }
+        if tier.mirror_is_stale() {
+            self.write_tier_mirror().await?;
         }
         Ok(done)
     }
@@ -124,7 +131,11 @@ impl Db {
             delete_all(root, &urls_of(&uploaded)).await;
             return Err(e);
         }
-        delete_all(root, &replaced.iter().map(String::as_str).collect::<Vec<_>>()).await;
+        // The mirror first: a file is deleted only once no mirror names it.
+        match self.write_tier_mirror().await {
+            Ok(()) => delete_all(root, &replaced.iter().map(String::as_str).collect::<Vec<_>>()).await,
+            Err(e) => tracing::warn!(error = %e, "replaced cold-tier files kept: the manifest mirror was not written"),
+        }
         Ok(uploaded)
     }
 

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use arrow_array::{Array, RecordBatch};
-use chronicle::{Db, Row};
+use chronicle::{Db, FieldRange, Row, ScanRequest, TagMatcher};
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use futures::TryStreamExt;
 
@@ -167,9 +167,87 @@ pub async fn answer(db: &Db, sql: &str) -> String {
     pretty_format_batches(&batches).unwrap().to_string()
 }
 
-/// Asserts that every query of [`QUERIES`] answers the same on both.
+/// Scans of the Rust API whose rows (and their order) must not change when
+/// partitions are tiered: matchers with a missing tag's semantics, tag and
+/// field subsets (named columns the data lacks included), time ranges
+/// across both tiers, present conditions, field ranges, limits.
+pub fn scans() -> Vec<ScanRequest> {
+    let regex = |k: &str, v: &str| TagMatcher::regex(k, v).unwrap();
+    vec![
+        ScanRequest::new("cpu"),
+        ScanRequest::new("cpu").with_matcher(TagMatcher::eq("host", "a")),
+        ScanRequest::new("cpu").with_matcher(regex("host", "a|d")).with_fields(["usage_system"]),
+        ScanRequest::new("cpu").with_matcher(TagMatcher::eq("region", "")),
+        ScanRequest::new("cpu").with_matcher(regex("region", "e.*|")).with_tags(["host"]),
+        ScanRequest::new("cpu")
+            .with_matcher(TagMatcher::not_eq("region", "eu"))
+            .with_tags(["host"])
+            .with_time_range(T0 + 25 * MINUTE, T0 + 95 * MINUTE),
+        ScanRequest::new("cpu").with_matcher(TagMatcher::eq("zone", "x")),
+        ScanRequest::new("cpu").with_matcher(TagMatcher::not_regex("zone", "x").unwrap()).with_fields(["usage_user"]),
+        ScanRequest::new("cpu")
+            .with_fields(["usage_user", "missing"])
+            .with_present(["usage_user"])
+            .with_tags(["region", "zone", "host"]),
+        ScanRequest::new("cpu").with_present(["missing"]),
+        ScanRequest::new("cpu").with_field_range(FieldRange::new(
+            "usage_user",
+            Some((20.0, false)),
+            Some((60.0, true)),
+        )),
+        ScanRequest::new("cpu").with_time_range(T0 + 50 * MINUTE, T0 + 130 * MINUTE).with_limit(9),
+        ScanRequest::new("cpu").with_time_range(T0 + 2 * HOUR, T0 + 3 * HOUR),
+        ScanRequest::new("nothing"),
+    ]
+}
+
+/// A scan's rows as a printed table, in the order the scan returns them.
+pub fn scan_answer(db: &Db, request: &ScanRequest) -> String {
+    let batches: Vec<RecordBatch> =
+        db.scan(request).unwrap_or_else(|e| panic!("{request:?}: {e}")).collect_batches().unwrap();
+    pretty_format_batches(&batches).unwrap().to_string()
+}
+
+/// PromQL range queries (over the data set's three hours and around
+/// them) whose answers must not change when partitions are tiered.
+pub const PROMQL: &[&str] = &[
+    "cpu_usage_user",
+    "cpu_usage_system{host=~\"a|d\"}",
+    "cpu_usage_user{region=\"\"}",
+    "sum by (region) (cpu_usage_user)",
+    "count_over_time(cpu_usage_system[40m])",
+    "max_over_time(cpu_usage_user{host!=\"b\"}[1h]) - min_over_time(cpu_usage_user{host!=\"b\"}[1h])",
+    "rate(cpu_usage_user[30m])",
+];
+
+/// `expr`'s answer as a range query, printed.
+pub fn promql_answer(db: &Db, expr: &str) -> String {
+    let ms = |ns: i64| ns / 1_000_000;
+    let batches = db
+        .query_promql(expr, ms(T0 - 10 * MINUTE), ms(T0 + 3 * HOUR), ms(5 * MINUTE))
+        .unwrap_or_else(|e| panic!("{expr}: {e}"));
+    pretty_format_batches(&batches).unwrap().to_string()
+}
+
+/// Asserts that every query of [`QUERIES`], every scan of [`scans`], every
+/// PromQL query of [`PROMQL`] and the series and tag-value listings over
+/// time ranges answer the same on both.
 pub async fn assert_same_answers(local: &Db, tiered: &Db) {
     for sql in QUERIES {
         assert_eq!(answer(tiered, sql).await, answer(local, sql).await, "{sql}");
+    }
+    for request in scans() {
+        assert_eq!(scan_answer(tiered, &request), scan_answer(local, &request), "{request:?}");
+    }
+    for expr in PROMQL {
+        assert_eq!(promql_answer(tiered, expr), promql_answer(local, expr), "{expr}");
+    }
+    let ranges = [(T0, T0 + HOUR - 1), (T0 + 15 * MINUTE, T0 + 75 * MINUTE), (T0 + 50 * MINUTE, T0 + 3 * HOUR)];
+    for range in ranges {
+        assert_eq!(tiered.series_keys(Some(range)).unwrap(), local.series_keys(Some(range)).unwrap(), "{range:?}");
+        for key in ["host", "region"] {
+            let values = |db: &Db| db.tag_values(key, Some("cpu"), Some(range)).unwrap();
+            assert_eq!(values(tiered), values(local), "{key} in {range:?}");
+        }
     }
 }

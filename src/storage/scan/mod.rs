@@ -84,6 +84,9 @@ pub struct Scan {
     /// Consecutive parts of one partition whose series have equal tag
     /// values are merged by time (see [`ScanOptions::sorted`]).
     pub(crate) sorted: bool,
+    /// Rows read before the scan started (the cold tier's, see
+    /// [`Scan::with_rows`]), returned before the parts.
+    pub(crate) ready: VecDeque<RecordBatch>,
 }
 
 /// What a scan will read, known before it runs.
@@ -123,6 +126,13 @@ impl Scan {
     /// The schema of every batch.
     pub fn schema(&self) -> SchemaRef {
         Arc::clone(&self.schema)
+    }
+
+    /// This scan returning `rows` (of its schema) first: rows read
+    /// elsewhere, such as the cold tier's ([`crate::Db::scan`]).
+    pub(crate) fn with_rows(mut self, rows: Vec<RecordBatch>) -> Self {
+        self.ready.extend(rows);
+        self
     }
 
     /// Collects every batch.
@@ -268,6 +278,9 @@ impl Iterator for Scan {
     type Item = Result<RecordBatch>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if let Some(rows) = self.ready.pop_front() {
+            return Some(Ok(rows));
+        }
         let mut parts = Vec::new();
         let mut rows = 0;
         while rows < self.batch_rows {
