@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chronicle::testing::{FaultyFs, Op};
-use chronicle::{Config, Db, Error, RollupAggregate, RollupError, RollupRule, SyncPolicy};
+use chronicle::{Config, Db, Error, RollupAggregate, RollupError, RollupRule, SyncPolicy, TierConfig};
 use common::TempDir;
 use common::rollup_data::{
     HOUR, MINUTE, RawPoint, assert_rollup_eq, expected_rollup, generate, rows, series, stored_rollup,
@@ -108,6 +108,33 @@ fn late_points_recompute_their_windows_and_the_last_write_wins() {
     points.extend(late);
     assert_rollup_eq(&stored_rollup(&db, "cpu_5m"), &expected_rollup(&points, WINDOW, 4 * HOUR));
     assert!(db.rollup_status("cpu_5m").unwrap().unwrap().dirty.is_empty());
+    db.close().unwrap();
+}
+
+#[test]
+fn late_points_in_a_tiered_and_compacted_partition_recompute_from_both_tiers() {
+    let dir = TempDir::new("rollup-late-tiered");
+    let tier = TierConfig::new(format!("file://{}", dir.path("tier").display()));
+    let db = Db::open(dir.path("db"), config().with_tier(tier)).unwrap();
+    let mut points = write_and_close(&db, generate(11, 0, 3 * HOUR), 4);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    for partition in [0, HOUR] {
+        runtime.block_on(db.tier_partition(partition)).unwrap();
+    }
+    // The compaction drops the tiered partitions' chunks: their points are
+    // in the tier alone.
+    db.compact().unwrap();
+    assert!(db.partitions().unwrap().iter().filter(|p| p.start < 2 * HOUR).all(|p| p.blocks == 0));
+    let a = series()[0].clone();
+    let existing = points.iter().find(|p| p.tags == a && p.field == "usage" && p.time > HOUR).unwrap().clone();
+    let late = vec![
+        RawPoint { tags: a.clone(), field: "usage", time: 7 * MINUTE + 1, value: 1e6 },
+        RawPoint { value: -1e6, ..existing },
+    ];
+    db.write_rows(&rows(&late)).unwrap();
+    db.flush().unwrap();
+    points.extend(late);
+    assert_rollup_eq(&stored_rollup(&db, "cpu_5m"), &expected_rollup(&points, WINDOW, 4 * HOUR));
     db.close().unwrap();
 }
 

@@ -90,8 +90,10 @@ impl RecoveryReport {
 #[derive(Debug, Clone)]
 pub struct Db {
     inner: Arc<Inner>,
-    /// The flush thread, stopped when the last clone is dropped.
-    _flusher: Arc<Flusher>,
+    /// The flush thread, stopped when the last clone holding it is dropped;
+    /// `None` in a handle the database makes for its own work
+    /// ([`Inner::handle`]), which must not keep that thread alive.
+    _flusher: Option<Arc<Flusher>>,
 }
 
 #[derive(Debug)]
@@ -113,6 +115,19 @@ struct Inner {
     rollups: RollupTracker,
     /// Where size retention has cut so far ([`retention`]).
     size_floor: retention::SizeFloor,
+    /// This database, for [`Inner::handle`].
+    me: std::sync::Weak<Inner>,
+}
+
+impl Inner {
+    /// A handle on this database for its own work (a reader that needs a
+    /// [`Db`], such as a scan reaching the cold tier), holding no share of
+    /// the flush thread: the thread may run it, and closing stays the
+    /// users' handles' business.
+    fn handle(&self) -> Result<Db> {
+        let inner = self.me.upgrade().ok_or(Error::Closed)?;
+        Ok(Db { inner, _flusher: None })
+    }
 }
 
 fn sibling(path: &Path, suffix: &str) -> PathBuf {
@@ -211,7 +226,7 @@ impl Db {
         }
         let tier = Tier::open(config.tier.as_ref(), Arc::clone(&fs), &sibling(&path, ".tier"))?;
         let rollups = RollupTracker::open(config.rollups.clone(), Arc::clone(&fs), &sibling(&path, ".rollup"))?;
-        let inner = Arc::new(Inner {
+        let inner = Arc::new_cyclic(|me| Inner {
             path,
             config,
             wal,
@@ -223,9 +238,10 @@ impl Db {
             tier,
             rollups,
             size_floor: Default::default(),
+            me: me.clone(),
         });
         let flusher = Flusher::start(&inner).map_err(Error::io("start the flush thread", &inner.path))?;
-        let db = Db { inner, _flusher: Arc::new(flusher) };
+        let db = Db { inner, _flusher: Some(Arc::new(flusher)) };
         // What replay brought back may already be due.
         let mut st = db.inner.write_lock()?;
         db.inner.request_due_flush(&mut st)?;

@@ -17,7 +17,7 @@ use crate::model::Row;
 use crate::rollup::{RollupRule, StepWork, WindowAggregates};
 use crate::storage::head::HeadPartition;
 use crate::storage::matcher::TagMatcher;
-use crate::storage::scan::{Scan, ScanOptions, ScanRequest};
+use crate::storage::scan::{Scan, ScanRequest};
 use crate::storage::series_index::SeriesId;
 
 /// Rows written per batch by a rollup step.
@@ -102,20 +102,25 @@ impl Inner {
         self.rollups.finish(&work)
     }
 
+    /// Rolls the closed partitions and recomputes the dirty windows. A
+    /// dirty window can be in a tiered partition (a late point written into
+    /// it), whose other points may be in the tier alone: it reads through
+    /// [`Db::scan`], both tiers, as a user's scan would.
     fn run_step(&self, work: &StepWork) -> Result<()> {
         let ns = self.read()?.partition_ns;
+        let db = self.handle()?;
         for (rule, todo) in self.rollups.rules().iter().zip(&work.rules) {
             if let Some((start, end)) = todo.range {
                 let partitions = self.read()?.partitions_with_data(start, end);
                 for p in partitions {
                     let from = start.max(p.saturating_mul(ns));
                     let to = end.min(p.saturating_add(1).saturating_mul(ns));
-                    self.roll_range(rule, (from, to), &[], |r| self.read()?.plan_scan(r, &ScanOptions::default()))?;
+                    self.roll_range(rule, (from, to), &[], |r| db.scan(r))?;
                 }
             }
             for &(window, _) in &todo.dirty {
                 let window = (window, window.saturating_add(rule.window_ns()));
-                self.roll_range(rule, window, &[], |r| self.read()?.plan_scan(r, &ScanOptions::default()))?;
+                self.roll_range(rule, window, &[], |r| db.scan(r))?;
             }
         }
         Ok(())
