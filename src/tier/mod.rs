@@ -19,6 +19,7 @@
 //! same rows. See `docs/design.md`, "Cold tier".
 
 mod deleted;
+mod file_options;
 mod layout;
 mod manifest;
 mod merge_exec;
