@@ -164,3 +164,44 @@ async fn tier_due_moves_every_partition_past_the_age_once() {
     never.write_rows(&rows(&initial())).unwrap();
     assert!(never.tier_due().await.unwrap().is_empty(), "without an age, only explicit calls tier");
 }
+
+#[tokio::test]
+async fn files_read_alone_keep_deletes_and_yield_to_late_writes() {
+    // Both tiered partitions lose their local chunks, so their files are
+    // read without a merge; a delete over them names a tag most queries
+    // do not select, then a late write brings back a merge for one.
+    let dir = TempDir::new("tier-alone");
+    let local = Db::open(dir.path("local"), Config::default()).unwrap();
+    let tiered = Db::open(dir.path("tiered"), Config::default().with_tier(TierConfig::new("memory://alone"))).unwrap();
+    let mut model = Model::default();
+    model.apply(&initial());
+    for db in [&local, &tiered] {
+        db.write_rows(&rows(&initial())).unwrap();
+        db.flush().unwrap();
+    }
+    for start in [T0, T0 + HOUR] {
+        tiered.tier_partition(start).await.unwrap();
+    }
+    for db in [&local, &tiered] {
+        db.compact().unwrap();
+    }
+    assert_eq!((file_points(&tiered, T0), file_points(&tiered, T0 + HOUR)), (0, 0));
+    assert_eq!(select_all(&tiered).await, model.select_all(), "files alone");
+    assert_same_answers(&local, &tiered).await;
+
+    let (from, to) = (T0 + 20 * MINUTE, T0 + 70 * MINUTE);
+    model.delete(&["b"], from, to);
+    for db in [&local, &tiered] {
+        db.delete("cpu", &[TagMatcher::eq("host", "b")], from..=to).unwrap();
+    }
+    assert_eq!(select_all(&tiered).await, model.select_all(), "deleted from files read alone");
+    assert_same_answers(&local, &tiered).await;
+
+    let later = [("a", T0 + 30 * MINUTE, Some(77.0), None), ("b", T0 + 40 * MINUTE, None, Some(1.5))];
+    model.apply(&later);
+    for db in [&local, &tiered] {
+        db.write_rows(&rows(&later)).unwrap();
+    }
+    assert_eq!(select_all(&tiered).await, model.select_all(), "a late write over a file read alone");
+    assert_same_answers(&local, &tiered).await;
+}

@@ -34,6 +34,9 @@ pub use manifest::TieredFile;
 pub use merge_exec::TierMergeExec;
 pub(crate) use scan::{TableScan, plan_scan};
 
+use datafusion::execution::cache::cache_manager::FileMetadataCache;
+use datafusion::execution::cache::default_cache::DefaultCache;
+
 use crate::error::{Error, Result};
 use crate::fs::Fs;
 use crate::query::ExportOptions;
@@ -41,6 +44,10 @@ use crate::query::ExportOptions;
 pub(crate) use layout::ListedFile;
 pub(crate) use layout::TierRoot;
 use manifest::Manifest;
+
+/// Memory the parsed footers of tier files may take: a file of a few dozen
+/// columns has a footer and page index of some kilobytes, so thousands fit.
+const FOOTER_CACHE_BYTES: usize = 32 * 1024 * 1024;
 
 /// Where and when partitions move to the cold tier.
 ///
@@ -96,6 +103,9 @@ pub(crate) struct Tier {
     manifest: RwLock<Arc<Manifest>>,
     /// One tiering at a time: each saves the manifest it read plus its files.
     writer: futures::lock::Mutex<()>,
+    /// Parsed footers and page indexes of the files scans opened, by path:
+    /// a file's name carries its checksum, so a path never holds other bytes.
+    footers: Arc<FileMetadataCache>,
 }
 
 impl Tier {
@@ -110,7 +120,13 @@ impl Tier {
             manifest_path: manifest_path.to_path_buf(),
             manifest: RwLock::new(Arc::new(manifest)),
             writer: futures::lock::Mutex::new(()),
+            footers: Arc::new(DefaultCache::new(FOOTER_CACHE_BYTES).with_name("chronicle tier footers")),
         })
+    }
+
+    /// The cache of parsed footers and page indexes that scans share.
+    pub(crate) fn footers(&self) -> Arc<FileMetadataCache> {
+        Arc::clone(&self.footers)
     }
 
     /// The manifest as last saved.
