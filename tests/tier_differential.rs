@@ -12,7 +12,7 @@ use crate::common;
 
 use chronicle::{Config, Db, Error, TagMatcher, TierConfig};
 use common::TempDir;
-use common::tiered_cpu::{HOUR, MINUTE, Model, T0, assert_same_answers, initial, late, rows, select_all};
+use common::tiered_cpu::{HOUR, MINUTE, Model, T0, answer, assert_same_answers, initial, late, rows, select_all};
 
 /// Points (field values) of partition `start` in the file.
 fn file_points(db: &Db, start: i64) -> u64 {
@@ -204,4 +204,51 @@ async fn files_read_alone_keep_deletes_and_yield_to_late_writes() {
     }
     assert_eq!(select_all(&tiered).await, model.select_all(), "a late write over a file read alone");
     assert_same_answers(&local, &tiered).await;
+}
+
+#[tokio::test]
+async fn the_latest_rows_skip_the_files_only_while_every_series_is_newer_locally() {
+    let lastpoint = "SELECT DISTINCT ON (host) * FROM cpu ORDER BY host, time DESC";
+    let plan = |db: &Db| {
+        let db = db.clone();
+        async move { answer(&db, &format!("EXPLAIN {lastpoint}")).await }
+    };
+    let dir = TempDir::new("tier-latest");
+    let local = Db::open(dir.path("local"), Config::default()).unwrap();
+    let tiered = Db::open(dir.path("tiered"), Config::default().with_tier(TierConfig::new("memory://latest"))).unwrap();
+    for db in [&local, &tiered] {
+        db.write_rows(&rows(&initial())).unwrap();
+        db.flush().unwrap();
+    }
+    for start in [T0, T0 + HOUR] {
+        tiered.tier_partition(start).await.unwrap();
+    }
+    tiered.compact().unwrap();
+    let explained = plan(&tiered).await;
+    assert!(explained.contains("ChronicleLatestExec") && !explained.contains("TierMergeExec"), "{explained}");
+    assert_eq!(answer(&tiered, lastpoint).await, answer(&local, lastpoint).await);
+
+    // A late write into a tiered partition is older than a's local points.
+    let late = [("a", T0 + 30 * MINUTE, Some(77.0), None)];
+    for db in [&local, &tiered] {
+        db.write_rows(&rows(&late)).unwrap();
+    }
+    assert!(!plan(&tiered).await.contains("TierMergeExec"));
+    assert_eq!(answer(&tiered, lastpoint).await, answer(&local, lastpoint).await);
+
+    // Deleting c's untiered points leaves its latest in a file; a new
+    // series only in a tiered partition has its latest there too.
+    for db in [&local, &tiered] {
+        db.delete("cpu", &[TagMatcher::eq("host", "c")], T0 + 2 * HOUR..=T0 + 3 * HOUR).unwrap();
+    }
+    let explained = plan(&tiered).await;
+    assert!(explained.contains("TierMergeExec"), "{explained}");
+    assert_eq!(answer(&tiered, lastpoint).await, answer(&local, lastpoint).await);
+    let only_tiered = [("d", T0 + 20 * MINUTE, Some(42.0), Some(4.2))];
+    for db in [&local, &tiered] {
+        db.delete("cpu", &[TagMatcher::eq("host", "c")], T0..=T0 + 3 * HOUR).unwrap();
+        db.write_rows(&rows(&only_tiered)).unwrap();
+    }
+    assert!(plan(&tiered).await.contains("TierMergeExec"));
+    assert_eq!(answer(&tiered, lastpoint).await, answer(&local, lastpoint).await);
 }

@@ -135,6 +135,18 @@ impl ChronicleScanExec {
         scan
     }
 
+    /// Whether every series this scan may return (its measurement's series
+    /// matching its tag matchers, whether or not they have rows) has a
+    /// point in its time range after the time partitions `partitions` (of
+    /// the cold tier, say): then none of their rows is a series' latest.
+    /// Exact (expired and deleted points do not count), as of now.
+    pub(crate) fn has_every_series_after(&self, partitions: impl Iterator<Item = i64>) -> Result<bool> {
+        let Some(newest) = partitions.max() else { return Ok(true) };
+        let after = newest.saturating_add(1).saturating_mul(self.partition_ns).max(self.request.start);
+        let r = &self.request;
+        self.db.has_every_series_in(&r.measurement, &r.matchers, after, r.end)
+    }
+
     /// Plans the scan of output partition `partition`: the request restricted
     /// to its time partition (the whole request in latest mode), planned now;
     /// `None` if it holds nothing.

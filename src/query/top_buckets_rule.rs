@@ -23,7 +23,7 @@ use datafusion::physical_plan::aggregates::AggregateExec;
 use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceChildrenOptions};
 use datafusion::physical_plan::sorts::sort::SortExec;
 
-use super::scan_input::{Source, exact_scan_under, replace_scan, rewrite_up};
+use super::scan_input::{Source, Tiers, exact_scan_under, replace_scan, rewrite_up};
 use super::to_df_error;
 use crate::storage::scan::TopBuckets;
 
@@ -51,7 +51,7 @@ fn cut_for(node: &Arc<dyn ExecutionPlan>) -> DfResult<Option<Arc<dyn ExecutionPl
     let (Some(count), first) = (sort.fetch(), sort.expr().first()) else { return Ok(None) };
     let Some(column) = first.expr.downcast_ref::<Column>() else { return Ok(None) };
     let Some(top) = sort.input().downcast_ref::<AggregateExec>() else { return Ok(None) };
-    let Some((reading, input)) = exact_scan_under(top) else { return Ok(None) };
+    let Some((reading, input)) = exact_scan_under(top, Tiers::Stop) else { return Ok(None) };
     let scan = input.scan();
     let group = reading.group_expr().expr().get(column.index());
     let Some(Source::Bucket(bucket)) = group.and_then(|(expr, _)| input.resolve(expr)) else { return Ok(None) };

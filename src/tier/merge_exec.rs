@@ -87,6 +87,11 @@ impl TierMergeExec {
         let (store_url, store) = (store_url.clone(), Arc::clone(store));
         Self { local, tiered, partitions, keys, store_url, store, properties: Arc::new(properties) }
     }
+
+    /// The time partition numbers it reads, one per output partition.
+    pub(crate) fn partitions(&self) -> &[i64] {
+        &self.partitions
+    }
 }
 
 impl DisplayAs for TierMergeExec {

@@ -155,6 +155,8 @@ pub const QUERIES: &[&str] = &[
     "SELECT host, time, usage_system FROM cpu WHERE host != 'a' AND usage_system < 2 ORDER BY host, time",
     "SELECT count(*), sum(usage_user) FROM cpu WHERE host IN ('a', 'c') AND usage_user < 30",
     "SELECT host, max(time) FROM cpu GROUP BY host ORDER BY host",
+    "SELECT DISTINCT ON (host) * FROM cpu ORDER BY host, time DESC",
+    "SELECT DISTINCT ON (host) host, time, usage_system FROM cpu WHERE host != 'b' ORDER BY host, time DESC",
     "SELECT time, usage_user FROM cpu WHERE time > '2026-01-01T01:45:00Z' ORDER BY time DESC, usage_user LIMIT 4",
 ];
 
