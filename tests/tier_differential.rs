@@ -206,16 +206,11 @@ async fn files_read_alone_keep_deletes_and_yield_to_late_writes() {
     assert_same_answers(&local, &tiered).await;
 }
 
-#[tokio::test]
-async fn the_latest_rows_skip_the_files_only_while_every_series_is_newer_locally() {
-    let lastpoint = "SELECT DISTINCT ON (host) * FROM cpu ORDER BY host, time DESC";
-    let plan = |db: &Db| {
-        let db = db.clone();
-        async move { answer(&db, &format!("EXPLAIN {lastpoint}")).await }
-    };
-    let dir = TempDir::new("tier-latest");
+/// A database of [`initial`] and a copy whose first two hours are tiered
+/// (to memory) and compacted away from its file.
+async fn first_two_hours_tiered(dir: &TempDir) -> (Db, Db) {
     let local = Db::open(dir.path("local"), Config::default()).unwrap();
-    let tiered = Db::open(dir.path("tiered"), Config::default().with_tier(TierConfig::new("memory://latest"))).unwrap();
+    let tiered = Db::open(dir.path("tiered"), Config::default().with_tier(TierConfig::new("memory://two"))).unwrap();
     for db in [&local, &tiered] {
         db.write_rows(&rows(&initial())).unwrap();
         db.flush().unwrap();
@@ -224,6 +219,18 @@ async fn the_latest_rows_skip_the_files_only_while_every_series_is_newer_locally
         tiered.tier_partition(start).await.unwrap();
     }
     tiered.compact().unwrap();
+    (local, tiered)
+}
+
+#[tokio::test]
+async fn the_latest_rows_skip_the_files_only_while_every_series_is_newer_locally() {
+    let lastpoint = "SELECT DISTINCT ON (host) * FROM cpu ORDER BY host, time DESC";
+    let plan = |db: &Db| {
+        let db = db.clone();
+        async move { answer(&db, &format!("EXPLAIN {lastpoint}")).await }
+    };
+    let dir = TempDir::new("tier-latest");
+    let (local, tiered) = first_two_hours_tiered(&dir).await;
     let explained = plan(&tiered).await;
     assert!(explained.contains("ChronicleLatestExec") && !explained.contains("TierMergeExec"), "{explained}");
     assert_eq!(answer(&tiered, lastpoint).await, answer(&local, lastpoint).await);
@@ -251,4 +258,31 @@ async fn the_latest_rows_skip_the_files_only_while_every_series_is_newer_locally
     }
     assert!(plan(&tiered).await.contains("TierMergeExec"));
     assert_eq!(answer(&tiered, lastpoint).await, answer(&local, lastpoint).await);
+}
+
+#[tokio::test]
+async fn the_newest_buckets_skip_the_files_only_when_local_rows_fill_them() {
+    let dir = TempDir::new("tier-top-buckets");
+    let (local, tiered) = first_two_hours_tiered(&dir).await;
+    // The third hour, not tiered, holds six 10-minute buckets.
+    let top = |order: &str, k: usize| {
+        format!(
+            "SELECT date_bin(INTERVAL '10 minutes', time) AS b, max(usage_user) FROM cpu \
+             GROUP BY b ORDER BY b {order} LIMIT {k}"
+        )
+    };
+    let cases = [(top("DESC", 3), false), (top("DESC", 6), false), (top("DESC", 7), true), (top("ASC", 3), true)];
+    for (sql, reads_files) in cases {
+        let explained = answer(&tiered, &format!("EXPLAIN {sql}")).await;
+        assert_eq!(explained.contains("TierMergeExec"), reads_files, "{sql}\n{explained}");
+        assert_eq!(answer(&tiered, &sql).await, answer(&local, &sql).await, "{sql}");
+    }
+    // A late write into a tiered partition changes nothing for the newest buckets.
+    let late = [("b", T0 + HOUR + 50 * MINUTE, Some(99.0), None)];
+    for db in [&local, &tiered] {
+        db.write_rows(&rows(&late)).unwrap();
+    }
+    for sql in [top("DESC", 6), top("DESC", 7)] {
+        assert_eq!(answer(&tiered, &sql).await, answer(&local, &sql).await, "{sql}");
+    }
 }

@@ -147,6 +147,13 @@ impl ChronicleScanExec {
         self.db.has_every_series_in(&r.measurement, &r.matchers, after, r.end)
     }
 
+    /// Whether this scan's time range misses every time partition of `partitions`.
+    pub(crate) fn reads_none_of(&self, partitions: &[i64]) -> bool {
+        let ns = i128::from(self.partition_ns);
+        let (start, end) = (i128::from(self.request.start), i128::from(self.request.end));
+        partitions.iter().all(|&p| (i128::from(p) + 1) * ns - 1 < start || i128::from(p) * ns > end)
+    }
+
     /// Plans the scan of output partition `partition`: the request restricted
     /// to its time partition (the whole request in latest mode), planned now;
     /// `None` if it holds nothing.

@@ -216,10 +216,7 @@ pub(crate) fn rewrite_up(plan: Arc<dyn ExecutionPlan>, rewrite: Rewrite) -> DfRe
 }
 
 /// `input` (an aggregate's input subtree) with its Chronicle scan replaced by `scan`.
-pub(crate) fn replace_scan(
-    input: &Arc<dyn ExecutionPlan>,
-    scan: Arc<dyn ExecutionPlan>,
-) -> DfResult<Arc<dyn ExecutionPlan>> {
+fn replace_scan(input: &Arc<dyn ExecutionPlan>, scan: Arc<dyn ExecutionPlan>) -> DfResult<Arc<dyn ExecutionPlan>> {
     let replaced = Arc::clone(input).transform_down(|node| {
         Ok(if node.downcast_ref::<ChronicleScanExec>().is_some() {
             Transformed::yes(Arc::clone(&scan))
