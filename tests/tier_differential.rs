@@ -12,7 +12,7 @@ use crate::common;
 
 use chronicle::{Config, Db, Error, TagMatcher, TierConfig};
 use common::TempDir;
-use common::tiered_cpu::{HOUR, MINUTE, Model, T0, assert_same_answers, initial, late, rows, select_all};
+use common::tiered_cpu::{HOUR, MINUTE, Model, T0, answer, assert_same_answers, initial, late, rows, select_all};
 
 /// Points (field values) of partition `start` in the file.
 fn file_points(db: &Db, start: i64) -> u64 {
@@ -163,4 +163,126 @@ async fn tier_due_moves_every_partition_past_the_age_once() {
     let never = Db::open(dir.path("never"), Config::default().with_tier(TierConfig::new("memory://n"))).unwrap();
     never.write_rows(&rows(&initial())).unwrap();
     assert!(never.tier_due().await.unwrap().is_empty(), "without an age, only explicit calls tier");
+}
+
+#[tokio::test]
+async fn files_read_alone_keep_deletes_and_yield_to_late_writes() {
+    // Both tiered partitions lose their local chunks, so their files are
+    // read without a merge; a delete over them names a tag most queries
+    // do not select, then a late write brings back a merge for one.
+    let dir = TempDir::new("tier-alone");
+    let local = Db::open(dir.path("local"), Config::default()).unwrap();
+    let tiered = Db::open(dir.path("tiered"), Config::default().with_tier(TierConfig::new("memory://alone"))).unwrap();
+    let mut model = Model::default();
+    model.apply(&initial());
+    for db in [&local, &tiered] {
+        db.write_rows(&rows(&initial())).unwrap();
+        db.flush().unwrap();
+    }
+    for start in [T0, T0 + HOUR] {
+        tiered.tier_partition(start).await.unwrap();
+    }
+    for db in [&local, &tiered] {
+        db.compact().unwrap();
+    }
+    assert_eq!((file_points(&tiered, T0), file_points(&tiered, T0 + HOUR)), (0, 0));
+    assert_eq!(select_all(&tiered).await, model.select_all(), "files alone");
+    assert_same_answers(&local, &tiered).await;
+
+    let (from, to) = (T0 + 20 * MINUTE, T0 + 70 * MINUTE);
+    model.delete(&["b"], from, to);
+    for db in [&local, &tiered] {
+        db.delete("cpu", &[TagMatcher::eq("host", "b")], from..=to).unwrap();
+    }
+    assert_eq!(select_all(&tiered).await, model.select_all(), "deleted from files read alone");
+    assert_same_answers(&local, &tiered).await;
+
+    let later = [("a", T0 + 30 * MINUTE, Some(77.0), None), ("b", T0 + 40 * MINUTE, None, Some(1.5))];
+    model.apply(&later);
+    for db in [&local, &tiered] {
+        db.write_rows(&rows(&later)).unwrap();
+    }
+    assert_eq!(select_all(&tiered).await, model.select_all(), "a late write over a file read alone");
+    assert_same_answers(&local, &tiered).await;
+}
+
+/// A database of [`initial`] and a copy whose first two hours are tiered
+/// (to memory) and compacted away from its file.
+async fn first_two_hours_tiered(dir: &TempDir) -> (Db, Db) {
+    let local = Db::open(dir.path("local"), Config::default()).unwrap();
+    let tiered = Db::open(dir.path("tiered"), Config::default().with_tier(TierConfig::new("memory://two"))).unwrap();
+    for db in [&local, &tiered] {
+        db.write_rows(&rows(&initial())).unwrap();
+        db.flush().unwrap();
+    }
+    for start in [T0, T0 + HOUR] {
+        tiered.tier_partition(start).await.unwrap();
+    }
+    tiered.compact().unwrap();
+    (local, tiered)
+}
+
+#[tokio::test]
+async fn the_latest_rows_skip_the_files_only_while_every_series_is_newer_locally() {
+    let lastpoint = "SELECT DISTINCT ON (host) * FROM cpu ORDER BY host, time DESC";
+    let plan = |db: &Db| {
+        let db = db.clone();
+        async move { answer(&db, &format!("EXPLAIN {lastpoint}")).await }
+    };
+    let dir = TempDir::new("tier-latest");
+    let (local, tiered) = first_two_hours_tiered(&dir).await;
+    let explained = plan(&tiered).await;
+    assert!(explained.contains("ChronicleLatestExec") && !explained.contains("TierMergeExec"), "{explained}");
+    assert_eq!(answer(&tiered, lastpoint).await, answer(&local, lastpoint).await);
+
+    // A late write into a tiered partition is older than a's local points.
+    let late = [("a", T0 + 30 * MINUTE, Some(77.0), None)];
+    for db in [&local, &tiered] {
+        db.write_rows(&rows(&late)).unwrap();
+    }
+    assert!(!plan(&tiered).await.contains("TierMergeExec"));
+    assert_eq!(answer(&tiered, lastpoint).await, answer(&local, lastpoint).await);
+
+    // Deleting c's untiered points leaves its latest in a file; a new
+    // series only in a tiered partition has its latest there too.
+    for db in [&local, &tiered] {
+        db.delete("cpu", &[TagMatcher::eq("host", "c")], T0 + 2 * HOUR..=T0 + 3 * HOUR).unwrap();
+    }
+    let explained = plan(&tiered).await;
+    assert!(explained.contains("TierMergeExec"), "{explained}");
+    assert_eq!(answer(&tiered, lastpoint).await, answer(&local, lastpoint).await);
+    let only_tiered = [("d", T0 + 20 * MINUTE, Some(42.0), Some(4.2))];
+    for db in [&local, &tiered] {
+        db.delete("cpu", &[TagMatcher::eq("host", "c")], T0..=T0 + 3 * HOUR).unwrap();
+        db.write_rows(&rows(&only_tiered)).unwrap();
+    }
+    assert!(plan(&tiered).await.contains("TierMergeExec"));
+    assert_eq!(answer(&tiered, lastpoint).await, answer(&local, lastpoint).await);
+}
+
+#[tokio::test]
+async fn the_newest_buckets_skip_the_files_only_when_local_rows_fill_them() {
+    let dir = TempDir::new("tier-top-buckets");
+    let (local, tiered) = first_two_hours_tiered(&dir).await;
+    // The third hour, not tiered, holds six 10-minute buckets.
+    let top = |order: &str, k: usize| {
+        format!(
+            "SELECT date_bin(INTERVAL '10 minutes', time) AS b, max(usage_user) FROM cpu \
+             GROUP BY b ORDER BY b {order} LIMIT {k}"
+        )
+    };
+    let cases = [(top("DESC", 3), false), (top("DESC", 6), false), (top("DESC", 7), true), (top("ASC", 3), true)];
+    for (sql, reads_files) in cases {
+        let explained = answer(&tiered, &format!("EXPLAIN {sql}")).await;
+        assert_eq!(explained.contains("TierMergeExec"), reads_files, "{sql}\n{explained}");
+        assert_eq!(answer(&tiered, &sql).await, answer(&local, &sql).await, "{sql}");
+    }
+    // A late write into a tiered partition changes nothing for the newest buckets.
+    let late = [("b", T0 + HOUR + 50 * MINUTE, Some(99.0), None)];
+    for db in [&local, &tiered] {
+        db.write_rows(&rows(&late)).unwrap();
+    }
+    for sql in [top("DESC", 6), top("DESC", 7)] {
+        assert_eq!(answer(&tiered, &sql).await, answer(&local, &sql).await, "{sql}");
+    }
 }

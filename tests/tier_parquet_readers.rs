@@ -2,8 +2,9 @@
 //! (in Python) open the Parquet files a `file://` tier holds, and their
 //! answers are compared with figures computed here from the written rows,
 //! without Chronicle. pyarrow also checks the layout: sorted by tags then
-//! time, zstd, dictionary tags, row-group statistics, the Chronicle schema
-//! and the key-value metadata naming the partition.
+//! time, zstd, dictionary tags, byte-stream-split fields, delta-packed
+//! time, row-group statistics, the Chronicle schema and the key-value
+//! metadata naming the partition.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on an unexpected error")]
 
 use crate::common;
@@ -60,15 +61,21 @@ for path in sorted(glob.glob('{glob}'), key=lambda p: int(p.split('/')[-1].split
     keys = list(zip(table['host'].to_pylist(), table['time'].cast('int64').to_pylist()))
     rg = f.metadata.row_group(0)
     cols = [rg.column(i) for i in range(rg.num_columns)]
+    enc = {{c.path_in_schema: set(c.encodings) for c in cols}}
+    dictionary = lambda name: bool(enc[name] & {{'RLE_DICTIONARY', 'PLAIN_DICTIONARY'}})
+    floats = [n for n in table.schema.names if str(table.schema.field(n).type) == 'double']
+    encodings = (all('BYTE_STREAM_SPLIT' in enc[n] and not dictionary(n) for n in floats),
+                 'DELTA_BINARY_PACKED' in enc['time'] and not dictionary('time'),
+                 dictionary('host') and dictionary('region'))
     print(meta['chronicle.measurement'], meta['chronicle.partition_start'], meta['chronicle.partition_end'],
           meta['chronicle.schema_version'], table.num_rows, keys == sorted(keys),
-          all(c.compression == 'ZSTD' for c in cols), all(c.statistics.has_min_max for c in cols),
+          all(c.compression == 'ZSTD' for c in cols), all(c.statistics.has_min_max for c in cols), *encodings,
           str(table.schema.field('host').type), str(table.schema.field('time').type), table.schema.names)"#
     ));
     let columns = "['time', 'host', 'region', 'usage_system', 'usage_user']";
     let line = |start: i64, rows: usize| {
         format!(
-            "cpu {start} {} 1 {rows} True True True dictionary<values=string, indices=int32, ordered=0> \
+            "cpu {start} {} 1 {rows} True True True True True True dictionary<values=string, indices=int32, ordered=0> \
              timestamp[ns, tz=UTC] {columns}",
             start + HOUR - 1
         )

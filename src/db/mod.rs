@@ -56,6 +56,7 @@ use crate::model::{Point, Row, SeriesKey, WriteRow};
 use crate::rollup::RollupTracker;
 use crate::storage::file::store::{FileDamage, FileStore};
 use crate::storage::head::Head;
+use crate::storage::matcher::TagMatcher;
 use crate::storage::scan::{Scan, ScanOptions, ScanRequest};
 use crate::tier::Tier;
 use crate::wal::{self, SyncPolicy, Wal, WalOptions};
@@ -448,6 +449,22 @@ impl Db {
             }
         };
         Ok(ids.into_iter().filter_map(|id| st.index.key(id)).collect())
+    }
+
+    /// Whether every series of `measurement` matching `matchers` (the
+    /// index's, including series whose points all expired or were
+    /// deleted) has a point in `start..=end`, as [`Db::series_keys`] counts.
+    pub(crate) fn has_every_series_in(
+        &self,
+        measurement: &str,
+        matchers: &[TagMatcher],
+        start: i64,
+        end: i64,
+    ) -> Result<bool> {
+        let expiry = self.expiry()?;
+        let st = self.read()?;
+        let live = st.series_in_range(start, end, &expiry)?;
+        Ok(st.index.select(measurement, matchers).iter().all(|id| live.contains(id)))
     }
 
     /// What each time partition holds, in the file and in memory, by start time.

@@ -48,19 +48,22 @@ impl Db {
     ) -> Result<u64> {
         let ctx = self.session_context();
         register_destination(&ctx, destination, options)?;
-        self.write_parquet_in(&ctx, source, range, destination, &[]).await
+        let mut parquet = TableParquetOptions::new();
+        parquet.global.compression = Some("zstd(3)".into());
+        parquet.global.dictionary_enabled = Some(true);
+        self.write_parquet_in(&ctx, source, range, destination, parquet).await
     }
 
     /// Writes `source` restricted to `range` to `destination`, a URL whose
-    /// store `ctx` already has, with `metadata` as extra Parquet key-value
-    /// metadata. The one writer of exports and of the cold tier.
+    /// store `ctx` already has, encoded as `options` say. The one writer of
+    /// exports and of the cold tier.
     pub(crate) async fn write_parquet_in(
         &self,
         ctx: &SessionContext,
         source: ExportSource<'_>,
         range: Option<(i64, i64)>,
         destination: &str,
-        metadata: &[(&str, String)],
+        options: TableParquetOptions,
     ) -> Result<u64> {
         let mut frame = match source {
             ExportSource::Measurement(m) => {
@@ -79,12 +82,6 @@ impl Db {
             }
             let ts = |t: i64| lit(ScalarValue::TimestampNanosecond(Some(t), Some("UTC".into())));
             frame = frame.filter(col("time").between(ts(start), ts(end)))?;
-        }
-        let mut options = TableParquetOptions::new();
-        options.global.compression = Some("zstd(3)".into());
-        options.global.dictionary_enabled = Some(true);
-        for (key, value) in metadata {
-            options.key_value_metadata.insert((*key).to_string(), Some(value.clone()));
         }
         let written = frame
             .write_parquet(destination, DataFrameWriteOptions::new().with_single_file_output(true), Some(options))

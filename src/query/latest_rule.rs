@@ -12,6 +12,11 @@
 //! - the (Partial) aggregate's input is a Chronicle scan (as
 //!   [`Input::under`] finds it) that applies every filter itself (no field
 //!   ranges) and has no limit;
+//! - if that scan is in a union with tiered partitions (see
+//!   [`crate::tier`]), every series the scan may return has a point after
+//!   the newest of them ([`ChronicleScanExec::has_every_series_after`]):
+//!   then no tiered row is any series' latest, and the union is replaced by
+//!   the scan alone, so the Parquet files are not read;
 //! - every aggregate is `first_value` ordered by `time DESC` or `last_value`
 //!   ordered by `time ASC` (besides group tags, constant in a group), without
 //!   IGNORE NULLS or DISTINCT, or `max(time)`.
@@ -22,6 +27,7 @@
 //! the pick is unspecified, as it is for the aggregate.
 //!
 //! [`ChronicleScanExec::latest`]: super::ChronicleScanExec::latest
+//! [`ChronicleScanExec::has_every_series_after`]: super::ChronicleScanExec::has_every_series_after
 
 use std::sync::Arc;
 
@@ -37,7 +43,8 @@ use datafusion::physical_plan::repartition::RepartitionExec;
 use datafusion::physical_plan::{ExecutionPlan, Partitioning, PhysicalExpr};
 
 use super::latest_exec::ChronicleLatestExec;
-use super::scan_input::{Input, Source, exact_scan_under, replace_scan, rewrite_up};
+use super::scan_input::{Input, Source, Tiers, exact_scan_under, rewrite_up};
+use super::to_df_error;
 
 /// Answers latest-row aggregates from one row per series; see the module docs.
 #[derive(Debug, Default, Clone, Copy)]
@@ -60,11 +67,15 @@ impl PhysicalOptimizerRule for ChronicleLatestRule {
 /// `node` answered by [`ChronicleLatestExec`], if it may be.
 fn latest_for(node: &Arc<dyn ExecutionPlan>) -> DfResult<Option<Arc<dyn ExecutionPlan>>> {
     let Some(top) = node.downcast_ref::<AggregateExec>() else { return Ok(None) };
-    let Some((reading, input)) = exact_scan_under(top) else { return Ok(None) };
+    let Some((reading, input)) = exact_scan_under(top, Tiers::Through) else { return Ok(None) };
     if reading.filter_expr().iter().any(Option::is_some) {
         return Ok(None);
     }
     let scan = input.scan();
+    let tiered = input.tiered_partitions();
+    if !tiered.is_empty() && !scan.has_every_series_after(tiered.iter().copied()).map_err(to_df_error)? {
+        return Ok(None);
+    }
     let mut tags = Vec::new();
     for (expr, _) in reading.group_expr().expr() {
         match input.resolve(expr) {
@@ -81,7 +92,7 @@ fn latest_for(node: &Arc<dyn ExecutionPlan>) -> DfResult<Option<Arc<dyn Executio
     }
     let Some(time) = time else { return Ok(None) };
 
-    let mut rows = replace_scan(reading.input(), Arc::new(scan.latest()))?;
+    let mut rows = input.replace(reading.input(), Arc::new(scan.latest()))?;
     if rows.properties().partitioning.partition_count() > 1 {
         rows = Arc::new(CoalescePartitionsExec::new(rows));
     }

@@ -135,6 +135,25 @@ impl ChronicleScanExec {
         scan
     }
 
+    /// Whether every series this scan may return (its measurement's series
+    /// matching its tag matchers, whether or not they have rows) has a
+    /// point in its time range after the time partitions `partitions` (of
+    /// the cold tier, say): then none of their rows is a series' latest.
+    /// Exact (expired and deleted points do not count), as of now.
+    pub(crate) fn has_every_series_after(&self, partitions: impl Iterator<Item = i64>) -> Result<bool> {
+        let Some(newest) = partitions.max() else { return Ok(true) };
+        let after = newest.saturating_add(1).saturating_mul(self.partition_ns).max(self.request.start);
+        let r = &self.request;
+        self.db.has_every_series_in(&r.measurement, &r.matchers, after, r.end)
+    }
+
+    /// Whether this scan's time range misses every time partition of `partitions`.
+    pub(crate) fn reads_none_of(&self, partitions: &[i64]) -> bool {
+        let ns = i128::from(self.partition_ns);
+        let (start, end) = (i128::from(self.request.start), i128::from(self.request.end));
+        partitions.iter().all(|&p| (i128::from(p) + 1) * ns - 1 < start || i128::from(p) * ns > end)
+    }
+
     /// Plans the scan of output partition `partition`: the request restricted
     /// to its time partition (the whole request in latest mode), planned now;
     /// `None` if it holds nothing.

@@ -2,11 +2,16 @@
 //! [`ChronicleScanExec`] feeding it and what its expressions compute
 //! (`time`, a tag, a field, or a `date_bin` of `time`). Shared by the
 //! physical optimizer rules that rewrite aggregates over a scan.
+//!
+//! A table with tiered partitions in range plans a union of its scan of
+//! the other partitions and the cold tier's plans ([`crate::tier`]); a rule
+//! that can tell the tiered rows do not matter to its answer looks through
+//! that union ([`Tiers::Through`]) and replaces it whole.
 
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Result as DfResult, ScalarValue};
 use datafusion::functions::datetime::date_bin::DateBinFunc;
 use datafusion::physical_expr::ScalarFunctionExpr;
@@ -16,10 +21,12 @@ use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::coop::CooperativeExec;
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::repartition::RepartitionExec;
+use datafusion::physical_plan::union::UnionExec;
 use datafusion::physical_plan::{ExecutionPlan, Partitioning, PhysicalExpr};
 
 use super::scan_exec::ChronicleScanExec;
 use super::stats_exec::TimeBucket;
+use crate::tier::TierMergeExec;
 
 /// Nanoseconds in a day, for day intervals.
 const DAY_NS: i64 = 86_400_000_000_000;
@@ -33,10 +40,22 @@ pub(crate) enum Source {
     Bucket(TimeBucket),
 }
 
+/// Whether a rule looks through a union of a scan with tiered partitions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Tiers {
+    /// Only a plain scan matches.
+    Stop,
+    /// A union of one scan with the cold tier's plans matches too.
+    Through,
+}
+
 /// The scan under an aggregate and the projection between them, if any.
 pub(crate) struct Input<'a> {
     scan: &'a ChronicleScanExec,
     pub(crate) projection: Option<&'a ProjectionExec>,
+    /// The union holding the scan and the tiered partitions' plans, if the
+    /// scan was found in one.
+    union: Option<&'a Arc<dyn ExecutionPlan>>,
 }
 
 impl<'a> Input<'a> {
@@ -44,6 +63,12 @@ impl<'a> Input<'a> {
     /// `CooperativeExec`s and (for a Partial aggregate) round-robin
     /// `RepartitionExec`s, none of which change which rows reach it.
     pub(crate) fn under(aggregate: &'a AggregateExec) -> Option<Self> {
+        Self::under_with(aggregate, Tiers::Stop)
+    }
+
+    /// [`Input::under`], also finding the scan in a union with the tiered
+    /// partitions' plans when `tiers` says so.
+    fn under_with(aggregate: &'a AggregateExec, tiers: Tiers) -> Option<Self> {
         let partial = *aggregate.mode() == AggregateMode::Partial;
         let (mut below, mut projection) = (aggregate.input(), None);
         loop {
@@ -63,7 +88,48 @@ impl<'a> Input<'a> {
                 break;
             }
         }
-        below.downcast_ref::<ChronicleScanExec>().map(|scan| Self { scan, projection })
+        if let Some(scan) = below.downcast_ref::<ChronicleScanExec>() {
+            return Some(Self { scan, projection, union: None });
+        }
+        let union = below.downcast_ref::<UnionExec>().filter(|_| tiers == Tiers::Through)?;
+        let (scans, tiered): (Vec<_>, Vec<_>) =
+            union.inputs().iter().partition(|c| c.downcast_ref::<ChronicleScanExec>().is_some());
+        let ([scan], false) = (scans.as_slice(), tiered.is_empty()) else { return None };
+        let scan = scan.downcast_ref::<ChronicleScanExec>()?;
+        Some(Self { scan, projection, union: Some(below) })
+    }
+
+    /// The time partitions the tiered plans beside the scan read (none
+    /// without a union).
+    pub(crate) fn tiered_partitions(&self) -> Vec<i64> {
+        let Some(union) = self.union else { return Vec::new() };
+        let mut partitions = Vec::new();
+        let mut pending: Vec<&Arc<dyn ExecutionPlan>> = union.children();
+        while let Some(node) = pending.pop() {
+            if let Some(merge) = node.downcast_ref::<TierMergeExec>() {
+                partitions.extend_from_slice(merge.partitions());
+            }
+            pending.extend(node.children());
+        }
+        partitions
+    }
+
+    /// `input` (an aggregate's input subtree) with the scan, or the union
+    /// holding it, replaced by `scan`.
+    pub(crate) fn replace(
+        &self,
+        input: &Arc<dyn ExecutionPlan>,
+        scan: Arc<dyn ExecutionPlan>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let Some(union) = self.union else { return replace_scan(input, scan) };
+        let replaced = Arc::clone(input).transform_down(|node| {
+            Ok(if std::ptr::addr_eq(Arc::as_ptr(&node), Arc::as_ptr(union)) {
+                Transformed::new(Arc::clone(&scan), true, TreeNodeRecursion::Jump)
+            } else {
+                Transformed::no(node)
+            })
+        })?;
+        Ok(replaced.data)
     }
 
     /// The scan.
@@ -121,14 +187,15 @@ fn reading_aggregate(top: &AggregateExec) -> Option<&AggregateExec> {
 
 /// For an aggregate `top` (Final or Single): the aggregate reading its rows
 /// and its input, when that is a plain `GROUP BY` (no grouping sets, no
-/// group limit) straight over a Chronicle scan that applies every filter
-/// itself (no field ranges), with no limit and not in latest mode.
-pub(crate) fn exact_scan_under(top: &AggregateExec) -> Option<(&AggregateExec, Input<'_>)> {
+/// group limit) straight over a Chronicle scan (or, as `tiers` says, a
+/// union of one with tiered partitions) that applies every filter itself
+/// (no field ranges), with no limit and not in latest mode.
+pub(crate) fn exact_scan_under(top: &AggregateExec, tiers: Tiers) -> Option<(&AggregateExec, Input<'_>)> {
     let reading = reading_aggregate(top)?;
     if !reading.group_expr().is_single() || reading.limit_options().is_some() || top.limit_options().is_some() {
         return None;
     }
-    let input = Input::under(reading)?;
+    let input = Input::under_with(reading, tiers)?;
     let request = input.scan().request();
     let exact = request.field_ranges.is_empty() && request.limit.is_none() && !input.scan().options().latest;
     exact.then_some((reading, input))
@@ -149,10 +216,7 @@ pub(crate) fn rewrite_up(plan: Arc<dyn ExecutionPlan>, rewrite: Rewrite) -> DfRe
 }
 
 /// `input` (an aggregate's input subtree) with its Chronicle scan replaced by `scan`.
-pub(crate) fn replace_scan(
-    input: &Arc<dyn ExecutionPlan>,
-    scan: Arc<dyn ExecutionPlan>,
-) -> DfResult<Arc<dyn ExecutionPlan>> {
+fn replace_scan(input: &Arc<dyn ExecutionPlan>, scan: Arc<dyn ExecutionPlan>) -> DfResult<Arc<dyn ExecutionPlan>> {
     let replaced = Arc::clone(input).transform_down(|node| {
         Ok(if node.downcast_ref::<ChronicleScanExec>().is_some() {
             Transformed::yes(Arc::clone(&scan))

@@ -11,6 +11,12 @@
 //! k-th of those are not read. Every group of the first k
 //! buckets is still complete, so the TopK picks the same rows. The cut uses
 //! the data present when the query is planned.
+//!
+//! A scan in a union with tiered partitions (see [`crate::tier`]) is cut
+//! from its local rows alone; when the cut leaves out every tiered
+//! partition (the first k buckets are all local), the union is replaced by
+//! the cut scan and no Parquet file is read. Otherwise the rule does not
+//! apply.
 
 use std::sync::Arc;
 
@@ -23,7 +29,7 @@ use datafusion::physical_plan::aggregates::AggregateExec;
 use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceChildrenOptions};
 use datafusion::physical_plan::sorts::sort::SortExec;
 
-use super::scan_input::{Source, exact_scan_under, replace_scan, rewrite_up};
+use super::scan_input::{Source, Tiers, exact_scan_under, rewrite_up};
 use super::to_df_error;
 use crate::storage::scan::TopBuckets;
 
@@ -51,12 +57,16 @@ fn cut_for(node: &Arc<dyn ExecutionPlan>) -> DfResult<Option<Arc<dyn ExecutionPl
     let (Some(count), first) = (sort.fetch(), sort.expr().first()) else { return Ok(None) };
     let Some(column) = first.expr.downcast_ref::<Column>() else { return Ok(None) };
     let Some(top) = sort.input().downcast_ref::<AggregateExec>() else { return Ok(None) };
-    let Some((reading, input)) = exact_scan_under(top) else { return Ok(None) };
+    let Some((reading, input)) = exact_scan_under(top, Tiers::Through) else { return Ok(None) };
     let scan = input.scan();
     let group = reading.group_expr().expr().get(column.index());
     let Some(Source::Bucket(bucket)) = group.and_then(|(expr, _)| input.resolve(expr)) else { return Ok(None) };
     let cut = scan.with_top_buckets(TopBuckets { bucket, count, newest: first.options.descending });
-    let below = replace_scan(sort.input(), Arc::new(cut.map_err(to_df_error)?))?;
+    let cut = cut.map_err(to_df_error)?;
+    if !cut.reads_none_of(&input.tiered_partitions()) {
+        return Ok(None);
+    }
+    let below = input.replace(sort.input(), Arc::new(cut))?;
     let recompute = ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute);
     Ok(Some(Arc::clone(node).replace_children(vec![below], recompute)?))
 }

@@ -12,9 +12,14 @@
 //! once, a late write overrides the tiered point, and when the local
 //! chunks are gone the same rows come out.
 //!
-//! Invariant: neither input is narrowed by anything but time and tags
-//! (both are properties of the row key), so a row dropped on one side is
-//! dropped on the other; field predicates run after the merge.
+//! A partition the local scan holds nothing of (no local scan at all, or
+//! one planned without that partition) streams its file's rows as they
+//! are: a tier file holds each (series, time) once. Without a local scan
+//! the Parquet scan may read any columns and apply any predicate.
+//!
+//! Invariant: with a local scan, neither input is narrowed by anything but
+//! time and tags (both are properties of the row key), so a row dropped on
+//! one side is dropped on the other; field predicates run after the merge.
 
 use std::fmt;
 use std::sync::Arc;
@@ -44,8 +49,9 @@ use crate::query::ChronicleScanExec;
 /// Reads tiered partitions from both tiers; see the module docs.
 #[derive(Debug)]
 pub struct TierMergeExec {
-    /// The local scan of the tiered partitions (the ones holding rows).
-    local: ChronicleScanExec,
+    /// The local scan of the tiered partitions (the ones holding rows), if
+    /// any is merged.
+    local: Option<ChronicleScanExec>,
     /// The Parquet scan: output partition `i` reads the file of `partitions[i]`.
     tiered: Arc<dyn ExecutionPlan>,
     /// Time partition numbers, one per output partition.
@@ -59,18 +65,19 @@ pub struct TierMergeExec {
 }
 
 impl TierMergeExec {
-    /// Merges `local` and `tiered` (same schema, key = the first `keys`
-    /// columns); `tiered` has one partition per entry of `partitions` and
-    /// reads `store`, registered for it under `store_url` at execution.
+    /// Merges `local` (if any) and `tiered` (same schema, key = the first
+    /// `keys` columns); `tiered` has one partition per entry of
+    /// `partitions` and reads `store`, registered for it under `store_url`
+    /// at execution.
     pub(crate) fn new(
-        local: ChronicleScanExec,
+        local: Option<ChronicleScanExec>,
         tiered: Arc<dyn ExecutionPlan>,
         partitions: Vec<i64>,
         keys: usize,
         store_url: &ObjectStoreUrl,
         store: &Arc<dyn ObjectStore>,
     ) -> Self {
-        let schema = local.schema();
+        let schema = tiered.schema();
         let properties = PlanProperties::new(
             EquivalenceProperties::new(schema),
             Partitioning::UnknownPartitioning(partitions.len().max(1)),
@@ -79,6 +86,11 @@ impl TierMergeExec {
         );
         let (store_url, store) = (store_url.clone(), Arc::clone(store));
         Self { local, tiered, partitions, keys, store_url, store, properties: Arc::new(properties) }
+    }
+
+    /// The time partition numbers it reads, one per output partition.
+    pub(crate) fn partitions(&self) -> &[i64] {
+        &self.partitions
     }
 }
 
@@ -91,7 +103,7 @@ impl DisplayAs for TierMergeExec {
             f,
             "TierMergeExec: partitions={:?}, local=[{}], tiered=[{}]",
             self.partitions,
-            self.local.parameters(),
+            self.local.as_ref().map_or_else(|| "none".to_string(), ChronicleScanExec::parameters),
             displayable(self.tiered.as_ref()).one_line().to_string().trim_end()
         )
     }
@@ -128,19 +140,15 @@ impl ExecutionPlan for TierMergeExec {
         let Some(&p) = self.partitions.get(partition) else {
             return Ok(Box::pin(RecordBatchStreamAdapter::new(schema, futures::stream::empty())));
         };
-        let local = match self.local.partitions().iter().position(|&q| q == p) {
-            Some(i) => Some(self.local.execute(i, Arc::clone(&context))?),
-            None => None,
-        };
+        let local = self.local.as_ref().and_then(|l| Some((l, l.partitions().iter().position(|&q| q == p)?)));
         context.runtime_env().register_object_store(self.store_url.as_ref(), Arc::clone(&self.store));
         let tiered = self.tiered.execute(partition, Arc::clone(&context))?;
+        let Some((local, i)) = local else { return Ok(tiered) };
+        let local = local.execute(i, Arc::clone(&context))?;
         let (keys, batch_rows) = (self.keys, context.session_config().batch_size().max(1));
         let out_schema = Arc::clone(&schema);
         let merged = async move {
-            let local = match local {
-                Some(stream) => common::collect(stream).await?,
-                None => Vec::new(),
-            };
+            let local = common::collect(local).await?;
             let tiered = common::collect(tiered).await?;
             let batch = merge(&out_schema, &local, &tiered, keys)?;
             let slices: Vec<DfResult<RecordBatch>> = (0..batch.num_rows())

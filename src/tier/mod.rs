@@ -25,6 +25,7 @@
 //! same rows. See `docs/design.md`, "Cold tier".
 
 mod deleted;
+mod file_options;
 mod layout;
 mod manifest;
 mod merge_exec;
@@ -44,6 +45,9 @@ pub(crate) use request_scan::scan_request;
 pub(crate) use runtime::run as block_on;
 pub(crate) use scan::{TableScan, plan_scan};
 
+use datafusion::execution::cache::cache_manager::FileMetadataCache;
+use datafusion::execution::cache::default_cache::DefaultCache;
+
 use crate::error::{Error, Result};
 use crate::fs::Fs;
 use crate::query::ExportOptions;
@@ -55,6 +59,10 @@ use manifest::Manifest;
 #[cfg(feature = "ballista")]
 pub(crate) use mirror::read as read_mirror;
 use mirror::{Mirror, MirrorWriter};
+
+/// Memory the parsed footers of tier files may take: a file of a few dozen
+/// columns has a footer and page index of some kilobytes, so thousands fit.
+const FOOTER_CACHE_BYTES: usize = 32 * 1024 * 1024;
 
 /// Where and when partitions move to the cold tier.
 ///
@@ -112,6 +120,9 @@ pub(crate) struct Tier {
     writer: futures::lock::Mutex<()>,
     /// The manifest's mirror in the store, for readers without the database.
     mirror: MirrorWriter,
+    /// Parsed footers and page indexes of the files scans opened, by path:
+    /// a file's name carries its checksum, so a path never holds other bytes.
+    footers: Arc<FileMetadataCache>,
 }
 
 impl Tier {
@@ -127,7 +138,13 @@ impl Tier {
             manifest: RwLock::new(Arc::new(manifest)),
             writer: futures::lock::Mutex::new(()),
             mirror: MirrorWriter::new(),
+            footers: Arc::new(DefaultCache::new(FOOTER_CACHE_BYTES).with_name("chronicle tier footers")),
         })
+    }
+
+    /// The cache of parsed footers and page indexes that scans share.
+    pub(crate) fn footers(&self) -> Arc<FileMetadataCache> {
+        Arc::clone(&self.footers)
     }
 
     /// The manifest as last saved.

@@ -4,7 +4,8 @@
 //!
 //! Order (each step only after the one before succeeded):
 //! 1. export the (measurement, partition) into memory: sorted by tags then
-//!    time, zstd, dictionary tags, key-value metadata ([`super::layout`]);
+//!    time, encoded as [`super::file_options`] says, key-value metadata
+//!    ([`super::layout`]);
 //! 2. upload it under a name carrying its CRC-32, never the name of a file
 //!    the manifest lists with other bytes;
 //! 3. read it back: size and CRC-32 must match what was exported;
@@ -24,10 +25,12 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use datafusion::catalog::TableProvider;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
+use super::file_options::tier_file_options;
 use super::layout::{
     KEY_MEASUREMENT, KEY_PARTITION_END, KEY_PARTITION_START, KEY_SCHEMA_VERSION, SCHEMA_VERSION, TierRoot,
 };
@@ -153,7 +156,8 @@ impl Db {
         ];
         let destination = format!("{STAGING_URL}{STAGING_FILE}");
         let source = ExportSource::Measurement(measurement);
-        let rows = self.write_parquet_in(&ctx, source, Some((start, end)), &destination, &metadata).await?;
+        let options = tier_file_options(&self.table(measurement)?.schema(), &metadata);
+        let rows = self.write_parquet_in(&ctx, source, Some((start, end)), &destination, options).await?;
         if rows == 0 {
             return Ok(None);
         }

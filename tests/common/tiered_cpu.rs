@@ -155,6 +155,11 @@ pub const QUERIES: &[&str] = &[
     "SELECT host, time, usage_system FROM cpu WHERE host != 'a' AND usage_system < 2 ORDER BY host, time",
     "SELECT count(*), sum(usage_user) FROM cpu WHERE host IN ('a', 'c') AND usage_user < 30",
     "SELECT host, max(time) FROM cpu GROUP BY host ORDER BY host",
+    "SELECT DISTINCT ON (host) * FROM cpu ORDER BY host, time DESC",
+    "SELECT date_bin(INTERVAL '10 minutes', time) AS b, max(usage_user) FROM cpu GROUP BY b ORDER BY b DESC LIMIT 3",
+    "SELECT date_bin(INTERVAL '10 minutes', time) AS b, count(*) FROM cpu GROUP BY b ORDER BY b DESC LIMIT 10",
+    "SELECT date_bin(INTERVAL '10 minutes', time) AS b, min(usage_system) FROM cpu GROUP BY b ORDER BY b LIMIT 3",
+    "SELECT DISTINCT ON (host) host, time, usage_system FROM cpu WHERE host != 'b' ORDER BY host, time DESC",
     "SELECT time, usage_user FROM cpu WHERE time > '2026-01-01T01:45:00Z' ORDER BY time DESC, usage_user LIMIT 4",
 ];
 
