@@ -25,7 +25,7 @@ use common::TempDir;
 // ---------------------------------------------------------------------------
 
 /// One hour in nanoseconds: the default partition duration.
-const H: i64 = 3_600_000_000_000;
+pub(crate) const H: i64 = 3_600_000_000_000;
 /// Points per series and partition in the fixtures.
 const N: i64 = 100;
 /// Bytes of the database file header.
@@ -37,7 +37,7 @@ const PARTITION_PREFIX: u64 = 16;
 /// Bytes of a whole footer block.
 const FOOTER: u64 = 33;
 /// Bytes of a WAL segment header.
-const SEGMENT_HEADER: u64 = 10;
+pub(crate) const SEGMENT_HEADER: u64 = 10;
 /// Bytes of a WAL record header: len u32, crc u32, lsn u64.
 const RECORD_HEADER: u64 = 16;
 
@@ -46,23 +46,23 @@ const INDEX: u8 = 2;
 const FOOTER_TYPE: u8 = 3;
 const SERIES: u8 = 4;
 
-fn config() -> Config {
+pub(crate) fn config() -> Config {
     Config::default().with_sync(SyncPolicy::Always)
 }
 
-fn open(path: &Path) -> Db {
+pub(crate) fn open(path: &Path) -> Db {
     Db::open(path, config()).unwrap()
 }
 
 /// The WAL directory of the database at `path`.
-fn wal_dir(path: &Path) -> PathBuf {
+pub(crate) fn wal_dir(path: &Path) -> PathBuf {
     let mut name = OsString::from(path.as_os_str());
     name.push(".wal");
     PathBuf::from(name)
 }
 
 /// Copies the database file and its WAL (not the lock) from `from` to `to`.
-fn copy_db(from: &Path, to: &Path) {
+pub(crate) fn copy_db(from: &Path, to: &Path) {
     std::fs::copy(from, to).unwrap();
     let (src, dst) = (wal_dir(from), wal_dir(to));
     let _ = std::fs::remove_dir_all(&dst);
@@ -74,7 +74,7 @@ fn copy_db(from: &Path, to: &Path) {
 }
 
 /// The WAL segments of the database at `path`, in log order.
-fn segments(path: &Path) -> Vec<PathBuf> {
+pub(crate) fn segments(path: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(wal_dir(path))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -85,7 +85,7 @@ fn segments(path: &Path) -> Vec<PathBuf> {
 }
 
 /// (offset, whole length) of every record of a segment.
-fn records(segment: &Path) -> Vec<(u64, u64)> {
+pub(crate) fn records(segment: &Path) -> Vec<(u64, u64)> {
     let bytes = std::fs::read(segment).unwrap();
     let mut out = Vec::new();
     let mut at = SEGMENT_HEADER as usize;
@@ -158,7 +158,7 @@ fn truncate(path: &Path, len: u64) {
     std::fs::OpenOptions::new().write(true).open(path).unwrap().set_len(len).unwrap();
 }
 
-fn file_len(path: &Path) -> u64 {
+pub(crate) fn file_len(path: &Path) -> u64 {
     std::fs::metadata(path).unwrap().len()
 }
 
@@ -169,12 +169,12 @@ fn value(host: &str, p: i64, i: i64) -> f64 {
 }
 
 /// `N` points of `host` in partition `p`, one second apart.
-fn points(host: &str, p: i64) -> Vec<Point> {
+pub(crate) fn points(host: &str, p: i64) -> Vec<Point> {
     (0..N).map(|i| Point::new("cpu", value(host, p, i), p * H + i * 1_000_000_000).with_tag("host", host)).collect()
 }
 
 /// Every (host, time, value) a scan returns, or its first error.
-fn read(db: &Db, req: &ScanRequest) -> Result<Vec<(String, i64, f64)>, Error> {
+pub(crate) fn read(db: &Db, req: &ScanRequest) -> Result<Vec<(String, i64, f64)>, Error> {
     let mut out = Vec::new();
     for batch in db.scan(req)? {
         let batch = batch?;
@@ -191,7 +191,7 @@ fn read(db: &Db, req: &ScanRequest) -> Result<Vec<(String, i64, f64)>, Error> {
 }
 
 /// What `points(host, p)` wrote, for each (host, p), as `read` returns it.
-fn expected(parts: &[(&str, i64)]) -> Vec<(String, i64, f64)> {
+pub(crate) fn expected(parts: &[(&str, i64)]) -> Vec<(String, i64, f64)> {
     parts
         .iter()
         .flat_map(|&(host, p)| (0..N).map(move |i| (host.to_string(), p * H + i * 1_000_000_000, value(host, p, i))))
@@ -203,7 +203,7 @@ fn partition(p: i64) -> ScanRequest {
     ScanRequest::new("cpu").with_time_range(p * H, (p + 1) * H - 1)
 }
 
-fn all() -> ScanRequest {
+pub(crate) fn all() -> ScanRequest {
     ScanRequest::new("cpu")
 }
 
@@ -263,7 +263,7 @@ fn assert_recovery_is_durable(dir: &TempDir, db: Db, path: &Path) {
 
 /// A database whose ten batches (`points("a", 0)` split in ten) are only in
 /// its WAL: a copy taken while the writer was open.
-fn wal_only(dir: &TempDir) -> PathBuf {
+pub(crate) fn wal_only(dir: &TempDir) -> PathBuf {
     let source = dir.path("source");
     let db = open(&source);
     for chunk in points("a", 0).chunks(10) {

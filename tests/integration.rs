@@ -21,6 +21,7 @@ mod codec_corruption;
 mod codec_roundtrip;
 mod compaction_policy;
 mod corruption;
+mod corruption_wal_spare;
 mod crash_kill;
 mod db_write_scan;
 mod delete;

@@ -12,7 +12,9 @@
 //! `close`. For `highcard_1m` the generator holds one batch per thread; for
 //! `tsbs_cpu_100x1d_2w` the day's values (76 MB) are generated up front.
 //! After reopening, the label queries are timed (index only: no chunk is
-//! read) and printed in a second table, `dataset query results ms`.
+//! read) and printed in a second table, `dataset query results ms`: tag
+//! keys and values, and the series listing of one measurement as the
+//! Prometheus API answers it.
 
 use std::path::Path;
 use std::process::Command;
@@ -20,7 +22,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use chronicle::testing::{CPU_FIELDS, HIGHCARD_MEASUREMENTS, Highcard, TsbsCpu};
-use chronicle::{Config, Db, ScanRequest, SyncPolicy};
+use chronicle::{Config, Db, ScanRequest, SyncPolicy, promql};
 
 const DATASETS: [&str; 2] = ["tsbs_cpu_100x1d_2w", "highcard_1m"];
 const WRITERS: usize = 2;
@@ -128,6 +130,9 @@ fn highcard(dir: &Path, series: usize) {
     timed("tag_values(cpu, hostname)", &|| tag_values("hostname"));
     timed("tag_values(cpu, region)", &|| tag_values("region"));
     timed("tag_keys(cpu)", &|| db.tag_keys(Some("cpu")).expect("lists").len());
+    // What Prometheus's `/api/v1/series?match[]=cpu` answers: every label set of one measurement.
+    let selector = [HIGHCARD_MEASUREMENTS[0].to_string()];
+    timed("series(cpu)", &|| promql::labels::series(&db, &selector, None).expect("lists").len());
     db.close().expect("closes");
     drop(db);
     print_row(name, series * STEPS, seconds, file_bytes, open_ms);

@@ -9,7 +9,8 @@
 //! the microsecond), from a seed per query type, so both engines answer the
 //! same sequence of statements. The SQL follows TSBS's TimescaleDB shapes
 //! (host filters as `hostname = 'a' OR hostname = 'b'`, `DISTINCT ON` for
-//! lastpoint) with `date_bin` or `date_trunc` in place of `time_bucket`.
+//! lastpoint) with `date_bin` or `date_trunc` in place of `time_bucket`, and
+//! every aggregate named, since engines name an unnamed one differently.
 //!
 //! Environment: `TSBS_QUERIES=lastpoint,high-cpu-all` runs only those query
 //! types, `TSBS_ITERATIONS=200` times each longer (under `perf record`).
@@ -129,7 +130,7 @@ impl Shape {
             Shape::GroupbyOrderbyLimit => {
                 let (_, end) = window(rng, HOUR_NS);
                 format!(
-                    "SELECT {} AS minute, max(usage_user) FROM cpu \
+                    "SELECT {} AS minute, max(usage_user) AS max_usage_user FROM cpu \
                      WHERE time < '{end}' GROUP BY minute ORDER BY minute DESC LIMIT 5",
                     buckets("minute")
                 )

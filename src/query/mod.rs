@@ -12,6 +12,7 @@
 //! register [`crate::Db::table`] itself.
 
 mod catalog;
+mod date_trunc_rewrite;
 pub mod dialect;
 mod export;
 mod export_destination;
@@ -32,6 +33,7 @@ mod table;
 mod top_buckets_rule;
 
 pub use catalog::ChronicleSchema;
+pub use date_trunc_rewrite::DateTruncRewrite;
 pub use export::ExportSource;
 pub use export_destination::ExportOptions;
 #[cfg(feature = "s3")]

@@ -2,11 +2,12 @@
 
 use std::sync::Arc;
 
-use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::execution::{FunctionRegistry, SendableRecordBatchStream};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use super::catalog::ChronicleSchema;
+use super::date_trunc_rewrite::DateTruncRewrite;
 use super::latest_rule::ChronicleLatestRule;
 use super::query_planner::ChronicleQueryPlanner;
 use super::rollup_setting::ChronicleSettings;
@@ -36,7 +37,9 @@ impl Db {
     /// ([`super::ChronicleStatsRule`]), and latest-row aggregates from the
     /// latest row of each series ([`super::ChronicleLatestRule`]), and
     /// `ORDER BY` a time bucket with `LIMIT` reads only the buckets it needs
-    /// ([`super::ChronicleTopBucketsRule`]). Chronicle's settings
+    /// ([`super::ChronicleTopBucketsRule`]); `date_trunc` buckets of fixed
+    /// length are `date_bin` buckets for both ([`super::DateTruncRewrite`]).
+    /// Chronicle's settings
     /// ([`super::ChronicleSettings`], such as `SET chronicle.rollup = 'off'`)
     /// are registered.
     pub fn session_context(&self) -> SessionContext {
@@ -50,7 +53,9 @@ impl Db {
             .with_physical_optimizer_rule(Arc::new(ChronicleStatsRule))
             .with_physical_optimizer_rule(Arc::new(ChronicleLatestRule))
             .build();
-        let ctx = SessionContext::new_with_state(state);
+        let mut ctx = SessionContext::new_with_state(state);
+        // Cannot fail: the session state only adds it to its analyzer.
+        let _ = ctx.register_function_rewrite(Arc::new(DateTruncRewrite));
         chronicle_udfs::register_all(&ctx);
         ctx.register_udtf("promql", Arc::new(PromqlTableFunction::new(self.clone())));
         if let Some(catalog) = ctx.catalog(CATALOG) {

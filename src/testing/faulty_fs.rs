@@ -1,9 +1,16 @@
 //! A file system that fails on cue: the Nth write, fsync, rename or
 //! directory sync fails (a write may first put part of its bytes down, a
-//! torn write), and [`FaultyFs::power_cut`] drops every byte not yet fsynced
-//! and fails every later change, as a machine losing power would. The Nth
-//! fsync can also be held ([`FaultyFs::hold`]) until the test releases it,
-//! to show what goes on while a flush or compaction waits for the disk.
+//! torn write), and [`FaultyFs::power_cut`] drops every byte not yet fsynced,
+//! undoes every rename no directory sync covers, and fails every later
+//! change, as a machine losing power would. The Nth fsync or directory sync
+//! can also be held ([`FaultyFs::hold`]) until the test releases it, to show
+//! what goes on while a flush or compaction waits for the disk, or to cut
+//! the power right then.
+//!
+//! Bytes are counted per file, not per name: a file renamed while open
+//! (the WAL's next segment) keeps its counts under its new name. A rename
+//! over an existing file survives a power cut (the file it replaced is
+//! gone); creations and removals always do.
 //!
 //! Wraps [`OsFs`], so what survives a fault is real bytes in real files, and
 //! reopening with `OsFs` sees exactly what a crash at that moment would leave
@@ -38,14 +45,31 @@ enum Tear {
     DropLast(usize),
 }
 
+/// Bytes appended to one file, and bytes of it made durable by fsync.
+#[derive(Debug, Default, Clone, Copy)]
+struct Lengths {
+    written: u64,
+    synced: u64,
+}
+
+/// A rename no directory sync covers yet.
+#[derive(Debug)]
+struct Rename {
+    from: PathBuf,
+    to: PathBuf,
+}
+
 #[derive(Debug, Default)]
 struct Plan {
     /// (op, nth call counting from 1, how a torn write tears).
     faults: Vec<(Op, usize, Option<Tear>)>,
     calls: HashMap<Op, usize>,
-    /// Bytes appended per file, and bytes made durable by fsync.
-    written: HashMap<PathBuf, u64>,
-    synced: HashMap<PathBuf, u64>,
+    /// The file each name holds now, and the lengths of each file.
+    names: HashMap<PathBuf, u64>,
+    files: HashMap<u64, Lengths>,
+    next_file: u64,
+    /// Renames to a new name, oldest first, until a sync of their directory.
+    unsynced_renames: Vec<Rename>,
     fired: usize,
     /// (op, nth call counting from 1, the hold it waits on).
     holds: Vec<(Op, usize, Arc<HoldState>)>,
@@ -125,6 +149,32 @@ impl Plan {
         let pos = self.holds.iter().position(|h| h.0 == op && h.1 == n)?;
         Some(self.holds.remove(pos).2)
     }
+
+    /// The lengths of file `id`.
+    fn lengths(&mut self, id: u64) -> &mut Lengths {
+        self.files.entry(id).or_default()
+    }
+
+    /// Moves the file named `from` to the name `to`.
+    fn rename(&mut self, from: &Path, to: &Path) {
+        if let Some(replaced) = self.names.remove(to) {
+            self.files.remove(&replaced);
+        }
+        if let Some(id) = self.names.remove(from) {
+            self.names.insert(to.to_path_buf(), id);
+        }
+    }
+}
+
+/// Waits on `hold` if there is one; fails if the power was cut meanwhile.
+fn wait_on(hold: Option<Arc<HoldState>>, plan: &Mutex<Plan>, op: Op) -> io::Result<()> {
+    if let Some(hold) = hold {
+        hold.block();
+        if plan.lock().unwrap_or_else(std::sync::PoisonError::into_inner).dead {
+            return Err(injected(op));
+        }
+    }
+    Ok(())
 }
 
 /// See the module docs. Clones share one plan.
@@ -156,7 +206,8 @@ impl FaultyFs {
     }
 
     /// Holds the `nth` call (from 1, counted from now on) of `op` before it
-    /// runs, until the returned [`Hold`] releases it. Only `Op::Sync` calls wait.
+    /// runs, until the returned [`Hold`] releases it; it fails if the power
+    /// was cut meanwhile. Only `Op::Sync` and `Op::SyncDir` calls wait.
     pub fn hold(&self, op: Op, nth: usize) -> Hold {
         let mut plan = self.plan();
         let base = plan.calls.get(&op).copied().unwrap_or(0);
@@ -191,14 +242,22 @@ impl FaultyFs {
         self.plan().fired
     }
 
-    /// Cuts every file written through this file system back to its last
-    /// fsynced length, as a power failure would, and fails every later write,
-    /// fsync, rename, removal or truncation.
+    /// Undoes every rename to a new name that no directory sync covers,
+    /// newest first, cuts every file written through this file system back
+    /// to its last fsynced length, as a power failure would, and fails every
+    /// later write, fsync, rename, removal or truncation.
     pub fn power_cut(&self) -> io::Result<()> {
-        let mut plan = self.plan();
+        let mut guard = self.plan();
+        let plan = &mut *guard;
         plan.dead = true;
-        for (path, &written) in &plan.written {
-            let synced = plan.synced.get(path).copied().unwrap_or(0);
+        while let Some(Rename { from, to }) = plan.unsynced_renames.pop() {
+            if to.exists() {
+                OsFs.rename(&to, &from)?;
+                plan.rename(&to, &from);
+            }
+        }
+        for (path, id) in &plan.names {
+            let Lengths { written, synced } = plan.files.get(id).copied().unwrap_or_default();
             if synced < written && path.exists() {
                 OsFs.truncate(path, synced)?;
             }
@@ -210,7 +269,8 @@ impl FaultyFs {
 #[derive(Debug)]
 struct FaultyFile {
     inner: Box<dyn AppendFile>,
-    path: PathBuf,
+    /// Which file this is, whatever its name now.
+    id: u64,
     plan: Arc<Mutex<Plan>>,
 }
 
@@ -230,7 +290,7 @@ impl AppendFile for FaultyFile {
             Some(Some(Tear::DropLast(drop))) => buf.len().saturating_sub(drop),
         };
         self.inner.write_all(&buf[..keep])?;
-        *self.plan().written.entry(self.path.clone()).or_default() += keep as u64;
+        self.plan().lengths(self.id).written += keep as u64;
         if fault.is_some() { Err(injected(Op::Write)) } else { Ok(()) }
     }
 
@@ -239,24 +299,22 @@ impl AppendFile for FaultyFile {
             let mut plan = self.plan();
             (plan.call(Op::Sync), plan.hold(Op::Sync))
         };
-        if let Some(hold) = hold {
-            hold.block();
-        }
+        wait_on(hold, &self.plan, Op::Sync)?;
         if fault.is_some() {
             return Err(injected(Op::Sync));
         }
         // Read the length before the fsync: bytes appended meanwhile are not covered.
-        let len = self.plan().written.get(&self.path).copied().unwrap_or(0);
+        let len = self.plan().lengths(self.id).written;
         self.inner.sync()?;
         let mut plan = self.plan();
-        let synced = plan.synced.entry(self.path.clone()).or_default();
-        *synced = (*synced).max(len);
+        let lengths = plan.lengths(self.id);
+        lengths.synced = lengths.synced.max(len);
         Ok(())
     }
 
     fn try_clone(&self) -> io::Result<Box<dyn AppendFile>> {
         let inner = self.inner.try_clone()?;
-        Ok(Box::new(FaultyFile { inner, path: self.path.clone(), plan: Arc::clone(&self.plan) }))
+        Ok(Box::new(FaultyFile { inner, id: self.id, plan: Arc::clone(&self.plan) }))
     }
 }
 
@@ -268,12 +326,21 @@ impl Fs for FaultyFs {
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn AppendFile>> {
         let existing = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         let inner = OsFs.open_append(path)?;
-        let mut plan = self.plan();
-        // What existed before this file system saw the file counts as durable.
-        let written = *plan.written.entry(path.to_path_buf()).or_insert(existing);
-        plan.synced.entry(path.to_path_buf()).or_insert(written.min(existing));
-        drop(plan);
-        Ok(Box::new(FaultyFile { inner, path: path.to_path_buf(), plan: Arc::clone(&self.plan) }))
+        let mut guard = self.plan();
+        let plan = &mut *guard;
+        let id = match plan.names.get(path) {
+            Some(&id) => id,
+            None => {
+                let id = plan.next_file;
+                plan.next_file += 1;
+                plan.names.insert(path.to_path_buf(), id);
+                // What existed before this file system saw the file counts as durable.
+                plan.files.insert(id, Lengths { written: existing, synced: existing });
+                id
+            }
+        };
+        drop(guard);
+        Ok(Box::new(FaultyFile { inner, id, plan: Arc::clone(&self.plan) }))
     }
 
     fn open_read(&self, path: &Path) -> io::Result<Box<dyn ReadAt>> {
@@ -297,12 +364,11 @@ impl Fs for FaultyFs {
             return Err(io::Error::other("the power is off"));
         }
         OsFs.truncate(path, len)?;
-        let mut guard = self.plan();
-        let plan = &mut *guard;
-        for map in [&mut plan.written, &mut plan.synced] {
-            if let Some(v) = map.get_mut(path) {
-                *v = (*v).min(len);
-            }
+        let mut plan = self.plan();
+        if let Some(&id) = plan.names.get(path) {
+            let lengths = plan.lengths(id);
+            lengths.written = lengths.written.min(len);
+            lengths.synced = lengths.synced.min(len);
         }
         Ok(())
     }
@@ -313,8 +379,9 @@ impl Fs for FaultyFs {
         }
         OsFs.remove(path)?;
         let mut plan = self.plan();
-        plan.written.remove(path);
-        plan.synced.remove(path);
+        if let Some(id) = plan.names.remove(path) {
+            plan.files.remove(&id);
+        }
         Ok(())
     }
 
@@ -322,22 +389,28 @@ impl Fs for FaultyFs {
         if self.plan().call(Op::Rename).is_some() {
             return Err(injected(Op::Rename));
         }
+        let new_name = !to.exists();
         OsFs.rename(from, to)?;
-        let mut guard = self.plan();
-        let plan = &mut *guard;
-        for map in [&mut plan.written, &mut plan.synced] {
-            if let Some(v) = map.remove(from) {
-                map.insert(to.to_path_buf(), v);
-            }
+        let mut plan = self.plan();
+        plan.rename(from, to);
+        if new_name {
+            plan.unsynced_renames.push(Rename { from: from.to_path_buf(), to: to.to_path_buf() });
         }
         Ok(())
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        if self.plan().call(Op::SyncDir).is_some() {
+        let (fault, hold) = {
+            let mut plan = self.plan();
+            (plan.call(Op::SyncDir), plan.hold(Op::SyncDir))
+        };
+        wait_on(hold, &self.plan, Op::SyncDir)?;
+        if fault.is_some() {
             return Err(injected(Op::SyncDir));
         }
-        OsFs.sync_dir(dir)
+        OsFs.sync_dir(dir)?;
+        self.plan().unsynced_renames.retain(|r| r.to.parent() != Some(dir));
+        Ok(())
     }
 }
 
@@ -366,6 +439,33 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), b"abc");
         assert!(f.write_all(b"i").is_err(), "nothing changes after a power cut");
         assert_eq!(std::fs::read(&path).unwrap(), b"abc");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_power_cut_undoes_unsynced_renames_and_follows_renamed_files() {
+        let dir = std::env::temp_dir().join(format!("chronicle-faulty-rename-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let fs = FaultyFs::new();
+        let (tmp, kept, lost) = (dir.join("tmp"), dir.join("kept"), dir.join("lost"));
+        let mut f = fs.open_append(&tmp).unwrap();
+        f.write_all(b"ab").unwrap();
+        f.sync().unwrap();
+        fs.rename(&tmp, &kept).unwrap();
+        fs.sync_dir(&dir).unwrap();
+        // Bytes written after the rename count for the renamed file.
+        f.write_all(b"cd").unwrap();
+        // A new file under the old name, renamed without a directory sync.
+        let mut g = fs.open_append(&tmp).unwrap();
+        g.write_all(b"xy").unwrap();
+        g.sync().unwrap();
+        fs.rename(&tmp, &lost).unwrap();
+        g.write_all(b"z").unwrap();
+        fs.power_cut().unwrap();
+        assert_eq!(std::fs::read(&kept).unwrap(), b"ab", "the unsynced bytes of the renamed file are dropped");
+        assert!(!lost.exists(), "a rename no directory sync covered is undone");
+        assert_eq!(std::fs::read(&tmp).unwrap(), b"xy");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
