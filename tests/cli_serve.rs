@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::Float64Type;
-use chronicle::{Config, Db, Row, ScanRequest};
+use chronicle::{Config, Db, Row, ScanRequest, TierConfig};
 use common::TempDir;
 
 const BIN: &str = env!("CARGO_BIN_EXE_chronicle");
@@ -85,7 +85,12 @@ fn rows() -> Vec<Row> {
 
 /// Every (time, usage) of measurement cpu, sorted by time.
 fn stored(path: &Path) -> Vec<(i64, f64)> {
-    let db = Db::open(path, Config::default()).unwrap();
+    stored_with(path, Config::default())
+}
+
+/// [`stored`], opening the database with `config` (a tiered one needs its tier).
+fn stored_with(path: &Path, config: Config) -> Vec<(i64, f64)> {
+    let db = Db::open(path, config).unwrap();
     let mut out = Vec::new();
     for batch in db.scan(&ScanRequest::new("cpu")).unwrap() {
         let batch = batch.unwrap();
@@ -259,7 +264,7 @@ fn a_server_with_a_tier_moves_old_partitions_to_it_and_still_answers_from_them()
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stderr.contains("partitions moved to the cold tier"), "{stderr}");
     assert!(stderr.contains(&format!("tier.url={url}")), "{stderr}");
-    assert_eq!(stored(&db_path), expected);
+    assert_eq!(stored_with(&db_path, Config::default().with_tier(TierConfig::new(url))), expected);
 }
 
 #[test]

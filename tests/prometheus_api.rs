@@ -225,6 +225,12 @@ fn answers_equal_a_real_prometheus() {
         ("/api/v1/label/__name__/values", vec![]),
         ("/api/v1/label/instance/values", vec![("match[]", "http_requests_total{code=\"500\"}".into())]),
         ("/api/v1/series", vec![("match[]", "http_requests_total{instance=\"b\"}".into())]),
+        // No name: every metric's series; two selectors: the union.
+        ("/api/v1/series", vec![("match[]", "{job=\"web\"}".into())]),
+        (
+            "/api/v1/series",
+            vec![("match[]", "temperature_celsius".into()), ("match[]", "http_requests_total{code=\"500\"}".into())],
+        ),
         (
             "/api/v1/series",
             vec![("match[]", "{__name__=~\"request_.*\",job=\"web\"}".into()), window[0].clone(), window[1].clone()],

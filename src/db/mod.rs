@@ -438,16 +438,26 @@ impl Db {
     /// partition directory (chunks that straddle the range or lost points
     /// to a delete are checked).
     pub fn series_keys(&self, range: Option<(i64, i64)>) -> Result<Vec<SeriesKey>> {
+        self.keys_of(None, range)
+    }
+
+    /// [`Db::series_keys`] of one measurement, from its own entry in the
+    /// index: the cost is its series', whatever else the database holds.
+    pub fn measurement_series_keys(&self, measurement: &str, range: Option<(i64, i64)>) -> Result<Vec<SeriesKey>> {
+        self.keys_of(Some(measurement), range)
+    }
+
+    fn keys_of(&self, measurement: Option<&str>, range: Option<(i64, i64)>) -> Result<Vec<SeriesKey>> {
         let live = range.map(|(start, end)| self.live_series(start, end)).transpose()?;
         let st = self.read()?;
-        let ids: Vec<u32> = match live {
+        let mut ids: Vec<u32> = match measurement {
             None => (0..st.index.len() as u32).collect(),
-            Some(live) => {
-                let mut live: Vec<u32> = live.into_iter().collect();
-                live.sort_unstable();
-                live
-            }
+            Some(m) => st.index.measurement(m).map(|m| m.series.clone()).unwrap_or_default(),
         };
+        if let Some(live) = live {
+            ids.retain(|id| live.contains(id));
+        }
+        ids.sort_unstable();
         Ok(ids.into_iter().filter_map(|id| st.index.key(id)).collect())
     }
 

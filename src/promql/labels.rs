@@ -20,13 +20,21 @@ use crate::db::Db;
 pub fn series(db: &Db, selectors: &[String], range: Option<(i64, i64)>) -> Result<Vec<Labels>> {
     let selectors: Vec<Selection> = selectors.iter().map(|s| parse_selector(s)).collect::<Result<_>>()?;
     let ns = range.map(|(s, e)| (s.saturating_mul(1_000_000), e.saturating_mul(1_000_000).saturating_add(999_999)));
-    let metrics = selector::catalog(db)?;
+    // Only the measurements of metrics a selector can name are listed, each
+    // from its own index entry.
+    let metrics: Vec<Metric> = selector::catalog(db)?
+        .into_iter()
+        .filter(|m| selectors.is_empty() || selectors.iter().any(|s| s.may_name(&m.name)))
+        .collect();
+    let measurements: BTreeSet<&str> = metrics.iter().map(|m| m.measurement.as_str()).collect();
     let mut out = BTreeSet::new();
-    for key in db.series_keys(ns)? {
-        for metric in metrics.iter().filter(|m| m.measurement == key.measurement) {
-            let labels = labels_of(metric, &key.tags);
-            if selectors.is_empty() || selectors.iter().any(|s| s.matches(&labels)) {
-                out.insert(labels);
+    for measurement in measurements {
+        for key in db.measurement_series_keys(measurement, ns)? {
+            for metric in metrics.iter().filter(|m| m.measurement == key.measurement) {
+                let labels = labels_of(metric, &key.tags);
+                if selectors.is_empty() || selectors.iter().any(|s| s.matches(&labels)) {
+                    out.insert(labels);
+                }
             }
         }
     }

@@ -204,6 +204,12 @@ impl Selection {
         Ok(Selection { groups })
     }
 
+    /// Whether a series of metric `name` can match: some alternative's
+    /// name matchers accept it.
+    pub fn may_name(&self, name: &str) -> bool {
+        self.groups.iter().any(|g| g.names.iter().all(|m| m.matches(Some(name))))
+    }
+
     /// Whether a series with these labels is selected.
     pub fn matches(&self, labels: &Labels) -> bool {
         self.groups.iter().any(|g| {
