@@ -391,14 +391,15 @@ impl Db {
     /// not count), sorted. Without a range: of every series the index
     /// holds, which keeps series whose points all expired or were deleted.
     pub fn tag_values(&self, key: &str, measurement: Option<&str>, range: Option<(i64, i64)>) -> Result<Vec<String>> {
-        let live = range.map(|(start, end)| self.live_series(start, end)).transpose()?;
+        let live = range.map(|(start, end)| self.live_series(measurement, start, end)).transpose()?;
         self.read()?.tag_values(key, measurement, live.as_ref())
     }
 
-    /// The series with a point in `start..=end`, in either tier.
-    fn live_series(&self, start: i64, end: i64) -> Result<std::collections::HashSet<u32>> {
+    /// The series (of `measurement`, or of all) with a point in
+    /// `start..=end`, in either tier.
+    fn live_series(&self, measurement: Option<&str>, start: i64, end: i64) -> Result<std::collections::HashSet<u32>> {
         let expiry = self.expiry()?;
-        let mut live = self.tiered_series(start, end)?;
+        let mut live = self.tiered_series(measurement, start, end)?;
         live.extend(self.read()?.series_in_range(start, end, &expiry)?);
         Ok(live)
     }
@@ -448,7 +449,7 @@ impl Db {
     }
 
     fn keys_of(&self, measurement: Option<&str>, range: Option<(i64, i64)>) -> Result<Vec<SeriesKey>> {
-        let live = range.map(|(start, end)| self.live_series(start, end)).transpose()?;
+        let live = range.map(|(start, end)| self.live_series(measurement, start, end)).transpose()?;
         let st = self.read()?;
         let mut ids: Vec<u32> = match measurement {
             None => (0..st.index.len() as u32).collect(),

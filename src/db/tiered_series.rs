@@ -17,12 +17,14 @@ use crate::storage::scan::ScanRequest;
 use crate::storage::series_index::SeriesId;
 
 impl Db {
-    /// The series with a row in a tiered partition within `start..=end`.
-    pub(super) fn tiered_series(&self, start: i64, end: i64) -> Result<HashSet<SeriesId>> {
+    /// The series (of `measurement`, or of all) with a row in a tiered
+    /// partition within `start..=end`.
+    pub(super) fn tiered_series(&self, measurement: Option<&str>, start: i64, end: i64) -> Result<HashSet<SeriesId>> {
         let ns = self.partition_duration_ns()?;
         // Per measurement: the part of the range its tiered partitions cover.
         let mut spans: BTreeMap<String, (i64, i64)> = BTreeMap::new();
-        for f in self.tier().files()? {
+        let files = self.tier().files()?;
+        for f in files.into_iter().filter(|f| measurement.is_none_or(|m| m == f.measurement)) {
             let (lo, hi) = (f.partition_start.max(start), f.partition_start.saturating_add(ns - 1).min(end));
             if lo <= hi {
                 let span = spans.entry(f.measurement).or_insert((lo, hi));
