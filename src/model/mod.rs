@@ -9,6 +9,7 @@
 //! the columns of a measurement's SQL table beside `time`, so
 //! [`ColumnNames`] keeps them distinct.
 
+pub mod histogram;
 mod column_names;
 mod point;
 mod series_key;
