@@ -12,6 +12,29 @@
 //! holds values in `(custom_values[i-1], custom_values[i]]` (the last, at
 //! index `custom_values.len()`, up to `+Inf`).
 
+#![allow(
+    dead_code,
+    unused_imports,
+    reason = "the PromQL engine does not evaluate native histograms yet; drop this once it does"
+)]
+
+mod arith;
+mod buckets;
+mod custom;
+mod equality;
+mod error;
+mod layout;
+mod notation;
+mod reset;
+mod stats;
+
+pub use arith::Combined;
+pub use buckets::{Bucket, PresentBuckets, bucket_bound, exponential_bound};
+pub use equality::spans_match;
+pub use error::{HistogramError, Result};
+pub use notation::{BoundaryRule, go_float};
+pub use stats::StatsNote;
+
 /// The schema of histograms with custom bucket bounds (`custom_values`).
 pub const CUSTOM_BUCKETS_SCHEMA: i32 = -53;
 
