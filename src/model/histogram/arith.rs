@@ -320,6 +320,14 @@ mod tests {
     }
 
     #[test]
+    fn sum_matches_the_prometheus_test_expectation() {
+        let mut low: FloatHistogram = "{{schema:-1 sum:4 count:1 buckets:[1] offset:1}}".parse().unwrap();
+        low.add(&"{{schema:0 sum:4 count:4 buckets:[2 2] offset:1}}".parse().unwrap()).unwrap();
+        let expected: FloatHistogram = "{{schema:-1 count:5 sum:8 offset:1 buckets:[5]}}".parse().unwrap();
+        assert!(expected.matches_expected(&low, |a, b| a == b, false));
+    }
+
+    #[test]
     fn add_widens_zero_bucket() {
         // Threshold 1 swallows schema 0 bucket 0 ((0.5, 1]) of `b`.
         let mut a = FloatHistogram { zero_threshold: 1.0, zero_count: 1.0, ..exp(0, vec![span(1, 1)], vec![2.0]) };

@@ -251,6 +251,32 @@ mod tests {
     }
 
     #[test]
+    fn quantiles_around_the_zero_bucket() {
+        let positive = h("{{schema:0 count:12 sum:100 z_bucket:2 z_bucket_w:0.001 buckets:[2 3 0 1 4]}}");
+        let negative = h("{{schema:0 count:12 sum:100 z_bucket:2 z_bucket_w:0.001 n_buckets:[2 3 0 1 4]}}");
+        let cases = [
+            (&positive, 1.0, 16.0),
+            (&positive, 0.99, 15.67072476139083),
+            (&positive, 0.9, 12.99603834169977),
+            (&positive, 0.6, 4.594793419988138),
+            (&positive, 0.5, 1.5874010519681994),
+            (&positive, 0.1, 0.0006),
+            (&positive, 0.0, 0.0),
+            (&negative, 1.0, 0.0),
+            (&negative, 0.99, -0.00006),
+            (&negative, 0.9, -0.0006),
+            (&negative, 0.5, -1.5874010519681996),
+            (&negative, 0.1, -12.996038341699768),
+            (&negative, 0.0, -16.0),
+        ];
+        for (hist, q, want) in cases {
+            let (got, note) = hist.quantile(q);
+            assert!(close(got, want), "q={q}: got {got}, want {want}");
+            assert_eq!(note, None);
+        }
+    }
+
+    #[test]
     fn quantile_of_custom_buckets() {
         let cb = h("{{schema:-53 count:4 sum:10 custom_values:[1 5] buckets:[1 2 1]}}");
         // Rank 2 of 4: one into the (1, 5] bucket of two, linearly.
