@@ -97,7 +97,7 @@ pub use db::{
     RecoveryReport, Retention, SystemClock,
 };
 pub use error::{Error, Result};
-pub use model::{InvalidInput, Point, Row, SeriesKey, WriteRow};
+pub use model::{InvalidInput, Point, Row, SeriesKey, WriteRow, histogram};
 pub use query::{ChronicleSchema, ChronicleTable, ExportOptions, ExportSource};
 pub use rollup::{RollupAggregate, RollupError, RollupRule, RollupStatus};
 pub use storage::file::store::FileDamage;

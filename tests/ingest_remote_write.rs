@@ -3,14 +3,17 @@
 //! snappy, invalid protobuf and UTF-8, and every refused series.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on an unexpected error")]
 
+use chronicle::histogram::{CounterResetHint, FloatHistogram, Span};
 use chronicle::ingest::prompb::{
-    Exemplar, Histogram, Label, LabelMatcher, MatcherType, MetricMetadata, Query, QueryResult, ReadRequest,
+    BucketSpan, Exemplar, Histogram, Label, LabelMatcher, MatcherType, MetricMetadata, Query, QueryResult, ReadRequest,
     ReadResponse, ResponseType, Sample, TimeSeries, WriteRequest,
 };
 use chronicle::ingest::remote_write::{STALE_NAN_BITS, parse};
 use chronicle::ingest::{Error, remote_read, snappy};
 use chronicle::{MatchOp, Row};
 use prost::Message;
+
+use crate::common;
 
 const LIMIT: usize = 1 << 20;
 
@@ -142,11 +145,95 @@ fn refused_series_are_named() {
     );
     assert_item(
         parse_series(vec![TimeSeries {
-            histograms: vec![Histogram { timestamp: 1 }],
+            histograms: vec![Histogram {
+                count_int: Some(3),
+                positive_spans: vec![BucketSpan { offset: 0, length: 3 }],
+                positive_deltas: vec![1, 1],
+                timestamp: 1,
+                ..Histogram::default()
+            }],
             ..series(&[("__name__", "h")], &[])
         }]),
-        "timeseries[0].histograms",
-        "native histograms",
+        "timeseries[0].histograms[0].positive_spans",
+        "spans hold 3 buckets but 2 counts",
+    );
+    assert_item(
+        parse_series(vec![TimeSeries {
+            histograms: vec![Histogram { schema: 9, timestamp: 1, ..Histogram::default() }],
+            ..series(&[("__name__", "h")], &[])
+        }]),
+        "timeseries[0].histograms[0].schema",
+        "schema 9",
+    );
+}
+
+/// An integer histogram (bucket deltas) and a float one, sent beside a
+/// float sample of the same series, read back by PromQL with absolute
+/// counts built by hand.
+#[test]
+fn native_histograms_are_stored_and_read_back_by_promql() {
+    let integer = Histogram {
+        count_int: Some(9),
+        sum: 21.5,
+        schema: 1,
+        zero_threshold: 0.001,
+        zero_count_int: Some(1),
+        positive_spans: vec![BucketSpan { offset: -1, length: 2 }, BucketSpan { offset: 2, length: 1 }],
+        positive_deltas: vec![2, 1, -3],
+        negative_spans: vec![BucketSpan { offset: 0, length: 1 }],
+        negative_deltas: vec![3],
+        reset_hint: 2,
+        timestamp: 60_000,
+        ..Histogram::default()
+    };
+    let float = Histogram {
+        count_float: Some(2.5),
+        sum: 4.0,
+        schema: -53,
+        positive_spans: vec![BucketSpan { offset: 0, length: 2 }],
+        positive_counts: vec![0.5, 2.0],
+        custom_values: vec![10.0],
+        timestamp: 120_000,
+        ..Histogram::default()
+    };
+    let request = WriteRequest {
+        timeseries: vec![TimeSeries {
+            histograms: vec![integer, float],
+            ..series(&[("__name__", "lat"), ("job", "a")], &[(7.0, 0)])
+        }],
+        metadata: vec![],
+    };
+    let dir = common::TempDir::new("remote-write-histograms");
+    let db = chronicle::Db::open(dir.path("db"), chronicle::Config::default()).unwrap();
+    db.write_rows(&parse(&body(&request), LIMIT).unwrap()).unwrap();
+    let options = chronicle::promql::PromOptions::default();
+    let at = |t: i64| match db.promql_instant("lat", t, &options).unwrap().value {
+        chronicle::promql::PromValue::Vector(samples) => {
+            assert_eq!(samples.len(), 1, "{samples:?}");
+            samples.into_iter().next().unwrap()
+        }
+        other => panic!("{other:?}"),
+    };
+    assert_eq!((at(30_000).v, at(30_000).h), (7.0, None), "the float sample");
+    let h = at(60_000).h.expect("a histogram at 60 s");
+    let want = FloatHistogram {
+        counter_reset_hint: CounterResetHint::NotCounterReset,
+        schema: 1,
+        zero_threshold: 0.001,
+        zero_count: 1.0,
+        count: 9.0,
+        sum: 21.5,
+        positive_spans: vec![Span { offset: -1, length: 2 }, Span { offset: 2, length: 1 }],
+        positive_buckets: vec![2.0, 3.0, 0.0],
+        negative_spans: vec![Span { offset: 0, length: 1 }],
+        negative_buckets: vec![3.0],
+        custom_values: vec![],
+    };
+    assert_eq!(h, want);
+    let h = at(150_000).h.expect("a histogram at 120 s");
+    assert_eq!(
+        (h.schema, h.count, h.positive_buckets.clone(), h.custom_values.clone()),
+        (-53, 2.5, vec![0.5, 2.0], vec![10.0])
     );
 }
 

@@ -14,8 +14,8 @@
 //!
 //! An eval fails (and the file goes on) when the engine errs where it should
 //! not, panics, or reads a series the load could not write: one without a
-//! metric name, with labels Chronicle refuses, or with native histogram
-//! samples (`{{...}}`), which Chronicle does not store.
+//! metric name or with labels Chronicle refuses. Native histogram samples
+//! (`{{...}}`) are written as the fields of a histogram row.
 //!
 //! It prints `promqltest <file>: passed N of M` per file and a total, and
 //! fails when a file passes fewer evals than `tests/promql/baseline.tsv`
@@ -37,6 +37,8 @@ use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 use std::time::{Duration, SystemTime};
 
+use chronicle::histogram::FloatHistogram;
+use chronicle::histogram::fields::to_fields as histogram_fields;
 use chronicle::promql::{Labels, METRIC_NAME, PromOptions, PromValue, QueryResult, Sample};
 use chronicle::{Config, Db, Row};
 use common::TempDir;
@@ -169,13 +171,20 @@ fn write_series(db: &Db, interval: i64, s: &SeriesDef) -> Result<(), String> {
     let name = labels.metric_name().ok_or("a series without a metric name cannot be stored")?;
     let mut rows = Vec::new();
     for (i, v) in s.values.iter().enumerate() {
-        let SeqValue::Float(v) = v else { continue };
+        let fields = match v {
+            SeqValue::Float(v) => vec![("value".to_owned(), *v)],
+            SeqValue::Histogram(h, _) => histogram_fields(h),
+            SeqValue::Omitted => continue,
+        };
         let t_ns = (i as i64 * interval).checked_mul(1_000_000).ok_or("time overflows nanoseconds")?;
         let mut row = Row::new(name, t_ns);
         for (k, value) in labels.iter().filter(|(k, _)| *k != METRIC_NAME) {
             row = row.with_tag(k, value);
         }
-        rows.push(row.with_field("value", *v));
+        for (field, value) in fields {
+            row = row.with_field(&field, value);
+        }
+        rows.push(row);
     }
     db.write_rows(&rows).map_err(|e| format!("{labels} was refused: {e}"))
 }
@@ -448,7 +457,9 @@ fn run_instant(db: &Db, ev: &Eval, expr: &str, t: i64) -> Result<(), String> {
     let at_t: Vec<Sample> = series
         .iter()
         .filter_map(|s| {
-            s.points.iter().find(|(pt, _)| *pt == t).map(|&(t, v)| Sample { labels: s.labels.clone(), t, v })
+            let float = s.points.iter().find(|(pt, _)| *pt == t).map(|&(t, v)| (t, v, None));
+            let histogram = s.histograms.iter().find(|(pt, _)| *pt == t).map(|(t, h)| (*t, 0.0, Some(h.clone())));
+            float.or(histogram).map(|(t, v, h)| Sample { labels: s.labels.clone(), t, v, h })
         })
         .collect();
     let middle = match res.value {
@@ -531,8 +542,14 @@ fn expected_float(v: &SeqValue) -> Result<f64, String> {
         SeqValue::Float(f) => Ok(*f),
         // test.go reads an omitted value's zero.
         SeqValue::Omitted => Ok(0.0),
-        SeqValue::Histogram => Err("expected a native histogram, which Chronicle does not produce".into()),
+        SeqValue::Histogram(h, _) => Err(format!("expected the histogram {h}, got a float")),
     }
+}
+
+/// test.go's `compareNativeHistogram` of both histograms compacted: the
+/// hint compared only when the expected notation set it.
+fn same_histogram(expected: &FloatHistogram, hint_set: bool, actual: &FloatHistogram) -> bool {
+    expected.matches_expected(actual, |a, b| almost_equal(a, b, EPSILON), hint_set)
 }
 
 /// test.go's `compareResult`.
@@ -552,6 +569,7 @@ fn compare(ev: &Eval, value: &PromValue) -> Result<(), String> {
                     .get(&s.labels)
                     .ok_or_else(|| format!("unexpected series {} {:?}", s.labels, s.points))?;
                 let mut expected = Vec::new();
+                let mut expected_histograms = Vec::new();
                 for (i, v) in exp.values.iter().enumerate() {
                     let t = ev.start + i as i64 * ev.step;
                     if t > ev.end {
@@ -564,13 +582,21 @@ fn compare(ev: &Eval, value: &PromValue) -> Result<(), String> {
                     match v {
                         SeqValue::Float(f) => expected.push((t, *f)),
                         SeqValue::Omitted => {}
-                        SeqValue::Histogram => return Err(format!("expected native histograms for {}", s.labels)),
+                        SeqValue::Histogram(h, hint_set) => expected_histograms.push((t, h, *hint_set)),
                     }
                 }
                 let matches = expected.len() == s.points.len()
                     && expected.iter().zip(&s.points).all(|(e, a)| e.0 == a.0 && almost_equal(a.1, e.1, EPSILON));
                 if !matches {
                     return Err(format!("{}: expected {:?}, got {:?}", s.labels, expected, s.points));
+                }
+                let matches = expected_histograms.len() == s.histograms.len()
+                    && (expected_histograms.iter().zip(&s.histograms))
+                        .all(|((t, h, hint_set), (at, ah))| t == at && same_histogram(h, *hint_set, ah));
+                if !matches {
+                    let want: Vec<String> = expected_histograms.iter().map(|(t, h, _)| format!("{t}: {h}")).collect();
+                    let got: Vec<String> = s.histograms.iter().map(|(t, h)| format!("{t}: {h}")).collect();
+                    return Err(format!("{}: expected histograms {want:?}, got {got:?}", s.labels));
                 }
             }
             if let Some(missing) = ev.expected.keys().find(|l| !series.iter().any(|s| &s.labels == *l)) {
@@ -587,9 +613,22 @@ fn compare(ev: &Eval, value: &PromValue) -> Result<(), String> {
                 if ev.is_ordered() && exp.pos != pos + 1 {
                     return Err(format!("expected {} at position {}, got it at {}", s.labels, exp.pos, pos + 1));
                 }
-                let want = expected_float(exp.values.first().ok_or("an expected series without a value")?)?;
-                if !almost_equal(want, s.v, EPSILON) {
-                    return Err(format!("expected {want} for {}, got {}", s.labels, s.v));
+                let exp0 = exp.values.first().ok_or("an expected series without a value")?;
+                match (exp0, &s.h) {
+                    (SeqValue::Histogram(want, hint_set), Some(got)) => {
+                        if !same_histogram(want, *hint_set, got) {
+                            return Err(format!("expected {want} for {}, got {got}", s.labels));
+                        }
+                    }
+                    (_, Some(got)) => {
+                        return Err(format!("expected a float for {}, got the histogram {got}", s.labels));
+                    }
+                    (exp0, None) => {
+                        let want = expected_float(exp0)?;
+                        if !almost_equal(want, s.v, EPSILON) {
+                            return Err(format!("expected {want} for {}, got {}", s.labels, s.v));
+                        }
+                    }
                 }
             }
             if let Some(missing) = ev.expected.keys().find(|l| !samples.iter().any(|s| &s.labels == *l)) {
@@ -772,7 +811,10 @@ fn series_notation_reads_labels_histograms_and_refuses_junk() {
     let v =
         promqltest::parse_series("h {{schema:0 sum:5 buckets:[1 2]}}x2 {{count:1}}+{{count:2}}x1 7").unwrap().values;
     assert_eq!(v.len(), 6);
-    assert!(v[..5].iter().all(|x| matches!(x, SeqValue::Histogram)));
+    assert!(v[..5].iter().all(|x| matches!(x, SeqValue::Histogram(..))));
+    let counts: Vec<f64> =
+        v[3..5].iter().map(|x| if let SeqValue::Histogram(h, _) = x { h.count } else { f64::NAN }).collect();
+    assert_eq!(counts, [1.0, 3.0], "{{count:1}}+{{count:2}}x1 adds");
     assert_eq!(floats(&v[5..]), [Some(7.0)]);
     // A name-less series parses (the load refuses it later).
     assert!(promqltest::parse_series(r#"{a="b"} 1"#).unwrap().labels.iter().all(|(k, _)| k != "__name__"));
@@ -807,7 +849,7 @@ fn almost_equal_is_prometheus_almost_equal() {
 #[test]
 fn results_compare_as_prometheus_compares_them() {
     let ev = eval_of("eval instant at 5m foo\n  foo{a=\"1\"} 3\n  foo{a=\"2\"} NaN\n");
-    let sample = |a: &str, v: f64| Sample { labels: labels(&[("__name__", "foo"), ("a", a)]), t: 300_000, v };
+    let sample = |a: &str, v: f64| Sample { labels: labels(&[("__name__", "foo"), ("a", a)]), t: 300_000, v, h: None };
     // Any order, NaN equals NaN, 1e-7 relative error is equal.
     assert!(compare(&ev, &PromValue::Vector(vec![sample("2", f64::NAN), sample("1", 3.0000001)])).is_ok());
     assert!(compare(&ev, &PromValue::Vector(vec![sample("1", 3.1), sample("2", f64::NAN)])).is_err());
@@ -828,6 +870,7 @@ fn results_compare_as_prometheus_compares_them() {
         PromValue::Matrix(vec![chronicle::promql::Series {
             labels: labels(&[("__name__", "foo"), ("a", "1")]),
             points,
+            histograms: Vec::new(),
         }])
     };
     assert!(compare(&range, &series(vec![(0, 1.0), (120_000, 3.0)])).is_ok());

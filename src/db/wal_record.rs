@@ -19,6 +19,7 @@ use crate::encoding::{Error as CodecError, Result as CodecResult};
 use crate::error::{Error, Result};
 use crate::model::{
     BatchNames, InvalidInput, SeriesKey, WriteRow, validate_field_name, validate_measurement, validate_tag,
+    validate_written_field,
 };
 use crate::storage::head::Head;
 use crate::storage::series_index::{FieldId, SeriesId, SeriesIndex};
@@ -89,7 +90,7 @@ pub fn encode<R: WriteRow>(rows: &[R]) -> Result<Encoded<'_>> {
             let field_index = match fields.get(name) {
                 Some(&f) => f,
                 None => {
-                    validate_field_name(name).map_err(invalid)?;
+                    validate_written_field(name).map_err(invalid)?;
                     put_str(&mut field_table, name);
                     let f = fields.len() as u64;
                     fields.insert(name, f);

@@ -15,6 +15,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
+use crate::model::histogram::FloatHistogram;
 use crate::promql::{Labels, PromValue};
 
 /// What a success body carries as `data`.
@@ -63,15 +64,30 @@ fn query_value(out: &mut String, value: &PromValue) {
         PromValue::Vector(samples) => sequence(out, '[', samples, ']', |out, sample| {
             out.push_str(r#"{"metric":"#);
             labels(out, &sample.labels);
-            out.push_str(r#","value":"#);
-            point(out, sample.t, sample.v);
+            match &sample.h {
+                Some(h) => {
+                    out.push_str(r#","histogram":"#);
+                    histogram_point(out, sample.t, h);
+                }
+                None => {
+                    out.push_str(r#","value":"#);
+                    point(out, sample.t, sample.v);
+                }
+            }
             out.push('}');
         }),
         PromValue::Matrix(series) => sequence(out, '[', series, ']', |out, s| {
             out.push_str(r#"{"metric":"#);
             labels(out, &s.labels);
-            out.push_str(r#","values":"#);
-            sequence(out, '[', &s.points, ']', |out, (t, v)| point(out, *t, *v));
+            // Each list only when it has points, as Prometheus writes them.
+            if !s.points.is_empty() {
+                out.push_str(r#","values":"#);
+                sequence(out, '[', &s.points, ']', |out, (t, v)| point(out, *t, *v));
+            }
+            if !s.histograms.is_empty() {
+                out.push_str(r#","histograms":"#);
+                sequence(out, '[', &s.histograms, ']', |out, (t, h)| histogram_point(out, *t, h));
+            }
             out.push('}');
         }),
     }
@@ -108,7 +124,40 @@ fn sequence<T>(
 fn point(out: &mut String, t: i64, v: f64) {
     out.push('[');
     timestamp(out, t);
-    out.push_str(",\"");
+    out.push(',');
+    float(out, v);
+    out.push(']');
+}
+
+/// `[time,{"count":"c","sum":"s","buckets":[[rule,"lower","upper","count"],...]}]`,
+/// `buckets` only when some bucket is not empty; `rule` says which bounds
+/// are inclusive (0 upper, 1 lower, 2 neither, 3 both).
+fn histogram_point(out: &mut String, t: i64, h: &FloatHistogram) {
+    out.push('[');
+    timestamp(out, t);
+    out.push_str(r#",{"count":"#);
+    float(out, h.count);
+    out.push_str(r#","sum":"#);
+    float(out, h.sum);
+    let buckets = h.json_buckets();
+    if !buckets.is_empty() {
+        out.push_str(r#","buckets":"#);
+        sequence(out, '[', buckets, ']', |out, (rule, lower, upper, count)| {
+            let _ = write!(out, "[{rule},");
+            float(out, lower);
+            out.push(',');
+            float(out, upper);
+            out.push(',');
+            float(out, count);
+            out.push(']');
+        });
+    }
+    out.push_str("}]");
+}
+
+/// A float as a JSON string: `"0.1"`, `"NaN"`, `"+Inf"`, `"-Inf"`.
+fn float(out: &mut String, v: f64) {
+    out.push('"');
     if v.is_nan() {
         out.push_str("NaN");
     } else if v.is_infinite() {
@@ -118,7 +167,7 @@ fn point(out: &mut String, t: i64, v: f64) {
         // the shortest digits that read back exactly, never an exponent.
         let _ = write!(out, "{v}");
     }
-    out.push_str("\"]");
+    out.push('"');
 }
 
 /// Milliseconds as Prometheus writes them: whole seconds, then `.` and
@@ -192,6 +241,7 @@ mod tests {
         let matrix = PromValue::Matrix(vec![Series {
             labels: labels(&[("__name__", "up"), ("job", "a<b>&\"c\"\n")]),
             points: vec![(1_500, 0.1), (-1_005, f64::NAN), (60_000, f64::INFINITY), (61_020, -1e21), (62_000, 1e-7)],
+            histograms: Vec::new(),
         }]);
         assert_eq!(
             success_body(Data::Query(&matrix), &["w".into()], &[]),
@@ -201,7 +251,7 @@ mod tests {
                 r#"[61.020,"-1000000000000000000000"],[62,"0.0000001"]]}]},"warnings":["w"]}"#
             )
         );
-        let vector = PromValue::Vector(vec![Sample { labels: labels(&[]), t: 10, v: -0.0 }]);
+        let vector = PromValue::Vector(vec![Sample { labels: labels(&[]), t: 10, v: -0.0, h: None }]);
         assert_eq!(
             success_body(Data::Query(&vector), &[], &["i".into()]),
             r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[0.010,"-0"]}]},"infos":["i"]}"#

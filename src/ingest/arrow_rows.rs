@@ -24,7 +24,7 @@ use datafusion::arrow::compute::cast;
 
 use super::error::{Error, Result};
 use crate::Row;
-use crate::model::{TIME_COLUMN, WriteRow, validate_field_name, validate_measurement, validate_tag};
+use crate::model::{TIME_COLUMN, WriteRow, validate_measurement, validate_tag, validate_written_field};
 
 /// The points of `batch`, all of measurement `measurement`.
 pub fn rows(measurement: &str, batch: &RecordBatch) -> Result<Vec<Row>> {
@@ -74,7 +74,7 @@ impl<'a> BatchPoints<'a> {
                     tags.push((name, text.as_string::<i32>().clone()));
                 }
                 t if t.is_numeric() || *t == DataType::Boolean => {
-                    validate_field_name(name).map_err(|e| column(name, e.to_string()))?;
+                    validate_written_field(name).map_err(|e| column(name, e.to_string()))?;
                     let values = cast(array, &DataType::Float64).map_err(|e| column(name, e.to_string()))?;
                     fields.push((name, values.as_primitive().clone()));
                 }

@@ -43,7 +43,7 @@ use std::str::FromStr;
 
 use super::{Error, Result};
 use crate::Row;
-use crate::model::{MAX_TAG_VALUE_LEN, validate_field_name, validate_measurement, validate_tag};
+use crate::model::{MAX_TAG_VALUE_LEN, validate_measurement, validate_tag, validate_written_field};
 
 /// The unit of the timestamps in a body (InfluxDB's `precision` parameter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -277,7 +277,7 @@ impl<'a> LineParser<'a> {
             let known = self.checked.field_names.get(out.fields.len()) == Some(&field.key);
             known_so_far &= known;
             if !known {
-                validate_field_name(&field.key).or_else(|e| refuse(field.start, e.to_string()))?;
+                validate_written_field(&field.key).or_else(|e| refuse(field.start, e.to_string()))?;
             }
             if !known_so_far && out.fields.iter().any(|(k, _)| *k == field.key) {
                 return refuse(field.start, format!("duplicate field {:?}", field.key));

@@ -44,6 +44,7 @@ pub mod prompb;
 mod protobuf;
 pub mod remote_read;
 pub mod remote_write;
+mod remote_write_histogram;
 pub mod snappy;
 
 pub use error::{Error, Result};

@@ -3,10 +3,10 @@
 //! `prost::Message` derives: the field numbers and types are the wire format
 //! and must not change.
 //!
-//! Native histograms are decoded only far enough to notice them
-//! ([`Histogram`] keeps its timestamp), so a series carrying them is refused
-//! by name rather than mistaken for an empty one; fields Chronicle does not
-//! use (exemplars' labels, metadata help text) decode and are ignored.
+//! The write path reads requests in place (`remote_write`); these types
+//! encode them (tests, clients) and carry remote read. Fields Chronicle
+//! does not use (exemplars' labels, metadata help text) decode and are
+//! ignored.
 
 /// `prometheus.WriteRequest`: the body of `POST /api/v1/write`.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -72,13 +72,72 @@ pub struct Exemplar {
     pub timestamp: i64,
 }
 
-/// `prometheus.Histogram`, a native histogram sample, decoded only for its
-/// timestamp: Chronicle does not store native histograms yet.
-#[derive(Clone, Copy, PartialEq, prost::Message)]
+/// `prometheus.Histogram`, a native histogram sample: integer counts
+/// (`count_int`, `zero_count_int`, bucket deltas) or float counts (the
+/// `_float` fields, absolute bucket counts). Each pair of `count` and
+/// `zero_count` fields is a oneof in the schema; on the wire an optional
+/// field is the same.
+#[derive(Clone, PartialEq, prost::Message)]
 pub struct Histogram {
+    /// The observation count of an integer histogram.
+    #[prost(uint64, optional, tag = "1")]
+    pub count_int: Option<u64>,
+    /// The observation count of a float histogram.
+    #[prost(double, optional, tag = "2")]
+    pub count_float: Option<f64>,
+    /// The sum of the observations.
+    #[prost(double, tag = "3")]
+    pub sum: f64,
+    /// The resolution: -4..=8, or -53 for custom bounds.
+    #[prost(sint32, tag = "4")]
+    pub schema: i32,
+    /// The zero bucket's half width.
+    #[prost(double, tag = "5")]
+    pub zero_threshold: f64,
+    /// The zero bucket's count, integer histogram.
+    #[prost(uint64, optional, tag = "6")]
+    pub zero_count_int: Option<u64>,
+    /// The zero bucket's count, float histogram.
+    #[prost(double, optional, tag = "7")]
+    pub zero_count_float: Option<f64>,
+    /// Present negative buckets.
+    #[prost(message, repeated, tag = "8")]
+    pub negative_spans: Vec<BucketSpan>,
+    /// Negative bucket counts as deltas (integer histogram).
+    #[prost(sint64, repeated, tag = "9")]
+    pub negative_deltas: Vec<i64>,
+    /// Negative bucket counts (float histogram).
+    #[prost(double, repeated, tag = "10")]
+    pub negative_counts: Vec<f64>,
+    /// Present positive buckets.
+    #[prost(message, repeated, tag = "11")]
+    pub positive_spans: Vec<BucketSpan>,
+    /// Positive bucket counts as deltas (integer histogram).
+    #[prost(sint64, repeated, tag = "12")]
+    pub positive_deltas: Vec<i64>,
+    /// Positive bucket counts (float histogram).
+    #[prost(double, repeated, tag = "13")]
+    pub positive_counts: Vec<f64>,
+    /// 0 unknown, 1 reset, 2 no reset, 3 gauge.
+    #[prost(int32, tag = "14")]
+    pub reset_hint: i32,
     /// Milliseconds since the Unix epoch.
     #[prost(int64, tag = "15")]
     pub timestamp: i64,
+    /// The bucket bounds of a custom-bucket histogram.
+    #[prost(double, repeated, tag = "16")]
+    pub custom_values: Vec<f64>,
+}
+
+/// `prometheus.BucketSpan`: `length` present buckets after `offset` absent ones.
+#[derive(Clone, Copy, PartialEq, prost::Message)]
+pub struct BucketSpan {
+    /// Buckets skipped before this span.
+    #[prost(sint32, tag = "1")]
+    pub offset: i32,
+    /// Buckets in this span.
+    #[prost(uint32, tag = "2")]
+    pub length: u32,
 }
 
 /// `prometheus.MetricMetadata`.

@@ -15,13 +15,16 @@
 //! Refused, with the series and label or sample named: a series without
 //! `__name__`, duplicate label names, names Chronicle does not accept
 //! (`crate::model`, which also refuses the reserved `__tenant__`),
-//! timestamps whose nanoseconds overflow i64, and native histogram samples
-//! (not stored yet; refused by name so a sender sees why). Exemplars and
-//! metadata are accepted and not stored.
+//! and timestamps whose nanoseconds overflow i64. Native histogram samples
+//! (integer or float) become rows of the histogram fields
+//! ([`crate::model::histogram::fields`]); one whose spans and counts
+//! disagree is refused. Exemplars and metadata are accepted and not stored.
 
 use super::protobuf::{FIXED64, LEN, Reader, VARINT};
+use super::remote_write_histogram::histogram;
 use super::{Error, Result, snappy};
 use crate::Row;
+use crate::model::histogram::fields::to_fields;
 use crate::model::{VALUE_FIELD, WriteRow, validate_measurement, validate_tag};
 
 /// The label that holds the metric name.
@@ -41,7 +44,7 @@ pub fn parse(body: &[u8], max_decoded_len: usize) -> Result<Vec<Row>> {
         .map(|s| Row {
             measurement: s.measurement.to_owned(),
             tags: s.tags.iter().map(|&(k, v)| (k.to_owned(), v.to_owned())).collect(),
-            fields: vec![(VALUE_FIELD.to_owned(), s.value)],
+            fields: (0..s.field_count()).map(|i| s.field(i)).map(|(n, v)| (n.to_owned(), v)).collect(),
             timestamp: s.timestamp,
         })
         .collect())
@@ -58,29 +61,40 @@ pub struct Samples<'a> {
     tags: Vec<(&'a str, &'a str)>,
     /// (series index, nanoseconds, value) of each sample, in request order.
     points: Vec<(u32, i64, f64)>,
+    /// (series index, nanoseconds, fields) of each native histogram sample.
+    histograms: Vec<(u32, i64, HistogramFields)>,
 }
 
+/// A native histogram as the fields of its row.
+type HistogramFields = Vec<(String, f64)>;
+
 impl Samples<'_> {
-    /// How many samples.
+    /// How many samples (floats and histograms).
     pub fn len(&self) -> usize {
-        self.points.len()
+        self.points.len() + self.histograms.len()
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.points.is_empty()
+        self.len() == 0
     }
 
-    /// Each sample as a row borrowing its series' names.
+    /// Each sample as a row borrowing its series' names: the floats, then
+    /// the histograms.
     pub fn views(&self) -> impl Iterator<Item = SampleRow<'_>> {
-        self.points.iter().map(|&(s, timestamp, value)| {
-            let (measurement, tags) = &self.series[s as usize];
-            SampleRow { measurement, tags: &self.tags[tags.clone()], timestamp, value }
-        })
+        let floats = self.points.iter().map(|&(s, timestamp, value)| self.row(s, timestamp, value, &[]));
+        floats.chain(self.histograms.iter().map(|(s, timestamp, fields)| self.row(*s, *timestamp, 0.0, fields)))
+    }
+
+    /// A sample of series `s` as a row.
+    fn row<'s>(&'s self, s: u32, timestamp: i64, value: f64, fields: &'s [(String, f64)]) -> SampleRow<'s> {
+        let (measurement, tags) = &self.series[s as usize];
+        SampleRow { measurement, tags: &self.tags[tags.clone()], timestamp, value, fields }
     }
 }
 
-/// One sample as a row: its series' names borrowed, the field `value`.
+/// One sample as a row: its series' names borrowed, the field `value` (or
+/// a histogram's fields).
 #[derive(Debug, Clone, Copy)]
 pub struct SampleRow<'a> {
     /// The metric name.
@@ -91,6 +105,8 @@ pub struct SampleRow<'a> {
     pub timestamp: i64,
     /// The value, bit for bit.
     pub value: f64,
+    /// A native histogram's fields; empty for a float sample.
+    pub fields: &'a [(String, f64)],
 }
 
 impl WriteRow for SampleRow<'_> {
@@ -104,10 +120,13 @@ impl WriteRow for SampleRow<'_> {
         self.timestamp
     }
     fn field_count(&self) -> usize {
-        1
+        if self.fields.is_empty() { 1 } else { self.fields.len() }
     }
-    fn field(&self, _: usize) -> (&str, f64) {
-        (VALUE_FIELD, self.value)
+    fn field(&self, i: usize) -> (&str, f64) {
+        match self.fields.get(i) {
+            Some((name, value)) => (name, *value),
+            None => (VALUE_FIELD, self.value),
+        }
     }
 }
 
@@ -133,12 +152,13 @@ pub fn samples(bytes: &[u8]) -> Result<Samples<'_>> {
 }
 
 /// Reads series `i` (`TimeSeries`: 1 labels, 2 samples, 3 exemplars
-/// (skipped), 4 native histograms (refused)) into `out`.
+/// (skipped), 4 native histograms) into `out`.
 fn series<'a>(i: usize, bytes: &'a [u8], labels: &mut Vec<(&'a str, &'a str)>, out: &mut Samples<'a>) -> Result<()> {
     let index = u32::try_from(out.series.len())
         .map_err(|_| Error::item(format!("timeseries[{i}]"), "more than 2^32 series in one request"))?;
     labels.clear();
     let first_point = out.points.len();
+    let first_histogram = out.histograms.len();
     let mut message = Reader::new(bytes);
     while !message.done() {
         match message.key()? {
@@ -158,11 +178,14 @@ fn series<'a>(i: usize, bytes: &'a [u8], labels: &mut Vec<(&'a str, &'a str)>, o
                 })?;
                 out.points.push((index, timestamp, value));
             }
-            (4, _) => {
-                return Err(Error::item(
-                    format!("timeseries[{i}].histograms"),
-                    "native histograms are not stored by Chronicle; send classic histograms (_bucket, _sum, _count)",
-                ));
+            (4, wire) => {
+                message.expect(4, wire, LEN)?;
+                let at = format!("timeseries[{i}].histograms[{}]", out.histograms.len() - first_histogram);
+                let (ms, h) = histogram(&at, message.bytes()?)?;
+                let timestamp = ms.checked_mul(1_000_000).ok_or_else(|| {
+                    Error::item(format!("{at}.timestamp"), format!("{ms} ms overflows 64-bit nanoseconds"))
+                })?;
+                out.histograms.push((index, timestamp, to_fields(&h)));
             }
             (_, wire) => message.skip(wire)?,
         }

@@ -9,8 +9,8 @@
 //! the columns of a measurement's SQL table beside `time`, so
 //! [`ColumnNames`] keeps them distinct.
 
-pub mod histogram;
 mod column_names;
+pub mod histogram;
 mod point;
 mod series_key;
 mod validate;
@@ -18,7 +18,9 @@ mod validate;
 pub use column_names::{BatchNames, ColumnNames, TIME_COLUMN};
 pub use point::{Point, Row, WriteRow};
 pub use series_key::SeriesKey;
-pub use validate::{InvalidInput, MAX_TAG_VALUE_LEN, validate_field_name, validate_measurement, validate_tag};
+pub use validate::{
+    InvalidInput, MAX_TAG_VALUE_LEN, validate_field_name, validate_measurement, validate_tag, validate_written_field,
+};
 
 /// The field a [`Point`] writes.
 pub const VALUE_FIELD: &str = "value";

@@ -92,9 +92,21 @@ pub fn validate_measurement(name: &str) -> Result<(), InvalidInput> {
     METRIC_RULE.check(name).map_err(|why| InvalidInput::Measurement(name.into(), why))
 }
 
-/// Checks a field name.
+/// Checks a field name as stored (files and WAL written before names
+/// starting with `__` were reserved still read).
 pub fn validate_field_name(name: &str) -> Result<(), InvalidInput> {
     METRIC_RULE.check(name).map_err(|why| InvalidInput::Field(name.into(), why))
+}
+
+/// Checks the name of a field being written: as [`validate_field_name`],
+/// and names starting with `__` are reserved for the parts of native
+/// histograms ([`super::histogram::fields`]).
+pub fn validate_written_field(name: &str) -> Result<(), InvalidInput> {
+    validate_field_name(name)?;
+    if name.starts_with("__") && !super::histogram::fields::is_histogram_field(name) {
+        return Err(InvalidInput::Field(name.into(), "names starting with '__' are reserved"));
+    }
+    Ok(())
 }
 
 /// Checks one tag; `allow_reserved` admits `__`-prefixed keys (set by
@@ -127,6 +139,9 @@ mod tests {
         }
         assert!(validate_field_name(&"a".repeat(257)).is_err());
         assert!(validate_field_name(&"a".repeat(256)).is_ok());
+        assert!(validate_field_name("__x").is_ok(), "stored names still read");
+        assert!(validate_written_field("__x").expect_err("reserved").to_string().contains("reserved"));
+        assert!(validate_written_field("__hist_p3").is_ok());
     }
 
     #[test]

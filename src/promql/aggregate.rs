@@ -127,6 +127,7 @@ fn eval(ev: &QueryContext, agg: &Aggregate, param: Option<Val>, input: Option<Va
                 .into_iter()
                 .zip(values)
                 .map(|(group, mut per_step)| StepSeries {
+                    hists: Vec::new(),
                     labels: group.labels,
                     drop_name: group.drop_name,
                     values: per_step
@@ -174,6 +175,7 @@ fn eval(ev: &QueryContext, agg: &Aggregate, param: Option<Val>, input: Option<Va
                 .into_iter()
                 .zip(acc)
                 .map(|(group, per_step)| StepSeries {
+                    hists: Vec::new(),
                     labels: group.labels,
                     drop_name: group.drop_name,
                     values: per_step.iter().map(|a| a.result(op)).collect(),
@@ -255,7 +257,8 @@ fn select(
     (param, param_at): (&[f64], &str),
 ) -> Result<Vec<StepSeries>> {
     let n = param.len();
-    let mut out: Vec<StepSeries> = input.iter().map(|s| StepSeries { values: vec![None; n], ..s.clone() }).collect();
+    let mut out: Vec<StepSeries> =
+        input.iter().map(|s| StepSeries { values: vec![None; n], hists: Vec::new(), ..s.clone() }).collect();
     let mut rank: Vec<(usize, usize)> = vec![(usize::MAX, usize::MAX); input.len()];
     for (i, &p) in param.iter().enumerate().take(n) {
         if op == T_LIMIT_RATIO {

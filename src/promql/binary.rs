@@ -138,6 +138,7 @@ fn vector_scalar(op: u16, vector: Vec<StepSeries>, scalar: &[f64], swap: bool, r
     let out = vector
         .into_iter()
         .map(|s| StepSeries {
+            hists: Vec::new(),
             labels: s.labels,
             drop_name: s.drop_name || drop_name,
             values: s
@@ -299,7 +300,12 @@ fn vector_vector(
                 None => {
                     let labels = result_labels(&s.visible_labels(), &one[j].visible_labels(), m, include);
                     let at = *out_index.entry(labels.clone()).or_insert_with(|| {
-                        out.push(StepSeries { labels, values: vec![None; n], drop_name: drop_name || s.drop_name });
+                        out.push(StepSeries {
+                            labels,
+                            values: vec![None; n],
+                            hists: Vec::new(),
+                            drop_name: drop_name || s.drop_name,
+                        });
                         out.len() - 1
                     });
                     result_of.insert((k, j), at);

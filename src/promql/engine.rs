@@ -34,6 +34,7 @@ use super::series::{Range, Val, remove_dropped_names};
 use super::series_batch::{self, Kind};
 use super::value::{Labels, PromValue, QueryResult, Sample, Series};
 use crate::db::Db;
+use crate::model::histogram::FloatHistogram;
 use crate::query::ChronicleQueryPlanner;
 
 /// Checks, parses and plans `text` over `range`.
@@ -109,7 +110,11 @@ fn instant_value(val: Val, t: i64) -> PromValue {
         Val::Vector(series) => PromValue::Vector(
             series
                 .into_iter()
-                .filter_map(|s| s.values.first().copied().flatten().map(|v| Sample { labels: s.labels, t, v }))
+                .filter_map(|s| match (s.values.first().copied().flatten(), s.hist(0)) {
+                    (_, Some(h)) => Some(Sample { h: Some(h.clone()), labels: s.labels, t, v: 0.0 }),
+                    (Some(v), None) => Some(Sample { labels: s.labels, t, v, h: None }),
+                    (None, None) => None,
+                })
                 .collect(),
         ),
         Val::Matrix(m) => {
@@ -120,8 +125,11 @@ fn instant_value(val: Val, t: i64) -> PromValue {
                     .filter_map(|s| {
                         let w = s.window(end - m.range, end);
                         let points: Vec<(i64, f64)> = w.map(|i| (s.ts[i], s.vs[i])).collect();
+                        let hw = s.hist_window(end - m.range, end);
+                        let histograms: Vec<(i64, FloatHistogram)> =
+                            s.hts[hw.clone()].iter().copied().zip(s.hs[hw].iter().cloned()).collect();
                         let labels = if s.drop_name { s.labels.without_name() } else { s.labels };
-                        (!points.is_empty()).then_some(Series { labels, points })
+                        (!points.is_empty() || !histograms.is_empty()).then_some(Series { labels, points, histograms })
                     })
                     .collect(),
             )
@@ -133,14 +141,24 @@ fn instant_value(val: Val, t: i64) -> PromValue {
 fn range_value(val: Val, range: Range) -> Result<PromValue> {
     let mut out: Vec<Series> = match val {
         Val::Scalar(v) => {
-            vec![Series { labels: Labels::default(), points: range.times().zip(v).collect() }]
+            vec![Series { labels: Labels::default(), points: range.times().zip(v).collect(), histograms: Vec::new() }]
         }
         Val::Vector(series) => series
             .into_iter()
             .filter_map(|s| {
                 let points: Vec<(i64, f64)> =
                     s.values.iter().enumerate().filter_map(|(i, v)| v.map(|v| (range.at(i), v))).collect();
-                (!points.is_empty()).then_some(Series { labels: s.labels, points })
+                let histograms: Vec<(i64, FloatHistogram)> = s
+                    .hists
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, h)| h.as_ref().map(|h| (range.at(i), h.clone())))
+                    .collect();
+                (!points.is_empty() || !histograms.is_empty()).then_some(Series {
+                    labels: s.labels,
+                    points,
+                    histograms,
+                })
             })
             .collect(),
         other => return Err(not_for_range_query(other.type_name())),

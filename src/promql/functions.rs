@@ -249,7 +249,7 @@ fn map_values(series: Vec<StepSeries>, f: impl Fn(usize, f64) -> Option<f64>) ->
         .into_iter()
         .map(|s| {
             let values = s.values.iter().enumerate().map(|(i, v)| v.and_then(|v| f(i, v))).collect();
-            StepSeries { values, ..s }.without_name()
+            StepSeries { values, hists: Vec::new(), ..s }.without_name()
         })
         .collect();
     drop_names(out).map(Val::Vector)

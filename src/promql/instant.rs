@@ -1,7 +1,7 @@
 //! `PromInstant`: an instant selector's value at each step, from the raw
-//! series its scan read: the latest point in `(t - lookback, t]`, where `t`
-//! is the step's time (or the `@` time) minus the offset, and none when
-//! that point is a staleness marker. For `timestamp(selector)` the node
+//! series its scan read: the latest point (float or native histogram) in
+//! `(t - lookback, t]`, where `t` is the step's time (or the `@` time)
+//! minus the offset, and none when that point is a staleness marker. For `timestamp(selector)` the node
 //! gives that point's time instead of its value.
 
 use std::fmt;
@@ -11,6 +11,7 @@ use super::error::{PromError, Result};
 use super::node::Operator;
 use super::selector::is_stale;
 use super::series::{Range, RawSeries, StepSeries, Val, merge_same_labels};
+use crate::model::histogram::FloatHistogram;
 
 /// An instant selector over its scan; see the module docs.
 #[derive(Debug)]
@@ -44,37 +45,53 @@ impl Operator for Instant {
         let Some(Val::Matrix(m)) = inputs.pop() else {
             return Err(PromError::Execution("PromInstant reads the series of a scan".into()));
         };
-        let Instant { steps, at, offset, lookback, timestamps } = *self;
-        if timestamps {
-            let out = pick(&m.series, steps, at, offset, lookback, |s, i| s.ts[i] as f64 / 1000.0);
+        let out: Vec<StepSeries> = m.series.iter().filter_map(|s| self.pick(s)).collect();
+        if self.timestamps {
             merge_same_labels(out.into_iter().map(StepSeries::without_name).collect()).map(Val::Vector)
         } else {
-            Ok(Val::Vector(pick(&m.series, steps, at, offset, lookback, |s, i| s.vs[i])))
+            Ok(Val::Vector(out))
         }
     }
 }
 
-/// What `value` says of the point each step of an instant selector picks.
-fn pick(
-    series: &[RawSeries],
-    steps: Range,
-    at: Option<i64>,
-    offset: i64,
-    lookback: i64,
-    value: impl Fn(&RawSeries, usize) -> f64,
-) -> Vec<StepSeries> {
-    series
-        .iter()
-        .filter_map(|s| {
-            let values: Vec<Option<f64>> = steps
-                .times()
-                .map(|t| {
-                    let t = at.unwrap_or(t) - offset;
-                    let end = s.ts.partition_point(|&x| x <= t);
-                    (end > 0 && s.ts[end - 1] > t - lookback && !is_stale(s.vs[end - 1])).then(|| value(s, end - 1))
-                })
-                .collect();
-            values.iter().any(Option::is_some).then(|| StepSeries::new(s.labels.clone(), values))
-        })
-        .collect()
+/// The point a step picks.
+enum Picked {
+    Float(usize),
+    Histogram(usize),
+}
+
+impl Instant {
+    /// The series' value at each step (its point's time with
+    /// `timestamps`); `None` when no step has one.
+    fn pick(&self, s: &RawSeries) -> Option<StepSeries> {
+        let n = self.steps.len();
+        let mut values: Vec<Option<f64>> = vec![None; n];
+        let mut hists: Vec<Option<FloatHistogram>> = Vec::new();
+        for (i, t) in self.steps.times().enumerate() {
+            let t = self.at.unwrap_or(t) - self.offset;
+            let picked = match (s.ts.partition_point(|&x| x <= t), s.hts.partition_point(|&x| x <= t)) {
+                (0, 0) => continue,
+                (f, 0) => Picked::Float(f - 1),
+                (0, h) => Picked::Histogram(h - 1),
+                (f, h) if s.ts[f - 1] > s.hts[h - 1] => Picked::Float(f - 1),
+                (_, h) => Picked::Histogram(h - 1),
+            };
+            match picked {
+                Picked::Float(j) if s.ts[j] > t - self.lookback && !is_stale(s.vs[j]) => {
+                    values[i] = Some(if self.timestamps { s.ts[j] as f64 / 1000.0 } else { s.vs[j] });
+                }
+                Picked::Histogram(j) if s.hts[j] > t - self.lookback => {
+                    if self.timestamps {
+                        values[i] = Some(s.hts[j] as f64 / 1000.0);
+                    } else {
+                        hists.resize(n, None);
+                        hists[i] = Some(s.hs[j].clone());
+                    }
+                }
+                _ => {}
+            }
+        }
+        let out = StepSeries::mixed(s.labels.clone(), values, hists);
+        out.has_samples().then_some(out)
+    }
 }

@@ -29,7 +29,7 @@ impl Operator for Negate {
                     .into_iter()
                     .map(|s| {
                         let values = s.values.iter().map(|v| v.map(|x| -x)).collect();
-                        StepSeries { values, ..s }.without_name()
+                        StepSeries { values, hists: Vec::new(), ..s }.without_name()
                     })
                     .collect(),
             )),

@@ -102,7 +102,7 @@ fn range_call(ev: &QueryContext, node: &RangeFunction, vals: Vec<Val>) -> Result
                     RangeWindow::new(&s.ts[w.clone()], &s.vs[w], end, matrix.range, t).and_then(|w| f(&w, &args_at))
                 })
                 .collect();
-            StepSeries { labels: s.labels.clone(), values, drop_name: s.drop_name || !keep_name }
+            StepSeries { labels: s.labels.clone(), values, hists: Vec::new(), drop_name: s.drop_name || !keep_name }
         })
         .collect();
     merge_same_labels(out).map(Val::Vector)

@@ -8,6 +8,8 @@
 //! (series sorted by their labels), each in time order.
 //!
 //! Metric names marked dropped are removed first, as in any PromQL answer.
+//! Native histogram samples have no float value and are left out (the
+//! Prometheus HTTP API and [`crate::Db::promql_instant`] return them).
 //! A scalar is one series without labels; a range vector (an instant query
 //! of a range selector) gives its raw points.
 
@@ -59,12 +61,17 @@ impl Rows {
     fn series(&self, val: Val) -> Result<Vec<Series>> {
         let steps = self.steps;
         let mut out: Vec<Series> = match val {
-            Val::Scalar(v) => vec![Series { labels: Labels::default(), points: steps.times().zip(v).collect() }],
+            Val::Scalar(v) => vec![Series {
+                labels: Labels::default(),
+                points: steps.times().zip(v).collect(),
+                histograms: Vec::new(),
+            }],
             Val::Vector(series) => series
                 .into_iter()
                 .map(|s| Series {
                     points: s.values.iter().enumerate().filter_map(|(i, v)| v.map(|v| (steps.at(i), v))).collect(),
                     labels: s.labels,
+                    histograms: Vec::new(),
                 })
                 .collect(),
             Val::Matrix(m) => m
@@ -73,6 +80,7 @@ impl Rows {
                 .map(|s| Series {
                     labels: if s.drop_name { s.labels.without_name() } else { s.labels },
                     points: s.ts.into_iter().zip(s.vs).collect(),
+                    histograms: Vec::new(),
                 })
                 .collect(),
             Val::String(_) => {

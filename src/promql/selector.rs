@@ -3,7 +3,7 @@
 //! to the scan, and choosing each step's sample of an instant selector
 //! (the latest within the lookback delta, unless it is a staleness marker).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::Arc;
 
@@ -20,6 +20,8 @@ use super::value::{Labels, METRIC_NAME};
 use crate::db::Db;
 use crate::ingest::remote_write::STALE_NAN_BITS;
 use crate::model::VALUE_FIELD;
+use crate::model::histogram::FloatHistogram;
+use crate::model::histogram::fields::{COUNT_FIELD, FieldLayout, is_histogram_field};
 use crate::storage::matcher::{MatchOp as StorageMatchOp, TagMatcher};
 use crate::storage::scan::ScanRequest;
 
@@ -36,13 +38,30 @@ pub(crate) struct Metric {
     pub field: String,
 }
 
+impl Metric {
+    /// Whether the metric's samples are native histograms (stored in the
+    /// fields of [`crate::model::histogram::fields`]).
+    pub fn is_histogram(&self) -> bool {
+        self.field == COUNT_FIELD
+    }
+}
+
 /// Every metric of the database: each (measurement, field) pair, named
-/// `measurement` for the field `value`, else `measurement_field`.
+/// `measurement` for the field `value`, else `measurement_field`, and the
+/// native histograms of a measurement, named `measurement` (they share the
+/// name, and the series, with the field `value`, as a Prometheus series
+/// holds floats and histograms).
 pub(crate) fn catalog(db: &Db) -> Result<Vec<Metric>> {
     let mut out = Vec::new();
     for measurement in db.measurements()? {
         for field in db.fields(&measurement)? {
-            let name = if field == VALUE_FIELD { measurement.clone() } else { format!("{measurement}_{field}") };
+            let name = if field == VALUE_FIELD || field == COUNT_FIELD {
+                measurement.clone()
+            } else if is_histogram_field(&field) {
+                continue;
+            } else {
+                format!("{measurement}_{field}")
+            };
             out.push(Metric { name, measurement: measurement.clone(), field });
         }
     }
@@ -119,7 +138,12 @@ impl Operator for SeriesScan {
     }
 
     fn fmt_params(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let tables: Vec<String> = self.tables.iter().map(|(_, m)| format!("{}.{}", m.measurement, m.field)).collect();
+        let tables: Vec<String> = (self.tables.iter())
+            .map(|(_, m)| {
+                let field = if m.is_histogram() { "histogram" } else { m.field.as_str() };
+                format!("{}.{field}", m.measurement)
+            })
+            .collect();
         write!(f, "selector={}, tables=[{}], matchers=[", self.selector, tables.join(", "))?;
         for (i, g) in self.selection.groups.iter().enumerate() {
             let all: Vec<String> = g.names.iter().chain(&g.tags).map(matcher_text).collect();
@@ -136,19 +160,41 @@ impl Operator for SeriesScan {
         let start_ns = self.lo.saturating_add(1).saturating_mul(1_000_000);
         let end_ns = self.hi.saturating_add(1).saturating_mul(1_000_000).saturating_sub(1);
         let mut out: Vec<RawSeries> = Vec::new();
-        let mut seen: HashSet<Labels> = HashSet::new();
-        for (g, metric) in &self.tables {
+        // Each series' place in `out` and the table it came from.
+        let mut seen: HashMap<Labels, (usize, usize)> = HashMap::new();
+        for (table, (g, metric)) in self.tables.iter().enumerate() {
+            let fields = if metric.is_histogram() {
+                FieldLayout::field_names(ctx.db.fields(&metric.measurement)?.iter().map(String::as_str))
+            } else {
+                vec![metric.field.clone()]
+            };
             let mut request = ScanRequest::new(&metric.measurement)
-                .with_fields([metric.field.as_str()])
+                .with_fields(fields.iter().map(String::as_str))
                 .with_present([metric.field.as_str()])
                 .with_time_range(start_ns, end_ns);
             for t in &self.selection.groups[*g].tags {
                 request = request.with_matcher(t.clone());
             }
             for series in scan(ctx, &request, metric)? {
-                // One series can match two alternatives of an `or` selector.
-                if seen.insert(series.labels.clone()) {
-                    out.push(if self.drop_stale { without_stale(series) } else { series });
+                match seen.get(&series.labels) {
+                    None => {
+                        seen.insert(series.labels.clone(), (out.len(), table));
+                        out.push(if self.drop_stale { without_stale(series) } else { series });
+                    }
+                    // The histograms of a series whose floats came from
+                    // the field `value` (or the other way round).
+                    Some(&(i, from)) if self.tables[from].1.is_histogram() != metric.is_histogram() => {
+                        let target = &mut out[i];
+                        if metric.is_histogram() {
+                            (target.hts, target.hs) = (series.hts, series.hs);
+                        } else {
+                            let series = if self.drop_stale { without_stale(series) } else { series };
+                            (target.ts, target.vs) = (series.ts, series.vs);
+                        }
+                    }
+                    // One series can match two alternatives of an `or`
+                    // selector; of two metrics with one name, the first wins.
+                    Some(_) => {}
                 }
             }
         }
@@ -236,17 +282,29 @@ fn scan(ctx: &QueryContext, request: &ScanRequest, metric: &Metric) -> Result<Ve
             .column_by_name("time")
             .and_then(|c| c.as_primitive_opt::<TimestampNanosecondType>())
             .ok_or_else(|| PromError::Execution("scan without a time column".into()))?;
-        let values = batch
-            .column_by_name(&metric.field)
-            .and_then(|c| c.as_primitive_opt::<Float64Type>())
-            .ok_or_else(|| PromError::Execution(format!("scan without the field {}", metric.field)))?;
         let schema = batch.schema();
         let mut tags = Vec::new();
+        let mut fields: Vec<(&str, &PrimitiveArray<Float64Type>)> = Vec::new();
         for (field, column) in schema.fields().iter().zip(batch.columns()) {
-            if field.name() != "time" && field.name() != &metric.field {
-                tags.push(TagColumn::try_new(field.name(), column.as_ref())?);
+            let name = field.name().as_str();
+            if name == metric.field || (metric.is_histogram() && is_histogram_field(name)) {
+                let values = column
+                    .as_primitive_opt::<Float64Type>()
+                    .ok_or_else(|| PromError::Execution(format!("scan field {name} is not Float64")))?;
+                fields.push((name, values));
+            } else if name != "time" {
+                tags.push(TagColumn::try_new(name, column.as_ref())?);
             }
         }
+        let points = if metric.is_histogram() {
+            Points::Histograms(FieldLayout::new(fields.iter().map(|(n, _)| *n)), fields.iter().map(|f| f.1).collect())
+        } else {
+            let values = fields
+                .first()
+                .ok_or_else(|| PromError::Execution(format!("scan without the field {}", metric.field)))?
+                .1;
+            Points::Floats(values)
+        };
         ctx.hold(batch.num_rows())?;
         for run in runs(&tags, batch.num_rows()) {
             let i = match last.as_ref().filter(|l| l.is_at(&tags, run.start)) {
@@ -269,7 +327,10 @@ fn scan(ctx: &QueryContext, request: &ScanRequest, metric: &Metric) -> Result<Ve
                     i
                 }
             };
-            append(&mut out[i], times, values, run);
+            match &points {
+                Points::Floats(values) => append(&mut out[i], times, values, run),
+                Points::Histograms(layout, columns) => append_histograms(&mut out[i], times, layout, columns, run)?,
+            }
         }
     }
     for series in &mut out {
@@ -278,8 +339,40 @@ fn scan(ctx: &QueryContext, request: &ScanRequest, metric: &Metric) -> Result<Ve
             points.sort_by_key(|p| p.0);
             (series.ts, series.vs) = points.into_iter().unzip();
         }
+        if !series.hts.is_sorted() {
+            let mut points: Vec<(i64, FloatHistogram)> = series.hts.drain(..).zip(series.hs.drain(..)).collect();
+            points.sort_by_key(|p| p.0);
+            (series.hts, series.hs) = points.into_iter().unzip();
+        }
     }
     Ok(out)
+}
+
+/// The value columns of a scan batch: one float field, or the fields of
+/// native histograms with which columns hold which parts.
+enum Points<'a> {
+    Floats(&'a PrimitiveArray<Float64Type>),
+    Histograms(FieldLayout, Vec<&'a PrimitiveArray<Float64Type>>),
+}
+
+/// Appends the histograms of `rows` (those with a count), times in
+/// milliseconds.
+fn append_histograms(
+    series: &mut RawSeries,
+    times: &PrimitiveArray<TimestampNanosecondType>,
+    layout: &FieldLayout,
+    columns: &[&PrimitiveArray<Float64Type>],
+    rows: std::ops::Range<usize>,
+) -> Result<()> {
+    for row in rows {
+        let value = |c: usize| columns.get(c).filter(|a| a.is_valid(row)).map(|a| a.value(row));
+        let h = layout.read(value).map_err(|e| PromError::Execution(format!("series {}: {e}", series.labels)))?;
+        if let Some(h) = h {
+            series.hts.push(times.value(row).div_euclid(1_000_000));
+            series.hs.push(h);
+        }
+    }
+    Ok(())
 }
 
 /// The series of the last run whose labels were resolved, and its tags

@@ -12,6 +12,7 @@ use promql_parser::parser::Offset;
 
 use super::error::{PromError, Result};
 use super::value::Labels;
+use crate::model::histogram::FloatHistogram;
 
 /// The steps of an evaluation, in milliseconds: `start`, `start + step`, ...
 /// up to `end`; one step (`start == end`, `step == 0`) for an instant query.
@@ -56,17 +57,38 @@ impl Range {
 /// dropped instead of removing it (Prometheus's delayed name removal):
 /// `label_replace` can still read it, grouping and matching do not see it,
 /// and the answer leaves it out.
+///
+/// A step holds a float (`values`) or a native histogram (`hists`), not
+/// both; `hists` is empty while the series has no histogram at any step.
 #[derive(Clone, Debug)]
 pub(crate) struct StepSeries {
     pub labels: Labels,
     pub values: Vec<Option<f64>>,
+    pub hists: Vec<Option<FloatHistogram>>,
     pub drop_name: bool,
 }
 
 impl StepSeries {
-    /// A series with its metric name kept.
+    /// A series of floats with its metric name kept.
     pub fn new(labels: Labels, values: Vec<Option<f64>>) -> Self {
-        StepSeries { labels, values, drop_name: false }
+        StepSeries { labels, values, hists: Vec::new(), drop_name: false }
+    }
+
+    /// A series with a float or a histogram at each step, its metric name
+    /// kept; `hists` is dropped when it holds no histogram.
+    pub fn mixed(labels: Labels, values: Vec<Option<f64>>, hists: Vec<Option<FloatHistogram>>) -> Self {
+        let hists = if hists.iter().any(Option::is_some) { hists } else { Vec::new() };
+        StepSeries { labels, values, hists, drop_name: false }
+    }
+
+    /// The histogram at step `i`, if the step holds one.
+    pub fn hist(&self, i: usize) -> Option<&FloatHistogram> {
+        self.hists.get(i).and_then(Option::as_ref)
+    }
+
+    /// Whether some step holds a float or a histogram.
+    pub fn has_samples(&self) -> bool {
+        self.values.iter().any(Option::is_some) || self.hists.iter().any(Option::is_some)
     }
 
     /// This series with its metric name marked dropped.
@@ -86,23 +108,36 @@ impl StepSeries {
     }
 }
 
-/// Raw points of one series, ascending by time (milliseconds); a
-/// subquery's series keeps the mark of a dropped metric name.
+/// Raw points of one series, ascending by time (milliseconds): floats
+/// (`ts`, `vs`) and native histograms (`hts`, `hs`), never two at one
+/// time; a subquery's series keeps the mark of a dropped metric name.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct RawSeries {
     pub labels: Labels,
     pub ts: Vec<i64>,
     pub vs: Vec<f64>,
+    pub hts: Vec<i64>,
+    pub hs: Vec<FloatHistogram>,
     pub drop_name: bool,
 }
 
 impl RawSeries {
-    /// The indexes of the points in `(from, to]`.
+    /// The indexes of the float points in `(from, to]`.
     pub fn window(&self, from: i64, to: i64) -> std::ops::Range<usize> {
-        let lo = self.ts.partition_point(|&t| t <= from);
-        let hi = self.ts.partition_point(|&t| t <= to);
-        lo..hi.max(lo)
+        window_of(&self.ts, from, to)
     }
+
+    /// The indexes of the histogram points in `(from, to]`.
+    pub fn hist_window(&self, from: i64, to: i64) -> std::ops::Range<usize> {
+        window_of(&self.hts, from, to)
+    }
+}
+
+/// The indexes of the ascending `times` in `(from, to]`.
+fn window_of(times: &[i64], from: i64, to: i64) -> std::ops::Range<usize> {
+    let lo = times.partition_point(|&t| t <= from);
+    let hi = times.partition_point(|&t| t <= to);
+    lo..hi.max(lo)
 }
 
 /// A range vector: raw series, and which window each step sees: the points
@@ -173,7 +208,9 @@ pub(crate) fn system_time_ms(t: SystemTime) -> i64 {
 /// The series with the metric names marked dropped removed: two series
 /// that then have the same labels must not both have a value at one step.
 pub(crate) fn remove_dropped_names(series: Vec<StepSeries>) -> Result<Vec<StepSeries>> {
-    merge_same_labels(series.into_iter().map(|s| StepSeries::new(s.visible_labels().into_owned(), s.values)).collect())
+    merge_same_labels(
+        series.into_iter().map(|s| StepSeries::mixed(s.visible_labels().into_owned(), s.values, s.hists)).collect(),
+    )
 }
 
 /// Merges series with equal labels (they come from different inputs that
@@ -183,7 +220,7 @@ pub(crate) fn merge_same_labels(series: Vec<StepSeries>) -> Result<Vec<StepSerie
     let mut index: HashMap<Labels, usize> = HashMap::with_capacity(series.len());
     let mut out: Vec<StepSeries> = Vec::with_capacity(series.len());
     for s in series {
-        if !s.values.iter().any(Option::is_some) {
+        if !s.has_samples() {
             continue;
         }
         match index.get(&s.labels) {
@@ -193,14 +230,22 @@ pub(crate) fn merge_same_labels(series: Vec<StepSeries>) -> Result<Vec<StepSerie
             }
             Some(&i) => {
                 let target = &mut out[i];
-                for (slot, v) in target.values.iter_mut().zip(s.values) {
-                    if let Some(v) = v {
-                        if slot.is_some() {
-                            return Err(PromError::Execution(
-                                "vector cannot contain metrics with the same labelset".into(),
-                            ));
-                        }
-                        *slot = Some(v);
+                let n = target.values.len();
+                let taken = |t: &StepSeries, step: usize| t.values[step].is_some() || t.hist(step).is_some();
+                for step in 0..n {
+                    let (v, h) = (s.values.get(step).copied().flatten(), s.hist(step));
+                    if v.is_none() && h.is_none() {
+                        continue;
+                    }
+                    if taken(target, step) {
+                        return Err(PromError::Execution(
+                            "vector cannot contain metrics with the same labelset".into(),
+                        ));
+                    }
+                    target.values[step] = v;
+                    if let Some(h) = h {
+                        target.hists.resize(n, None);
+                        target.hists[step] = Some(h.clone());
                     }
                 }
             }

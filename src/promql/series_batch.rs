@@ -10,6 +10,11 @@
 //! | `timestamps` | List<Int64> (ms)      | null        | null   | null           | point times   |
 //! | `values`     | List<Float64>         | one a step  | null   | one a step, null where none | point values |
 //! | `string`     | Utf8                  | null        | value  | null           | null          |
+//! | `hist_times` | List<Int64> (ms)      | null        | null   | null           | histogram times |
+//! | `histograms` | List<Binary>          | null        | null   | one a step, null where none; null without any | histograms |
+//!
+//! A histogram travels as the bytes of
+//! [`FloatHistogram::write_bytes`].
 //!
 //! A scalar and a string are one row. A batch does not say which of the
 //! four it holds nor, for a matrix, the window each step sees: the node
@@ -19,13 +24,15 @@
 use std::sync::{Arc, OnceLock};
 
 use datafusion::arrow::array::{
-    Array, AsArray, BooleanBuilder, Float64Builder, Int64Builder, ListBuilder, MapBuilder, RecordBatch, StringBuilder,
+    Array, AsArray, BinaryBuilder, BooleanBuilder, Float64Builder, Int64Builder, ListBuilder, MapBuilder, RecordBatch,
+    StringBuilder,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema, SchemaRef};
 
 use super::error::{PromError, Result};
 use super::series::{Matrix, RawSeries, StepSeries, Val};
 use super::value::Labels;
+use crate::model::histogram::FloatHistogram;
 
 /// What a node's batches hold, known when the plan is built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd)]
@@ -69,6 +76,8 @@ pub(crate) fn schema() -> SchemaRef {
             Field::new("timestamps", DataType::List(Arc::new(Field::new("item", DataType::Int64, true))), true),
             Field::new("values", DataType::List(Arc::new(Field::new("item", DataType::Float64, true))), true),
             Field::new("string", DataType::Utf8, true),
+            Field::new("hist_times", DataType::List(Arc::new(Field::new("item", DataType::Int64, true))), true),
+            Field::new("histograms", DataType::List(Arc::new(Field::new("item", DataType::Binary, true))), true),
         ]))
     }))
 }
@@ -84,6 +93,10 @@ struct Rows {
     timestamps: ListBuilder<Int64Builder>,
     values: ListBuilder<Float64Builder>,
     string: StringBuilder,
+    hist_times: ListBuilder<Int64Builder>,
+    histograms: ListBuilder<BinaryBuilder>,
+    /// Scratch for one histogram's bytes.
+    bytes: Vec<u8>,
 }
 
 impl Rows {
@@ -96,7 +109,31 @@ impl Rows {
             timestamps: ListBuilder::new(Int64Builder::with_capacity(times)),
             values: ListBuilder::new(Float64Builder::with_capacity(values)),
             string: StringBuilder::new(),
+            hist_times: ListBuilder::new(Int64Builder::new()),
+            histograms: ListBuilder::new(BinaryBuilder::new()),
+            bytes: Vec::new(),
         }
+    }
+
+    /// Appends one list of histograms (`None` items as nulls).
+    fn histograms<'a>(&mut self, hists: impl IntoIterator<Item = Option<&'a FloatHistogram>>) {
+        for h in hists {
+            match h {
+                Some(h) => {
+                    self.bytes.clear();
+                    h.write_bytes(&mut self.bytes);
+                    self.histograms.values().append_value(&self.bytes);
+                }
+                None => self.histograms.values().append_null(),
+            }
+        }
+        self.histograms.append(true);
+    }
+
+    /// Appends null to the columns a row of `kind` leaves unused.
+    fn no_histograms(&mut self) {
+        self.hist_times.append_null();
+        self.histograms.append_null();
     }
 
     fn labels(&mut self, labels: &Labels, drop_name: bool) -> Result<()> {
@@ -116,6 +153,8 @@ impl Rows {
             Arc::new(self.timestamps.finish()) as _,
             Arc::new(self.values.finish()) as _,
             Arc::new(self.string.finish()) as _,
+            Arc::new(self.hist_times.finish()) as _,
+            Arc::new(self.histograms.finish()) as _,
         ];
         Ok(RecordBatch::try_new(schema(), columns).map_err(datafusion::error::DataFusionError::from)?)
     }
@@ -139,12 +178,14 @@ pub(crate) fn encode(val: Val) -> Result<RecordBatch> {
             rows.timestamps.append_null();
             rows.values.append_value(values.into_iter().map(Some));
             rows.string.append_null();
+            rows.no_histograms();
         }
         Val::String(s) => {
             rows.labels(&Labels::default(), false)?;
             rows.timestamps.append_null();
             rows.values.append_null();
             rows.string.append_value(s);
+            rows.no_histograms();
         }
         Val::Vector(series) => {
             for s in series {
@@ -152,6 +193,12 @@ pub(crate) fn encode(val: Val) -> Result<RecordBatch> {
                 rows.timestamps.append_null();
                 rows.values.append_value(s.values);
                 rows.string.append_null();
+                rows.hist_times.append_null();
+                if s.hists.is_empty() {
+                    rows.histograms.append_null();
+                } else {
+                    rows.histograms(s.hists.iter().map(Option::as_ref));
+                }
             }
         }
         Val::Matrix(m) => {
@@ -162,6 +209,9 @@ pub(crate) fn encode(val: Val) -> Result<RecordBatch> {
                 rows.values.values().append_slice(&s.vs);
                 rows.values.append(true);
                 rows.string.append_null();
+                rows.hist_times.values().append_slice(&s.hts);
+                rows.hist_times.append(true);
+                rows.histograms(s.hs.iter().map(Some));
             }
         }
     }
@@ -179,6 +229,22 @@ pub(crate) fn decode(batches: &[RecordBatch], kind: Kind) -> Result<Val> {
         let timestamps = batch.column(2).as_list_opt::<i32>().ok_or_else(|| bad("timestamps"))?;
         let values = batch.column(3).as_list_opt::<i32>().ok_or_else(|| bad("values"))?;
         let strings = batch.column(4).as_string_opt::<i32>().ok_or_else(|| bad("string"))?;
+        let hist_times = batch.column(5).as_list_opt::<i32>().ok_or_else(|| bad("hist_times"))?;
+        let histograms = batch.column(6).as_list_opt::<i32>().ok_or_else(|| bad("histograms"))?;
+        let hists = |row: usize| -> Result<Vec<Option<FloatHistogram>>> {
+            if histograms.is_null(row) {
+                return Ok(Vec::new());
+            }
+            let list = histograms.value(row);
+            let list = list.as_binary_opt::<i32>().ok_or_else(|| bad("histogram bytes"))?;
+            list.iter()
+                .map(|b| {
+                    b.map(FloatHistogram::from_bytes)
+                        .transpose()
+                        .map_err(|e| PromError::Execution(format!("a PromQL plan node passed a bad histogram: {e}")))
+                })
+                .collect()
+        };
         let floats = |row: usize| -> Result<Vec<Option<f64>>> {
             let list = values.value(row);
             let list = list.as_primitive_opt::<Float64Type>().ok_or_else(|| bad("float values"))?;
@@ -195,7 +261,8 @@ pub(crate) fn decode(batches: &[RecordBatch], kind: Kind) -> Result<Val> {
                 }
                 Kind::Vector => {
                     let labels = row_labels(labels, row, &bad)?;
-                    series.push(StepSeries { labels, values: floats(row)?, drop_name: drop_name.value(row) });
+                    let hists = hists(row)?;
+                    series.push(StepSeries { labels, values: floats(row)?, hists, drop_name: drop_name.value(row) });
                 }
                 Kind::Matrix(_) => {
                     let labels = row_labels(labels, row, &bad)?;
@@ -207,10 +274,19 @@ pub(crate) fn decode(batches: &[RecordBatch], kind: Kind) -> Result<Val> {
                     if ts.null_count() > 0 || vs.null_count() > 0 || ts.len() != vs.len() {
                         return Err(bad("a point for each time"));
                     }
+                    let hts = hist_times.value(row);
+                    let hts = hts.as_primitive_opt::<Int64Type>().ok_or_else(|| bad("histogram times"))?;
+                    let hs: Option<Vec<FloatHistogram>> = hists(row)?.into_iter().collect();
+                    let hs = hs.ok_or_else(|| bad("a histogram for each histogram time"))?;
+                    if hts.null_count() > 0 || hts.len() != hs.len() {
+                        return Err(bad("a histogram for each histogram time"));
+                    }
                     raw.push(RawSeries {
                         labels,
                         ts: ts.values().to_vec(),
                         vs: vs.values().to_vec(),
+                        hts: hts.values().to_vec(),
+                        hs,
                         drop_name: drop_name.value(row),
                     });
                 }

@@ -76,17 +76,22 @@ impl Operator for Subquery {
                 Val::Vector(vector) => vector
                     .into_iter()
                     .map(|s| {
-                        let mut raw =
-                            RawSeries { labels: s.labels, ts: Vec::new(), vs: Vec::new(), drop_name: s.drop_name };
+                        let mut raw = RawSeries { labels: s.labels, drop_name: s.drop_name, ..RawSeries::default() };
                         for (i, v) in s.values.into_iter().enumerate() {
                             if let Some(v) = v {
                                 raw.ts.push(inner.at(i));
                                 raw.vs.push(v);
                             }
                         }
+                        for (i, h) in s.hists.into_iter().enumerate() {
+                            if let Some(h) = h {
+                                raw.hts.push(inner.at(i));
+                                raw.hs.push(h);
+                            }
+                        }
                         raw
                     })
-                    .filter(|s| !s.ts.is_empty())
+                    .filter(|s| !s.ts.is_empty() || !s.hts.is_empty())
                     .collect(),
                 Val::Scalar(values) => {
                     vec![RawSeries { ts: inner.times().collect(), vs: values, ..RawSeries::default() }]

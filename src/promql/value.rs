@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use crate::model::histogram::FloatHistogram;
+
 /// The label that holds a series' metric name.
 pub const METRIC_NAME: &str = "__name__";
 
@@ -127,8 +129,10 @@ pub struct Sample {
     pub labels: Labels,
     /// Milliseconds since the epoch.
     pub t: i64,
-    /// The value.
+    /// The value (0 for a histogram sample).
     pub v: f64,
+    /// The native histogram, for a histogram sample.
+    pub h: Option<FloatHistogram>,
 }
 
 /// One series of a range vector (a matrix): points in time order.
@@ -138,6 +142,8 @@ pub struct Series {
     pub labels: Labels,
     /// (milliseconds since the epoch, value), ascending by time.
     pub points: Vec<(i64, f64)>,
+    /// (milliseconds since the epoch, native histogram), ascending by time.
+    pub histograms: Vec<(i64, FloatHistogram)>,
 }
 
 /// What an expression evaluates to.

@@ -20,6 +20,7 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
+use chronicle::histogram::{CUSTOM_BUCKETS_SCHEMA, FloatHistogram, Span};
 use chronicle::promql::{Labels, METRIC_NAME};
 use regex::Regex;
 
@@ -60,14 +61,15 @@ static ITEM: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// One position of a series in series notation.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub enum SeqValue {
     /// A float sample (maybe NaN, ±Inf or the staleness marker).
     Float(f64),
     /// No sample (`_`).
     Omitted,
-    /// A native histogram (`{{...}}`): not supported by Chronicle.
-    Histogram,
+    /// A native histogram (`{{...}}`), and whether its notation set the
+    /// counter reset hint (an expected histogram's hint is compared only then).
+    Histogram(Box<FloatHistogram>, bool),
 }
 
 /// Label (name, value) pairs as written; the metric name as `__name__`.
@@ -291,17 +293,114 @@ fn parse_load(lines: &[&str], mut i: usize) -> Result<(usize, Command), String> 
                 continue;
             }
         };
-        if values.iter().any(|v| matches!(v, SeqValue::Histogram)) {
-            let reason = format!("line {}: native histogram samples are not supported", i + 1);
-            unloadable.push(Unloadable { labels: Some(labels), reason });
-            continue;
-        }
         // As test.go's map keyed by the label set: a later line replaces an earlier one.
         let key = Labels::new(labels.clone());
         series.retain(|s| Labels::new(s.labels.clone()) != key);
         series.push(SeriesDef { labels, values });
     }
+    if caps.get(1).is_some() {
+        match nhcb_series(&series) {
+            Ok(converted) => series.extend(converted),
+            Err(reason) => unloadable.push(Unloadable { labels: None, reason: format!("load_with_nhcb: {reason}") }),
+        }
+    }
     Ok((i, Command::Load { interval, series, unloadable }))
+}
+
+/// What `load_with_nhcb` adds (test.go's `appendCustomHistogram`): the
+/// classic histograms among `series` (`<name>_bucket` with `le`,
+/// `<name>_count`, `<name>_sum`) as native histograms with custom bounds,
+/// one series per base name and labels without `le`, a histogram wherever
+/// one of its classic series has a float.
+fn nhcb_series(series: &[SeriesDef]) -> Result<Vec<SeriesDef>, String> {
+    /// One time's classic histogram: cumulative (le, count), count, sum.
+    #[derive(Default)]
+    struct Classic {
+        buckets: Vec<(f64, f64)>,
+        count: Option<f64>,
+        sum: f64,
+    }
+    let mut groups: Vec<(Labels, Vec<Option<Classic>>)> = Vec::new();
+    for def in series {
+        let labels = Labels::new(def.labels.clone());
+        let Some(name) = labels.metric_name() else { continue };
+        let (base, part) = if let Some(b) = name.strip_suffix("_bucket") {
+            let Some(le) = labels.get("le").and_then(parse_number).filter(|le| !le.is_nan()) else {
+                continue;
+            };
+            (b, Some(le))
+        } else if let Some(b) = name.strip_suffix("_count") {
+            (b, None)
+        } else if let Some(b) = name.strip_suffix("_sum") {
+            (b, None)
+        } else {
+            continue;
+        };
+        let key = labels.with(METRIC_NAME, base).without(|n| n == "le");
+        let at = match groups.iter().position(|(k, _)| *k == key) {
+            Some(at) => at,
+            None => {
+                groups.push((key, Vec::new()));
+                groups.len() - 1
+            }
+        };
+        let times = &mut groups[at].1;
+        for (i, v) in def.values.iter().enumerate() {
+            let SeqValue::Float(v) = v else { continue };
+            if times.len() <= i {
+                times.resize_with(i + 1, || None);
+            }
+            let h = times[i].get_or_insert_with(Classic::default);
+            match part {
+                Some(le) => {
+                    if *v < 0.0 {
+                        return Err(format!("negative bucket count le={le} count={v}"));
+                    }
+                    match h.buckets.binary_search_by(|b| b.0.total_cmp(&le)) {
+                        Ok(_) => {}
+                        Err(j) => h.buckets.insert(j, (le, *v)),
+                    }
+                }
+                None if name.ends_with("_count") => h.count = Some(*v),
+                None => h.sum = *v,
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (labels, times) in groups {
+        let mut values = Vec::with_capacity(times.len());
+        for h in times {
+            let Some(Classic { mut buckets, count, sum }) = h else {
+                values.push(SeqValue::Omitted);
+                continue;
+            };
+            if buckets.windows(2).any(|w| w[1].1 < w[0].1) {
+                return Err(format!("{labels}: bucket counts are not cumulative"));
+            }
+            let count = count.or(buckets.last().map(|b| b.1)).unwrap_or(0.0);
+            if buckets.last().is_none_or(|b| b.0 != f64::INFINITY) {
+                buckets.push((f64::INFINITY, count));
+            }
+            if buckets.last().is_some_and(|b| b.1 != count) {
+                return Err(format!("{labels}: count {count} differs from the +Inf bucket"));
+            }
+            let mut previous = 0.0;
+            let counts: Vec<f64> = buckets.iter().map(|b| std::mem::replace(&mut previous, b.1)).collect();
+            let deltas: Vec<f64> = buckets.iter().zip(counts).map(|(b, before)| b.1 - before).collect();
+            let h = FloatHistogram {
+                schema: CUSTOM_BUCKETS_SCHEMA,
+                count,
+                sum,
+                positive_spans: vec![Span { offset: 0, length: deltas.len() as u32 }],
+                positive_buckets: deltas,
+                custom_values: buckets.iter().map(|b| b.0).filter(|le| le.is_finite()).collect(),
+                ..FloatHistogram::default()
+            };
+            values.push(SeqValue::Histogram(Box::new(h), false));
+        }
+        out.push(SeriesDef { labels: labels.into_pairs(), values });
+    }
+    Ok(out)
 }
 
 /// Parses an `eval` block starting at line `i`; returns its last line.
@@ -537,13 +636,7 @@ fn split_items(s: &str) -> Result<Vec<&str>, String> {
 /// or a histogram.
 pub fn parse_item(item: &str) -> Result<Vec<SeqValue>, String> {
     if item.starts_with("{{") {
-        let tail = item.rsplit("}}").next().unwrap_or("");
-        let n = match tail.strip_prefix('x') {
-            Some(n) => n.parse::<usize>().map_err(|_| format!("invalid repeat in {item:?}"))? + 1,
-            None if tail.is_empty() => 1,
-            None => return Err(format!("invalid histogram item {item:?}")),
-        };
-        return Ok(vec![SeqValue::Histogram; n]);
+        return parse_histogram_item(item);
     }
     if item == "_" {
         return Ok(vec![SeqValue::Omitted]);
@@ -569,6 +662,49 @@ pub fn parse_item(item: &str) -> Result<Vec<SeqValue>, String> {
         v += delta;
     }
     Ok(values)
+}
+
+/// A histogram item: `{{h}}`, `{{h}}xN` (N+1 copies), or `{{h}}+{{d}}xN`
+/// / `{{h}}-{{d}}xN` (N+1 histograms, each the one before plus or minus
+/// `d`, as test.go's parser combines them).
+fn parse_histogram_item(item: &str) -> Result<Vec<SeqValue>, String> {
+    let split = |s: &str| -> Result<(FloatHistogram, bool, usize), String> {
+        let end = s.find("}}").ok_or_else(|| format!("unclosed histogram in {item:?}"))? + 2;
+        let h = s[..end].parse::<FloatHistogram>().map_err(|e| format!("invalid histogram {:?}: {e}", &s[..end]))?;
+        Ok((h, s[..end].contains("counter_reset_hint:"), end))
+    };
+    let (base, hint_set, end) = split(item)?;
+    let rest = &item[end..];
+    let repeat = |tail: &str| -> Result<usize, String> {
+        let n = tail.strip_prefix('x').ok_or_else(|| format!("invalid histogram item {item:?}"))?;
+        n.parse::<usize>().map_err(|_| format!("invalid repeat in {item:?}"))
+    };
+    let one = |h: FloatHistogram| SeqValue::Histogram(Box::new(h), hint_set);
+    if rest.is_empty() {
+        return Ok(vec![one(base)]);
+    }
+    let Some(sign) = rest.strip_prefix(['+', '-']).map(|r| (rest.starts_with('+'), r)) else {
+        return Ok(vec![one(base); repeat(rest)? + 1]);
+    };
+    let (plus, rest) = sign;
+    let (delta, _, end) = split(rest)?;
+    let times = repeat(&rest[end..])?;
+    let mut out = vec![one(base.clone())];
+    let mut cur = base;
+    for _ in 0..times {
+        if cur.schema > delta.schema {
+            return Err(format!(
+                "error combining histograms: cannot merge from schema {} to {}",
+                delta.schema, cur.schema
+            ));
+        }
+        let mut next = cur.clone();
+        let combined = if plus { next.add(&delta) } else { next.sub(&delta) };
+        combined.map_err(|e| format!("error combining histograms: {e}"))?;
+        out.push(one(next.clone()));
+        cur = next;
+    }
+    Ok(out)
 }
 
 /// One value of an item: a number, `Inf`, `NaN` (any case, signed) or `stale`.

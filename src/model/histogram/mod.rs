@@ -12,17 +12,13 @@
 //! holds values in `(custom_values[i-1], custom_values[i]]` (the last, at
 //! index `custom_values.len()`, up to `+Inf`).
 
-#![allow(
-    dead_code,
-    unused_imports,
-    reason = "the PromQL engine does not evaluate native histograms yet; drop this once it does"
-)]
-
 mod arith;
 mod buckets;
+mod bytes;
 mod custom;
 mod equality;
 mod error;
+pub mod fields;
 mod layout;
 mod notation;
 mod reset;
@@ -30,6 +26,7 @@ mod stats;
 
 pub use arith::Combined;
 pub use buckets::{Bucket, PresentBuckets, bucket_bound, exponential_bound};
+pub use bytes::BadHistogramBytes;
 pub use equality::spans_match;
 pub use error::{HistogramError, Result};
 pub use notation::{BoundaryRule, go_float};
