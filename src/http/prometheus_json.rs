@@ -224,6 +224,7 @@ fn json_value(out: &mut String, value: &Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::histogram::Span;
     use crate::promql::{Sample, Series};
 
     fn labels(pairs: &[(&str, &str)]) -> Labels {
@@ -255,6 +256,41 @@ mod tests {
         assert_eq!(
             success_body(Data::Query(&vector), &[], &["i".into()]),
             r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[0.010,"-0"]}]},"infos":["i"]}"#
+        );
+    }
+
+    #[test]
+    fn histograms_are_written_as_prometheus_writes_them() {
+        let h = FloatHistogram {
+            schema: 0,
+            zero_threshold: 0.001,
+            zero_count: 1.0,
+            count: 4.0,
+            sum: 3.5,
+            positive_spans: vec![Span { offset: 1, length: 2 }],
+            positive_buckets: vec![2.0, 0.0],
+            negative_spans: vec![Span { offset: 0, length: 1 }],
+            negative_buckets: vec![1.0],
+            ..FloatHistogram::default()
+        };
+        let vector =
+            PromValue::Vector(vec![Sample { labels: labels(&[("a", "b")]), t: 1_000, v: 0.0, h: Some(h.clone()) }]);
+        assert_eq!(
+            success_body(Data::Query(&vector), &[], &[]),
+            concat!(
+                r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"a":"b"},"histogram":"#,
+                r#"[1,{"count":"4","sum":"3.5","buckets":[[1,"-1","-0.5","1"],[3,"-0.001","0.001","1"],[0,"1","2","2"]]}]}]}}"#
+            )
+        );
+        // A series of histograms alone has no `values`; an empty histogram no `buckets`.
+        let matrix = PromValue::Matrix(vec![Series {
+            labels: labels(&[]),
+            points: Vec::new(),
+            histograms: vec![(2_000, FloatHistogram { count: 0.0, sum: 0.0, ..FloatHistogram::default() })],
+        }]);
+        assert_eq!(
+            success_body(Data::Query(&matrix), &[], &[]),
+            r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"histograms":[[2,{"count":"0","sum":"0"}]]}]}}"#
         );
     }
 

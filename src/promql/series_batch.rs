@@ -312,3 +312,56 @@ fn row_labels(
     let values = entries.column(1).as_string_opt::<i32>().ok_or_else(|| bad("label values"))?;
     Ok(Labels::new((0..entries.len()).map(|i| (names.value(i).to_owned(), values.value(i).to_owned()))))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
+
+    use super::*;
+    use crate::model::histogram::Span;
+
+    fn histogram(count: f64) -> FloatHistogram {
+        FloatHistogram {
+            count,
+            sum: count * 2.0,
+            positive_spans: vec![Span { offset: -1, length: 1 }],
+            positive_buckets: vec![count],
+            ..FloatHistogram::default()
+        }
+    }
+
+    fn labels(name: &str) -> Labels {
+        Labels::new([("__name__".to_owned(), name.to_owned())])
+    }
+
+    #[test]
+    fn vectors_keep_histograms_beside_floats_and_float_series_stay_without() {
+        let mixed = StepSeries::mixed(labels("m"), vec![Some(1.0), None, None], vec![None, Some(histogram(3.0)), None]);
+        let floats = StepSeries::new(labels("f"), vec![None, Some(2.0), None]);
+        let batch = encode(Val::Vector(vec![mixed, floats])).unwrap();
+        let Val::Vector(back) = decode(&[batch], Kind::Vector).unwrap() else { panic!("a vector") };
+        assert_eq!(back[0].values, vec![Some(1.0), None, None]);
+        assert_eq!(back[0].hist(1), Some(&histogram(3.0)));
+        assert_eq!((back[0].hist(0), back[0].hist(2)), (None, None));
+        assert!(back[1].hists.is_empty(), "a float series carries no histogram list");
+    }
+
+    #[test]
+    fn matrices_keep_histogram_points_with_their_times() {
+        let raw = RawSeries {
+            labels: labels("m"),
+            ts: vec![1, 5],
+            vs: vec![1.0, 2.0],
+            hts: vec![2, 3],
+            hs: vec![histogram(1.0), histogram(4.0)],
+            drop_name: true,
+        };
+        let window = Window { range: 10, offset: 0, at: None };
+        let m = Matrix { series: vec![raw], range: 10, offset: 0, at: None };
+        let batch = encode(Val::Matrix(m)).unwrap();
+        let Val::Matrix(back) = decode(&[batch], Kind::Matrix(window)).unwrap() else { panic!("a matrix") };
+        let s = &back.series[0];
+        assert_eq!((s.ts.clone(), s.hts.clone(), s.drop_name), (vec![1, 5], vec![2, 3], true));
+        assert_eq!(s.hs, vec![histogram(1.0), histogram(4.0)]);
+    }
+}
