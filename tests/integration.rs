@@ -43,6 +43,7 @@ mod ingest_line_protocol;
 mod ingest_otlp;
 mod ingest_remote_write;
 mod name_clashes;
+mod native_histograms_prometheus;
 #[cfg(feature = "cli")]
 mod notebooks;
 mod otlp_python_sdk;
