@@ -63,6 +63,7 @@ use crate::wal::{self, SyncPolicy, Wal, WalOptions};
 use file_writer::FileWriter;
 use flush::Which;
 use flusher::{FlushBell, Flusher};
+pub(crate) use state::Generation;
 use state::{Blocks, State};
 
 /// What opening the database found and repaired.
@@ -351,6 +352,17 @@ impl Db {
     /// Starts a scan with what only the SQL planner asks of it.
     pub(crate) fn scan_with(&self, req: &ScanRequest, options: &ScanOptions) -> Result<Scan> {
         self.read()?.plan_scan(req, options)
+    }
+
+    /// [`Self::scan_with`], and the [`Generation`] it was planned at.
+    pub(crate) fn scan_at(&self, req: &ScanRequest, options: &ScanOptions) -> Result<(Scan, Generation)> {
+        let st = self.read()?;
+        Ok((st.plan_scan(req, options)?, st.generation()))
+    }
+
+    /// The database's [`Generation`] now.
+    pub(crate) fn generation(&self) -> Result<Generation> {
+        Ok(self.read()?.generation())
     }
 
     /// Every measurement, sorted.

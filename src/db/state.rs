@@ -76,7 +76,31 @@ pub(crate) struct State {
     pub deletes: std::collections::HashMap<String, u64>,
 }
 
+/// What a scan planned now would read, as far as it can change: two equal
+/// generations mean no write, delete, flush, compaction or tiering came
+/// between them, so a scan planned at the first is the one the second
+/// would plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Generation {
+    last_lsn: u64,
+    flushes: u64,
+    compactions: u64,
+    tombstones: usize,
+    deletes: u64,
+}
+
 impl State {
+    /// The state's [`Generation`].
+    pub fn generation(&self) -> Generation {
+        Generation {
+            last_lsn: self.last_lsn,
+            flushes: self.flushes,
+            compactions: self.compactions,
+            tombstones: self.tombstones.len(),
+            deletes: self.deletes.values().sum(),
+        }
+    }
+
     /// Fails if writes are refused.
     pub fn writable(&self) -> Result<()> {
         if self.closed {

@@ -19,7 +19,7 @@
 //! partition returns the latest row of each series.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::compute::SortOptions;
@@ -38,7 +38,7 @@ use datafusion::physical_plan::{
 
 use super::filter::Pushdown;
 use super::to_df_error;
-use crate::db::Db;
+use crate::db::{Db, Generation};
 use crate::error::{Error, Result};
 use crate::storage::scan::{self, Scan, ScanEstimate, ScanOptions, ScanRequest, TopBuckets};
 
@@ -55,6 +55,11 @@ pub struct ChronicleScanExec {
     /// Positions of the output columns in a scan batch.
     batch_projection: Vec<usize>,
     estimate: ScanEstimate,
+    /// The scan of the whole request planned for the estimate, kept for
+    /// latest mode (whose one partition reads the whole request): taken by
+    /// the first execution if the database is still at the generation it
+    /// was planned at, so the scan is not planned twice.
+    planned: Arc<Mutex<Option<(Scan, Generation)>>>,
     partition_ns: i64,
     properties: Arc<PlanProperties>,
 }
@@ -93,11 +98,21 @@ impl ChronicleScanExec {
         request.limit = limit;
         let ordering = ordering_positions(&projection, &table_tags);
         let options = ScanOptions { never: pushdown.never, sorted: ordering.is_some(), ..ScanOptions::default() };
-        let estimate = db.scan_with(&request, &options)?.estimate();
+        let (scan, generation) = db.scan_at(&request, &options)?;
+        let estimate = scan.estimate();
         let schema = Arc::new(table_schema.project(&projection).map_err(|e| Error::Internal(e.to_string()))?);
         let properties = plan_properties(schema, ordering, estimate.partitions.len());
         let partition_ns = db.partition_duration_ns()?;
-        Ok(Self { db, request, options, batch_projection, estimate, partition_ns, properties: Arc::new(properties) })
+        Ok(Self {
+            db,
+            request,
+            options,
+            batch_projection,
+            estimate,
+            planned: Arc::new(Mutex::new(Some((scan, generation)))),
+            partition_ns,
+            properties: Arc::new(properties),
+        })
     }
 
     /// The whole scan: pushed conditions, projected fields, limit.
@@ -121,7 +136,8 @@ impl ChronicleScanExec {
         let partitions = Partitioning::UnknownPartitioning(estimate.partitions.len().max(1));
         let properties = self.properties.as_ref().clone().with_partitioning(partitions);
         // The cut is in the request's range now; the option stays for EXPLAIN.
-        Ok(Self { request, options, estimate, properties: Arc::new(properties), ..self.clone() })
+        let planned = Arc::default();
+        Ok(Self { request, options, estimate, planned, properties: Arc::new(properties), ..self.clone() })
     }
 
     /// This scan returning only the latest row of each series, as one
@@ -160,9 +176,17 @@ impl ChronicleScanExec {
     pub(crate) fn partition_scan(&self, partition: usize) -> Result<Option<Scan>> {
         // Already cut: planning the cut again would only repeat it.
         let options = ScanOptions { top_buckets: None, ..self.options };
+        // Only latest mode reads the whole request the kept scan covers;
+        // other modes free it at their first partition.
+        let kept = self.planned.lock().ok().and_then(|mut slot| slot.take());
         if options.latest {
-            let any = partition == 0 && !self.estimate.partitions.is_empty();
-            return if any { self.db.scan_with(&self.request, &options).map(Some) } else { Ok(None) };
+            if partition != 0 || self.estimate.partitions.is_empty() {
+                return Ok(None);
+            }
+            return match kept {
+                Some((scan, at)) if at == self.db.generation()? => Ok(Some(scan.in_latest_mode())),
+                _ => self.db.scan_with(&self.request, &options).map(Some),
+            };
         }
         let Some(&p) = self.estimate.partitions.get(partition) else { return Ok(None) };
         let ns = i128::from(self.partition_ns);

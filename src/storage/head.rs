@@ -24,7 +24,9 @@ const POINT_BYTES: usize = 16;
 /// flush for memory is due.
 pub const MIN_FLUSH_POINTS: usize = 16;
 
-/// Hashes dense integer ids with one multiply: they are already well spread.
+/// Hashes dense integer ids with one multiply per id: they are already well
+/// spread. A tuple of ids hashes its ids in turn (a lone id from the start
+/// state is just the multiply).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct IdHasher(u64);
 
@@ -40,7 +42,7 @@ impl Hasher for IdHasher {
     }
 
     fn write_u32(&mut self, v: u32) {
-        self.0 = u64::from(v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = (self.0.rotate_left(23) ^ u64::from(v)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 }
 

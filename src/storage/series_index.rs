@@ -16,6 +16,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
+use super::head::IdHasher;
 use super::matcher::{MatchOp, TagMatcher};
 use crate::encoding::varint::ByteReader;
 use crate::model::SeriesKey;
@@ -61,7 +62,7 @@ impl Interner {
 
 /// Hashes keys that are already hashes: passes them through.
 #[derive(Debug, Default, Clone, Copy)]
-struct PassHasher(u64);
+pub(crate) struct PassHasher(u64);
 
 impl Hasher for PassHasher {
     fn finish(&self) -> u64 {
@@ -75,6 +76,29 @@ impl Hasher for PassHasher {
     fn write_u64(&mut self, v: u64) {
         self.0 = v;
     }
+}
+
+/// A map keyed by canonical key hashes ([`key_hash`]), which need no
+/// hashing again.
+pub(crate) type HashKeyed<V> = HashMap<u64, V, BuildHasherDefault<PassHasher>>;
+
+/// Series to register at once, their names given as positions in `strings`
+/// (as a series block stores them): series `i` is measurement
+/// `measurements[i]` with tags `tags[tag_starts[i]..tag_starts[i + 1]]`
+/// (sorted by key), and `hashes[i]` is the [`key_hash`] of its canonical
+/// key.
+#[derive(Debug, Clone, Copy)]
+pub struct InternedSeries<'a> {
+    /// The names.
+    pub strings: &'a [String],
+    /// Measurement name, per series.
+    pub measurements: &'a [u32],
+    /// Where each series' tags start (one more than series).
+    pub tag_starts: &'a [usize],
+    /// (key, value) of each series' tags.
+    pub tags: &'a [(u32, u32)],
+    /// Canonical key hash, per series.
+    pub hashes: &'a [u64],
 }
 
 /// A 64-bit hash of canonical key bytes, a word at a time. Not keyed: keys
@@ -105,7 +129,7 @@ pub struct SeriesIndex {
     /// (key id, value id) of every series' tags, sorted by key per series.
     tags: Vec<(u32, u32)>,
     /// Hash of canonical key -> the first series with that hash.
-    by_hash: HashMap<u64, SeriesId, BuildHasherDefault<PassHasher>>,
+    by_hash: HashKeyed<SeriesId>,
     /// Canonical key -> series, for keys whose hash an earlier key took.
     collisions: HashMap<Vec<u8>, SeriesId>,
     fields: Vec<String>,
@@ -167,7 +191,12 @@ impl<'a> SeriesView<'a> {
 impl SeriesIndex {
     /// The id of the series with canonical bytes `canonical`, if known.
     pub fn lookup(&self, canonical: &[u8]) -> Option<SeriesId> {
-        let &id = self.by_hash.get(&key_hash(canonical))?;
+        self.lookup_hashed(key_hash(canonical), canonical)
+    }
+
+    /// [`Self::lookup`] with the key's [`key_hash`] already computed.
+    pub fn lookup_hashed(&self, hash: u64, canonical: &[u8]) -> Option<SeriesId> {
+        let &id = self.by_hash.get(&hash)?;
         if self.series(id).is_some_and(|s| s.is(canonical)) {
             return Some(id);
         }
@@ -237,6 +266,91 @@ impl SeriesIndex {
             Entry::Vacant(slot) => _ = slot.insert(id),
         }
         id
+    }
+
+    /// Registers `batch`, whose series the caller checked to be new to the
+    /// index and distinct; ids follow the index's. Names are interned once
+    /// per distinct string of the batch and postings are grouped by ids, so
+    /// this costs a few hash probes per tag, not a string lookup per tag.
+    pub fn extend_interned(&mut self, batch: InternedSeries<'_>) {
+        let names: Vec<u32> = batch.strings.iter().map(|s| self.strings.id(s)).collect();
+        let name = |sid: u32| names.get(sid as usize).copied().unwrap_or_default();
+        let first = self.len();
+        let count = batch.measurements.len();
+        self.measurement_of.reserve(count);
+        self.tag_starts.reserve(count + 1);
+        self.by_hash.reserve(count);
+        if self.tag_starts.is_empty() {
+            self.tag_starts.push(0);
+        }
+        type Grouped<K> = HashMap<K, Vec<SeriesId>, BuildHasherDefault<IdHasher>>;
+        let mut members: Grouped<u32> = Grouped::default();
+        let mut postings: Grouped<(u32, u32, u32)> = Grouped::default();
+        let parts = batch.measurements.iter().zip(batch.tag_starts.windows(2)).zip(batch.hashes);
+        for (i, ((&m, range), &hash)) in parts.enumerate() {
+            let id = (first + i) as SeriesId;
+            let m = name(m);
+            self.measurement_of.push(m);
+            members.entry(m).or_default().push(id);
+            for &(k, v) in batch.tags.get(range[0]..range[1]).unwrap_or_default() {
+                let pair = (name(k), name(v));
+                self.tags.push(pair);
+                postings.entry((m, pair.0, pair.1)).or_default().push(id);
+            }
+            self.tag_starts.push(self.tags.len() as u32);
+            if let Entry::Vacant(slot) = self.by_hash.entry(hash) {
+                slot.insert(id);
+            } else if let Some(series) = self.series(id) {
+                let mut canonical = Vec::new();
+                SeriesKey::encode_parts(series.measurement(), series.tags(), &mut canonical);
+                self.collisions.insert(canonical, id);
+            }
+        }
+        let mut members: Vec<(u32, Vec<SeriesId>)> = members.into_iter().collect();
+        members.sort_unstable_by_key(|(m, _)| *m);
+        for (m, ids) in members {
+            let name = self.strings.get(m);
+            if !self.measurements.contains_key(name) {
+                self.measurements.insert(name.to_string(), MeasurementIndex::default());
+            }
+            if let Some(index) = self.measurements.get_mut(name) {
+                index.series.extend(ids);
+            }
+        }
+        let mut postings: Vec<((u32, u32, u32), Vec<SeriesId>)> = postings.into_iter().collect();
+        postings.sort_unstable_by_key(|(key, _)| *key);
+        let mut run = Vec::new();
+        let mut postings = postings.into_iter().peekable();
+        while let Some(((m, k, v), ids)) = postings.next() {
+            run.push((v, ids));
+            if postings.peek().is_none_or(|((m2, k2, _), _)| (*m2, *k2) != (m, k)) {
+                self.post(m, k, std::mem::take(&mut run));
+            }
+        }
+    }
+
+    /// Adds the postings `run` (of measurement `m` and tag key `k`: value
+    /// id and series ids, by value id) to the measurement's.
+    fn post(&mut self, m: u32, k: u32, run: Vec<(u32, Vec<SeriesId>)>) {
+        let strings = &self.strings;
+        let Some(index) = self.measurements.get_mut(strings.get(m)) else { return };
+        let key = strings.get(k);
+        if !index.postings.contains_key(key) {
+            index.postings.insert(key.to_string(), BTreeMap::new());
+        }
+        let Some(values) = index.postings.get_mut(key) else { return };
+        let value = |v: u32| strings.get(v).to_string();
+        if values.is_empty() {
+            // Built in one go from the whole run, not value by value.
+            *values = run.into_iter().map(|(v, ids)| (value(v), ids)).collect();
+            return;
+        }
+        for (v, ids) in run {
+            match values.get_mut(strings.get(v)) {
+                Some(list) => list.extend(ids),
+                None => _ = values.insert(value(v), ids),
+            }
+        }
     }
 
     /// The id of field `name`, registering it if new.

@@ -26,7 +26,7 @@ use std::ops::Range;
 use crate::encoding::varint::{ByteReader, put_str, put_varint};
 use crate::encoding::{Error, Result};
 use crate::model::{SeriesKey, validate_field_name, validate_measurement, validate_tag};
-use crate::storage::series_index::{FieldId, SeriesId, SeriesIndex, SeriesView};
+use crate::storage::series_index::{FieldId, HashKeyed, InternedSeries, SeriesId, SeriesIndex, SeriesView, key_hash};
 
 /// Series block layout version.
 pub const SERIES_VERSION: u8 = 1;
@@ -234,23 +234,31 @@ impl SeriesDelta {
         // New series must be new and distinct: hashes first, bytes compared
         // only when two hashes meet.
         let (mut canonical, mut other) = (Vec::new(), Vec::new());
-        let mut seen: HashMap<u64, usize> = HashMap::with_capacity(self.series_count() - known_series);
-        for i in known_series..self.series_count() {
+        let new_series = known_series..self.series_count();
+        let mut seen: HashKeyed<usize> = HashKeyed::default();
+        seen.reserve(new_series.len());
+        let mut hashes = Vec::with_capacity(new_series.len());
+        for i in new_series.clone() {
             self.canonical(i, &mut canonical);
-            let twice = index.lookup(&canonical).is_some()
-                || seen.insert(crate::storage::series_index::key_hash(&canonical), i).is_some_and(|j| {
+            let hash = key_hash(&canonical);
+            let twice = index.lookup_hashed(hash, &canonical).is_some()
+                || seen.insert(hash, i).is_some_and(|j| {
                     self.canonical(j, &mut other);
                     other == canonical
                 });
             if twice {
                 return Err(Error::corrupt("series block", 0, format!("series {i} of the block appears twice")));
             }
+            hashes.push(hash);
         }
         new_fields.iter().for_each(|f| _ = index.field_id(f));
-        for i in known_series..self.series_count() {
-            let (m, tags) = self.parts(i);
-            index.insert_parts(m, tags);
-        }
+        index.extend_interned(InternedSeries {
+            strings: &self.strings,
+            measurements: self.measurements.get(new_series.clone()).unwrap_or_default(),
+            tag_starts: self.tag_starts.get(new_series.start..=new_series.end).unwrap_or_default(),
+            tags: &self.tags,
+            hashes: &hashes,
+        });
         Ok(())
     }
 }
@@ -294,5 +302,37 @@ mod tests {
         let mut twice = index(&[0, 3], &["a"]);
         assert!(delta.apply(&mut twice).is_err(), "a key the index holds under another id");
         assert_eq!(twice.len(), 2);
+    }
+
+    #[test]
+    fn applied_blocks_build_the_index_inserting_builds() {
+        // Two measurements, tags shared and not, across two blocks.
+        let keys: Vec<SeriesKey> = (0..40u32)
+            .map(|i| {
+                let m = if i % 3 == 0 { "mem" } else { "cpu" };
+                let mut tags =
+                    vec![("host".to_string(), format!("h{}", i % 7)), ("dc".to_string(), format!("d{}", i % 2))];
+                if i % 5 == 0 {
+                    tags.push(("rack".to_string(), format!("r{i}")));
+                }
+                SeriesKey::new(m, tags)
+            })
+            .collect();
+        let mut full = SeriesIndex::default();
+        let ids: Vec<SeriesId> = keys.iter().map(|k| full.insert(k.clone())).collect();
+        assert!(full.len() > 25, "keys repeat, yet more than the first block holds");
+        let mut applied = SeriesIndex::default();
+        for range in [0..25, 25..full.len()] {
+            let mut out = Vec::new();
+            encode(&full, range, 0..0, &mut out);
+            decode(&out).expect("decodes").apply(&mut applied).expect("applies");
+        }
+        assert_eq!(applied.keys(), full.keys());
+        assert_eq!(applied.measurements(), full.measurements(), "series lists and postings");
+        for (key, id) in keys.iter().zip(ids) {
+            let mut canonical = Vec::new();
+            key.encode(&mut canonical);
+            assert_eq!(applied.lookup(&canonical), Some(id));
+        }
     }
 }

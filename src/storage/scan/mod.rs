@@ -123,6 +123,15 @@ impl Scan {
         ScanEstimate { partitions, rows: self.remaining.map_or(rows, |l| rows.min(l)), time_bounds: bounds }
     }
 
+    /// This scan returning only the latest row of each series, as if
+    /// planned with [`ScanOptions::latest`] (which changes what is
+    /// returned, not what is read).
+    pub(crate) fn in_latest_mode(mut self) -> Self {
+        self.latest = true;
+        self.sorted = false;
+        self
+    }
+
     /// The schema of every batch.
     pub fn schema(&self) -> SchemaRef {
         Arc::clone(&self.schema)
