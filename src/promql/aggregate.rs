@@ -5,6 +5,11 @@
 //! Sums and means use Kahan-Neumaier compensation and fall back to an
 //! incremental mean when a sum would overflow, as Prometheus does, so
 //! results agree to the last bits that its tests check.
+//!
+//! Native histograms: `sum` and `avg` add them (a group mixing floats and
+//! histograms has no result at that step, with a warning), `count`,
+//! `group`, `count_values`, `limitk` and `limit_ratio` take them like
+//! floats, and the other aggregations skip them with an info.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -25,6 +30,7 @@ use super::node::Operator;
 use super::series::{Range, StepSeries, Val};
 use super::value::format_value as format_float;
 use super::value::{Labels, METRIC_NAME};
+use crate::model::histogram::{CounterResetHint, FloatHistogram, HistogramError, go_float};
 
 /// `PromAggregate`: one aggregation over its input vector (and its
 /// parameter, planned as an input before it).
@@ -35,6 +41,12 @@ pub(crate) struct Aggregate {
     /// The parameter as the query wrote it (for the position of warnings);
     /// `None` without one.
     pub param: Option<String>,
+    /// The aggregated expression as the query wrote it, for the position
+    /// of annotations about its samples.
+    pub expr: String,
+    /// The whole aggregation as the query wrote it (`topk` and `bottomk`
+    /// annotate there).
+    pub text: String,
     pub steps: Range,
 }
 
@@ -45,6 +57,8 @@ impl Aggregate {
             op: agg.op,
             modifier: agg.modifier.clone(),
             param: agg.param.as_ref().map(|p| p.to_string()),
+            expr: agg.expr.to_string(),
+            text: agg.to_string(),
             steps,
         }
     }
@@ -102,7 +116,7 @@ fn eval(ev: &QueryContext, agg: &Aggregate, param: Option<Val>, input: Option<Va
         T_TOPK | T_BOTTOMK | T_LIMITK | T_LIMIT_RATIO => {
             let param = scalar_param(param, n)?;
             let at = ev.position(&param_text(agg));
-            return select(ev, op, &input, &of_series, groups.len(), (&param, &at)).map(Val::Vector);
+            return select(ev, agg, &input, &of_series, groups.len(), (&param, &at)).map(Val::Vector);
         }
         T_QUANTILE => {
             let param = scalar_param(param, n)?;
@@ -112,6 +126,9 @@ fn eval(ev: &QueryContext, agg: &Aggregate, param: Option<Val>, input: Option<Va
                     if let Some(v) = v {
                         values[g][i].push(*v);
                     }
+                }
+                if s.hists.iter().any(Option::is_some) {
+                    ignored_histogram(ev, agg, &agg.expr);
                 }
             }
             let at = ev.position(&param_text(agg));
@@ -150,8 +167,12 @@ fn eval(ev: &QueryContext, agg: &Aggregate, param: Option<Val>, input: Option<Va
             let mut out: Vec<StepSeries> = Vec::new();
             for (s, &g) in input.iter().zip(&of_series) {
                 for (i, v) in s.values.iter().enumerate() {
-                    let Some(v) = v else { continue };
-                    let labels = groups[g].labels.with(&label, &format_float(*v));
+                    let value = match (v, s.hist(i)) {
+                        (Some(v), _) => format_float(*v),
+                        (None, Some(h)) => prometheus_string(h),
+                        (None, None) => continue,
+                    };
+                    let labels = groups[g].labels.with(&label, &value);
                     let at = *index.entry(labels.clone()).or_insert_with(|| {
                         out.push(StepSeries::new(labels, vec![None; n]));
                         out.len() - 1
@@ -164,21 +185,51 @@ fn eval(ev: &QueryContext, agg: &Aggregate, param: Option<Val>, input: Option<Va
         }
         _ => {
             let mut acc: Vec<Vec<Acc>> = vec![vec![Acc::default(); n]; groups.len()];
+            let at = ev.position(&agg.expr);
             for (s, &g) in input.iter().zip(&of_series) {
                 for (i, v) in s.values.iter().enumerate() {
                     if let Some(v) = v {
                         acc[g][i].add(op, *v);
+                    } else if let Some(h) = s.hist(i) {
+                        match acc[g][i].add_hist(op, h) {
+                            HistAdded::Taken => {}
+                            HistAdded::Ignored => ignored_histogram(ev, agg, &agg.expr),
+                            HistAdded::Reconciled => ev.info(format!(
+                                "PromQL info: mismatched custom buckets were reconciled during aggregation{at}"
+                            )),
+                            HistAdded::Incompatible => ev.warn(format!(
+                                "PromQL warning: vector contains a mix of histograms with exponential and custom buckets schemas for metric name {:?}{at}",
+                                s.labels.metric_name().unwrap_or_default()
+                            )),
+                        }
                     }
                 }
             }
             groups
                 .into_iter()
                 .zip(acc)
-                .map(|(group, per_step)| StepSeries {
-                    hists: Vec::new(),
-                    labels: group.labels,
-                    drop_name: group.drop_name,
-                    values: per_step.iter().map(|a| a.result(op)).collect(),
+                .filter_map(|(group, per_step)| {
+                    let mut values = vec![None; n];
+                    let mut hists = vec![None; n];
+                    for (i, a) in per_step.iter().enumerate() {
+                        match a.result(op) {
+                            Outcome::Empty => {}
+                            Outcome::Float(v) => values[i] = Some(v),
+                            Outcome::Hist(h) => {
+                                if a.hists.reset && a.hists.not_reset {
+                                    ev.warn(format!(
+                                        "PromQL warning: conflicting counter resets during histogram aggregation{at}"
+                                    ));
+                                }
+                                hists[i] = Some(h);
+                            }
+                            Outcome::Mixed => ev.warn(format!(
+                                "PromQL warning: encountered a mix of histograms and floats for aggregation{at}"
+                            )),
+                        }
+                    }
+                    let s = StepSeries { drop_name: group.drop_name, ..StepSeries::mixed(group.labels, values, hists) };
+                    s.has_samples().then_some(s)
                 })
                 .collect()
         }
@@ -250,15 +301,29 @@ fn scalar_param(param: Option<Val>, n: usize) -> Result<Vec<f64>> {
 /// largest first, `bottomk` smallest first).
 fn select(
     ev: &QueryContext,
-    op: u16,
+    agg: &Aggregate,
     input: &[StepSeries],
     of_series: &[usize],
     groups: usize,
     (param, param_at): (&[f64], &str),
 ) -> Result<Vec<StepSeries>> {
+    let op = agg.op.id();
     let n = param.len();
-    let mut out: Vec<StepSeries> =
-        input.iter().map(|s| StepSeries { values: vec![None; n], hists: Vec::new(), ..s.clone() }).collect();
+    let mut out: Vec<StepSeries> = input
+        .iter()
+        .map(|s| StepSeries {
+            values: vec![None; n],
+            hists: if s.hists.is_empty() { Vec::new() } else { vec![None; n] },
+            ..s.clone()
+        })
+        .collect();
+    // Copies the sample of series `j` at step `i` into the answer.
+    let keep = |out: &mut [StepSeries], j: usize, i: usize| {
+        out[j].values[i] = input[j].values[i];
+        if let Some(h) = input[j].hist(i) {
+            out[j].hists[i] = Some(h.clone());
+        }
+    };
     let mut rank: Vec<(usize, usize)> = vec![(usize::MAX, usize::MAX); input.len()];
     for (i, &p) in param.iter().enumerate().take(n) {
         if op == T_LIMIT_RATIO {
@@ -273,11 +338,9 @@ fn select(
                     format_float(ratio)
                 ));
             }
-            for (s, o) in input.iter().zip(out.iter_mut()) {
-                if let Some(v) = s.values[i]
-                    && ratio_selects(&s.labels, ratio)
-                {
-                    o.values[i] = Some(v);
+            for (j, s) in input.iter().enumerate() {
+                if (s.values[i].is_some() || s.hist(i).is_some()) && ratio_selects(&s.labels, ratio) {
+                    keep(&mut out, j, i);
                 }
             }
             continue;
@@ -293,6 +356,12 @@ fn select(
         for (j, s) in input.iter().enumerate() {
             if s.values[i].is_some() {
                 members[of_series[j]].push(j);
+            } else if s.hist(i).is_some() {
+                if op == T_LIMITK {
+                    members[of_series[j]].push(j);
+                } else {
+                    ignored_histogram(ev, agg, &agg.text);
+                }
             }
         }
         for (g, mut m) in members.into_iter().enumerate() {
@@ -304,7 +373,7 @@ fn select(
                 _ => {}
             }
             for (r, &j) in m.iter().take(k).enumerate() {
-                out[j].values[i] = input[j].values[i];
+                keep(&mut out, j, i);
                 if i == 0 {
                     rank[j] = (g, r);
                 }
@@ -317,7 +386,12 @@ fn select(
         let mut slots: Vec<Option<StepSeries>> = out.into_iter().map(Some).collect();
         out = order.into_iter().filter_map(|j| slots[j].take()).collect();
     }
-    out.retain(|s| s.values.iter().any(Option::is_some));
+    out.retain(StepSeries::has_samples);
+    for s in &mut out {
+        if !s.hists.iter().any(Option::is_some) {
+            s.hists.clear();
+        }
+    }
     Ok(out)
 }
 
@@ -354,17 +428,137 @@ fn ratio_selects(labels: &Labels, ratio: f64) -> bool {
     if ratio >= 0.0 { offset < ratio } else { offset >= 1.0 + ratio }
 }
 
+/// Records Prometheus's info that an aggregation skipped a histogram;
+/// `at` is the text whose position the info carries.
+fn ignored_histogram(ev: &QueryContext, agg: &Aggregate, at: &str) {
+    ev.info(format!("PromQL info: ignored histogram in {} aggregation{}", agg.op, ev.position(at)));
+}
+
+/// A histogram as Prometheus prints it in a label value (its `String`):
+/// count, sum, then each non-empty bucket with its bounds, ascending.
+fn prometheus_string(h: &FloatHistogram) -> String {
+    let mut out = format!("{{count:{}, sum:{}", go_float(h.count), go_float(h.sum));
+    for b in h.all_buckets().into_iter().filter(|b| b.count != 0.0) {
+        out.push_str(&format!(
+            ", {}{},{}{}:{}",
+            if b.lower_inclusive { '[' } else { '(' },
+            go_float(b.lower),
+            go_float(b.upper),
+            if b.upper_inclusive { ']' } else { ')' },
+            go_float(b.count)
+        ));
+    }
+    out.push('}');
+    out
+}
+
 /// The state of one group at one step.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct Acc {
     count: f64,
     value: f64,
     c: f64,
     mean: f64,
     avg: Mean,
+    hists: HistSum,
+}
+
+/// The histograms `sum` and `avg` add in one group at one step.
+#[derive(Clone, Debug, Default)]
+struct HistSum {
+    /// The sum so far; `None` before the first histogram, and for good
+    /// once a float came first (the group then has no result).
+    sum: Option<FloatHistogram>,
+    count: f64,
+    /// Exponential and custom buckets met: the group has no result.
+    incompatible: bool,
+    /// Some histogram said "counter reset".
+    reset: bool,
+    /// Some histogram said "not a counter reset".
+    not_reset: bool,
+}
+
+/// What became of a histogram given to an aggregation.
+#[derive(Debug, PartialEq, Eq)]
+enum HistAdded {
+    /// Counted or added.
+    Taken,
+    /// The aggregation ignores histograms.
+    Ignored,
+    /// Added, keeping only the custom bucket bounds both sides share.
+    Reconciled,
+    /// Exponential and custom buckets cannot be added.
+    Incompatible,
+}
+
+/// The answer of one group at one step.
+#[derive(Debug)]
+enum Outcome {
+    Empty,
+    Float(f64),
+    Hist(FloatHistogram),
+    /// Floats and histograms, which cannot be aggregated together.
+    Mixed,
 }
 
 impl Acc {
+    /// Takes a histogram sample.
+    fn add_hist(&mut self, op: u16, h: &FloatHistogram) -> HistAdded {
+        match op {
+            T_COUNT | T_GROUP => {
+                self.count += 1.0;
+                HistAdded::Taken
+            }
+            T_SUM | T_AVG => {
+                let hists = &mut self.hists;
+                hists.count += 1.0;
+                hists.reset |= h.counter_reset_hint == CounterResetHint::CounterReset;
+                hists.not_reset |= h.counter_reset_hint == CounterResetHint::NotCounterReset;
+                if hists.incompatible {
+                    return HistAdded::Taken;
+                }
+                match (&mut hists.sum, self.count > 0.0) {
+                    (Some(sum), _) => match sum.add(h) {
+                        Ok(added) if added.custom_bounds_reconciled => HistAdded::Reconciled,
+                        Ok(_) => HistAdded::Taken,
+                        Err(HistogramError::MixedSchemas) => {
+                            hists.incompatible = true;
+                            HistAdded::Incompatible
+                        }
+                        Err(_) => {
+                            hists.incompatible = true;
+                            HistAdded::Taken
+                        }
+                    },
+                    (None, false) => {
+                        hists.sum = Some(h.clone());
+                        HistAdded::Taken
+                    }
+                    // A float came first: the group has no result anyway.
+                    (None, true) => HistAdded::Taken,
+                }
+            }
+            _ => HistAdded::Ignored,
+        }
+    }
+
+    /// The answer of `sum` or `avg` over histograms (and floats).
+    fn hist_result(&self, op: u16) -> Outcome {
+        let hists = &self.hists;
+        if self.count > 0.0 {
+            return Outcome::Mixed;
+        }
+        let Some(sum) = hists.sum.as_ref().filter(|_| !hists.incompatible) else { return Outcome::Empty };
+        let mut h = sum.clone();
+        if op == T_AVG {
+            h.div(hists.count);
+        }
+        match h.compact(0) {
+            Ok(()) => Outcome::Hist(h),
+            Err(_) => Outcome::Empty,
+        }
+    }
+
     fn add(&mut self, op: u16, f: f64) {
         let first = self.count == 0.0;
         self.count += 1.0;
@@ -388,11 +582,14 @@ impl Acc {
         }
     }
 
-    fn result(&self, op: u16) -> Option<f64> {
-        if self.count == 0.0 {
-            return None;
+    fn result(&self, op: u16) -> Outcome {
+        if self.hists.count > 0.0 {
+            return self.hist_result(op);
         }
-        Some(match op {
+        if self.count == 0.0 {
+            return Outcome::Empty;
+        }
+        Outcome::Float(match op {
             T_SUM => self.value + self.c,
             T_AVG => self.avg.result(),
             T_MIN | T_MAX => self.value,
@@ -402,5 +599,82 @@ impl Acc {
             T_STDDEV => (self.value / self.count).sqrt(),
             _ => f64::NAN,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+
+    fn hist(notation: &str) -> FloatHistogram {
+        notation.parse().unwrap()
+    }
+
+    #[test]
+    fn sum_and_avg_add_histograms() {
+        let a = hist("{{schema:0 count:3 sum:5 buckets:[1 2]}}");
+        let b = hist("{{schema:0 count:5 sum:7 buckets:[2 3]}}");
+        for (op, expected) in [
+            (T_SUM, "{{schema:0 count:8 sum:12 buckets:[3 5]}}"),
+            (T_AVG, "{{schema:0 count:4 sum:6 buckets:[1.5 2.5]}}"),
+        ] {
+            let mut acc = Acc::default();
+            assert_eq!(acc.add_hist(op, &a), HistAdded::Taken);
+            assert_eq!(acc.add_hist(op, &b), HistAdded::Taken);
+            let Outcome::Hist(h) = acc.result(op) else { panic!("no histogram") };
+            assert!(hist(expected).matches_expected(&h, |x, y| x == y, false), "{op}: {h}");
+        }
+    }
+
+    #[test]
+    fn floats_and_histograms_do_not_mix() {
+        let h = hist("{{count:1 sum:1 buckets:[1]}}");
+        let mut first_float = Acc::default();
+        first_float.add(T_SUM, 1.0);
+        first_float.add_hist(T_SUM, &h);
+        assert!(matches!(first_float.result(T_SUM), Outcome::Mixed));
+        let mut first_hist = Acc::default();
+        first_hist.add_hist(T_AVG, &h);
+        first_hist.add(T_AVG, 1.0);
+        assert!(matches!(first_hist.result(T_AVG), Outcome::Mixed));
+    }
+
+    #[test]
+    fn counts_histograms_and_ignores_them_elsewhere() {
+        let h = hist("{{count:1 sum:1 buckets:[1]}}");
+        let mut count = Acc::default();
+        count.add(T_COUNT, 3.0);
+        count.add_hist(T_COUNT, &h);
+        assert!(matches!(count.result(T_COUNT), Outcome::Float(c) if c == 2.0));
+        let mut max = Acc::default();
+        assert_eq!(max.add_hist(T_MAX, &h), HistAdded::Ignored);
+        assert!(matches!(max.result(T_MAX), Outcome::Empty));
+    }
+
+    #[test]
+    fn exponential_and_custom_buckets_leave_no_sum() {
+        let mut acc = Acc::default();
+        acc.add_hist(T_SUM, &hist("{{count:1 sum:1 buckets:[1]}}"));
+        let custom = hist("{{schema:-53 count:1 sum:1 custom_values:[1] buckets:[1]}}");
+        assert_eq!(acc.add_hist(T_SUM, &custom), HistAdded::Incompatible);
+        assert!(matches!(acc.result(T_SUM), Outcome::Empty));
+    }
+
+    #[test]
+    fn counter_reset_hints_are_tracked() {
+        let mut acc = Acc::default();
+        acc.add_hist(T_SUM, &hist("{{count:1 counter_reset_hint:reset buckets:[1]}}"));
+        acc.add_hist(T_SUM, &hist("{{count:1 counter_reset_hint:not_reset buckets:[1]}}"));
+        assert!(acc.hists.reset && acc.hists.not_reset);
+    }
+
+    #[test]
+    fn label_value_of_a_histogram() {
+        let h = hist("{{schema:0 count:20 sum:10 z_bucket:2 z_bucket_w:0.001 buckets:[1 2] n_buckets:[1 2]}}");
+        assert_eq!(
+            prometheus_string(&h),
+            "{count:20, sum:10, [-2,-1):2, [-1,-0.5):1, [-0.001,0.001]:2, (0.5,1]:1, (1,2]:2}"
+        );
     }
 }

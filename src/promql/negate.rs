@@ -1,12 +1,13 @@
 //! `PromNegate`: unary minus, of a scalar or of an instant vector (whose
-//! series then lose their metric name, as in Prometheus).
+//! series then lose their metric name, as in Prometheus). A native
+//! histogram is negated by scaling its counts and sum by -1.
 
 use std::fmt;
 
 use super::context::QueryContext;
 use super::error::{PromError, Result};
 use super::node::Operator;
-use super::series::{StepSeries, Val};
+use super::series::Val;
 
 /// Unary minus; see the module docs.
 #[derive(Debug)]
@@ -27,9 +28,10 @@ impl Operator for Negate {
             Some(Val::Vector(series)) => Ok(Val::Vector(
                 series
                     .into_iter()
-                    .map(|s| {
-                        let values = s.values.iter().map(|v| v.map(|x| -x)).collect();
-                        StepSeries { values, hists: Vec::new(), ..s }.without_name()
+                    .map(|mut s| {
+                        s.values.iter_mut().flatten().for_each(|x| *x = -*x);
+                        s.hists.iter_mut().flatten().for_each(|h| h.mul(-1.0));
+                        s.without_name()
                     })
                     .collect(),
             )),
