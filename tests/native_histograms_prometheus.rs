@@ -2,7 +2,8 @@
 //! histograms enabled): the same remote-write body of integer histograms
 //! (exponential, with a zero bucket, negative buckets, a schema change and
 //! a counter reset, built here without Chronicle) goes to both, then raw
-//! selectors (instant, range selector, range query) go to both query APIs,
+//! selectors (instant, range selector, range query) and their sum go to
+//! both query APIs,
 //! and every histogram must agree: count, sum and each bucket's bounds,
 //! boundary rule and count (within a relative 1e-6).
 //!
@@ -149,7 +150,8 @@ fn raw_native_histograms_equal_a_real_prometheus() {
     let mid = (first + last) / 2 / 60 * 60;
     let mut requests: Vec<(&str, Vec<(&str, String)>)> = Vec::new();
     for t in [first, mid, last] {
-        for q in ["request_latency_seconds", "request_latency_seconds{job=\"web\"}[2m]"] {
+        for q in ["request_latency_seconds", "request_latency_seconds{job=\"web\"}[2m]", "sum(request_latency_seconds)"]
+        {
             requests.push(("/api/v1/query", vec![("query", q.to_owned()), ("time", t.to_string())]));
         }
     }
