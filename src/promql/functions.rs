@@ -79,7 +79,16 @@ fn call(ev: &QueryContext, f: &Function, mut vals: Vec<Val>) -> Result<Val> {
         "timestamp" => {
             // Of a computed vector: the time of each step.
             let series = vector(vals.remove(0))?;
-            map_values(series, |i, _| Some(steps.at(i) as f64 / 1000.0))?
+            let out = series
+                .into_iter()
+                .map(|s| {
+                    let values = (0..n)
+                        .map(|i| (s.values[i].is_some() || s.hist(i).is_some()).then(|| steps.at(i) as f64 / 1000.0))
+                        .collect();
+                    StepSeries { values, hists: Vec::new(), ..s }
+                })
+                .collect();
+            Val::Vector(drop_names(out)?)
         }
         "step" => Val::Scalar(vec![ev.query.step as f64 / 1000.0; n]),
         "range" => Val::Scalar(vec![(ev.query.end - ev.query.start) as f64 / 1000.0; n]),
@@ -113,6 +122,14 @@ fn call(ev: &QueryContext, f: &Function, mut vals: Vec<Val>) -> Result<Val> {
         "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc" => {
             let mut series = vector(vals.remove(0))?;
             let labels: Vec<String> = vals.into_iter().map(string).collect::<Result<_>>()?;
+            if name == "sort" || name == "sort_desc" {
+                // Histograms have no order: sorting by value drops them.
+                series = series
+                    .into_iter()
+                    .map(|s| StepSeries { hists: Vec::new(), ..s })
+                    .filter(StepSeries::has_samples)
+                    .collect();
+            }
             if n == 1 {
                 sort(name, &mut series, &labels);
             }
@@ -134,6 +151,19 @@ fn call(ev: &QueryContext, f: &Function, mut vals: Vec<Val>) -> Result<Val> {
             let at = (position(ev, f, 0), position(ev, f, 1));
             Val::Vector(histogram::eval(ev, Over::Quantile(&q), series, n, &at)?)
         }
+        "histogram_quantiles" => {
+            let series = vector(vals.remove(0))?;
+            let label = string(vals.remove(0))?;
+            let mut out = Vec::new();
+            for (i, q) in vals.into_iter().map(scalar).enumerate() {
+                let q = q?;
+                let value = q.first().map_or_else(|| "NaN".to_owned(), |&q| open_metrics_float(q));
+                let at = (position(ev, f, i + 2), position(ev, f, 0));
+                let quantiles = histogram::eval(ev, Over::Quantile(&q), series.clone(), n, &at)?;
+                out.extend(quantiles.into_iter().map(|s| StepSeries { labels: s.labels.with(&label, &value), ..s }));
+            }
+            Val::Vector(merge_same_labels(out)?)
+        }
         "histogram_fraction" => {
             let lower = scalar(vals.remove(0))?;
             let upper = scalar(vals.remove(0))?;
@@ -141,9 +171,9 @@ fn call(ev: &QueryContext, f: &Function, mut vals: Vec<Val>) -> Result<Val> {
             let at = (String::new(), position(ev, f, 2));
             Val::Vector(histogram::eval(ev, Over::Fraction(&lower, &upper), series, n, &at)?)
         }
-        // Native histograms are not stored: these find no histogram samples.
         "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev" | "histogram_stdvar" => {
-            Val::Vector(Vec::new())
+            let series = vector(vals.remove(0))?;
+            Val::Vector(histogram::native_stat(name, series)?)
         }
         "clamp" => {
             let series = vector(vals.remove(0))?;
@@ -185,6 +215,12 @@ fn call(ev: &QueryContext, f: &Function, mut vals: Vec<Val>) -> Result<Val> {
             None => return Err(PromError::BadData(format!("function {name:?} is not supported"))),
         },
     })
+}
+
+/// A float as OpenMetrics writes it in a label: integers keep a `.0`.
+fn open_metrics_float(v: f64) -> String {
+    let text = super::value::format_value(v);
+    if v.is_finite() && !text.contains(['.', 'e']) { format!("{text}.0") } else { text }
 }
 
 /// The expression inside any parentheses.

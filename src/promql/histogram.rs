@@ -1,14 +1,20 @@
-//! Classic histograms: `histogram_quantile` and `histogram_fraction` over
-//! bucket series told apart by their `le` label, grouped by their other
-//! labels, with Prometheus's repairs (coalesced bounds, counts forced
-//! monotonic, tiny float differences ignored).
+//! The histogram functions. `histogram_quantile` and `histogram_fraction`
+//! take classic histograms (bucket series told apart by their `le` label,
+//! grouped by their other labels, with Prometheus's repairs: coalesced
+//! bounds, counts forced monotonic, tiny float differences ignored) and
+//! native histograms (each sample on its own) in one vector; a native
+//! histogram with the labels of a classic one at a step is ambiguous, and
+//! both are left out with a warning. `histogram_count`, `histogram_sum`,
+//! `histogram_avg`, `histogram_stddev` and `histogram_stdvar` read native
+//! histograms only. All drop the metric name.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::context::QueryContext;
 use super::error::{PromError, Result};
-use super::series::StepSeries;
-use super::value::Labels;
+use super::series::{StepSeries, merge_same_labels};
+use super::value::{Labels, METRIC_NAME};
+use crate::model::histogram::{FloatHistogram, StatsNote};
 
 /// The label holding a bucket's upper bound.
 const BUCKET_LABEL: &str = "le";
@@ -46,6 +52,9 @@ pub(crate) fn eval(
     let mut members: Vec<(Labels, Vec<(f64, usize)>)> = Vec::new();
     let mut names: Vec<Option<String>> = Vec::new();
     for (j, s) in input.iter().enumerate() {
+        if s.values.iter().all(Option::is_none) {
+            continue;
+        }
         let Some(upper) = s.labels.get(BUCKET_LABEL).and_then(|le| le.trim().parse::<f64>().ok()) else {
             let name = s.labels.metric_name().unwrap_or_default().to_owned();
             ev.warn(format!(
@@ -55,7 +64,7 @@ pub(crate) fn eval(
             ));
             continue;
         };
-        let key = s.labels.without(|l| l == BUCKET_LABEL || l == super::value::METRIC_NAME);
+        let key = s.labels.without(|l| l == BUCKET_LABEL || l == METRIC_NAME);
         let g = *groups.entry(key.clone()).or_insert_with(|| {
             members.push((key, Vec::new()));
             names.push(s.labels.metric_name().map(str::to_owned));
@@ -77,10 +86,37 @@ pub(crate) fn eval(
             at.0
         ));
     }
+    let has_bucket = |g: usize, i: usize| members[g].1.iter().any(|&(_, j)| input[j].values[i].is_some());
+    // Steps where a native histogram has the labels of a classic one.
+    let mut ambiguous: HashSet<(usize, usize)> = HashSet::new();
     let mut out = Vec::with_capacity(members.len());
-    for (labels, buckets_of) in members {
+    for s in input.iter().filter(|s| !s.hists.is_empty()) {
+        let name = s.labels.metric_name().unwrap_or_default();
+        let twin = (s.labels.get(BUCKET_LABEL).is_none())
+            .then(|| groups.get(&s.labels.without_name()).copied())
+            .flatten()
+            .filter(|&g| names[g].as_deref() == s.labels.metric_name());
         let mut values = vec![None; n];
         for (i, slot) in values.iter_mut().enumerate() {
+            let Some(h) = s.hist(i) else { continue };
+            if let Some(g) = twin.filter(|&g| has_bucket(g, i)) {
+                ev.warn(format!(
+                    "PromQL warning: vector contains a mix of classic and native histograms for metric name {name:?}{}",
+                    at.1
+                ));
+                ambiguous.insert((g, i));
+                continue;
+            }
+            *slot = Some(native(ev, &what, h, i, name, &at.1));
+        }
+        out.push(StepSeries::new(s.labels.clone(), values).without_name());
+    }
+    for (g, (labels, buckets_of)) in members.into_iter().enumerate() {
+        let mut values = vec![None; n];
+        for (i, slot) in values.iter_mut().enumerate() {
+            if ambiguous.contains(&(g, i)) {
+                continue;
+            }
             let mut buckets: Vec<Bucket> = buckets_of
                 .iter()
                 .filter_map(|&(upper, j)| input[j].values[i].map(|count| Bucket { upper, count }))
@@ -102,7 +138,48 @@ pub(crate) fn eval(
         }
         out.push(StepSeries::new(labels, values));
     }
-    Ok(out)
+    merge_same_labels(out)
+}
+
+/// `what` of one native histogram at step `i`, with Prometheus's infos
+/// about NaN observations.
+fn native(ev: &QueryContext, what: &Over<'_>, h: &FloatHistogram, i: usize, name: &str, at: &str) -> f64 {
+    let (v, note) = match what {
+        Over::Quantile(q) => h.quantile(q[i]),
+        Over::Fraction(lower, upper) => h.fraction(lower[i], upper[i]),
+    };
+    let why = match note {
+        None => return v,
+        Some(StatsNote::QuantileNaNResult) => "input to histogram_quantile has NaN observations, result is NaN",
+        Some(StatsNote::QuantileNaNSkew) => "input to histogram_quantile has NaN observations, result is skewed higher",
+        Some(StatsNote::FractionNaNs) => {
+            "input to histogram_fraction has NaN observations, which are excluded from all fractions"
+        }
+    };
+    ev.info(format!("PromQL info: {why} for metric name {name:?}{at}"));
+    v
+}
+
+/// `histogram_count`, `histogram_sum`, `histogram_avg`,
+/// `histogram_stddev` or `histogram_stdvar` (`name`) of each native
+/// histogram; float samples give nothing.
+pub(crate) fn native_stat(name: &str, input: Vec<StepSeries>) -> Result<Vec<StepSeries>> {
+    let stat: fn(&FloatHistogram) -> f64 = match name {
+        "histogram_count" => |h| h.count,
+        "histogram_sum" => |h| h.sum,
+        "histogram_avg" => |h| h.sum / h.count,
+        "histogram_stddev" => FloatHistogram::stddev,
+        "histogram_stdvar" => FloatHistogram::stdvar,
+        other => return Err(PromError::BadData(format!("function {other:?} is not supported"))),
+    };
+    let out = input
+        .into_iter()
+        .map(|s| {
+            let values = (0..s.values.len()).map(|i| s.hist(i).map(stat)).collect();
+            StepSeries::new(s.labels, values).without_name()
+        })
+        .collect();
+    merge_same_labels(out)
 }
 
 /// Sorts by bound and merges buckets with equal bounds; false when the

@@ -40,6 +40,7 @@ mod node;
 mod options;
 mod planner;
 mod range_functions;
+mod range_histograms;
 mod renamed_functions;
 mod rows;
 mod selector;

@@ -211,6 +211,9 @@ impl<'a> Planner<'a> {
             "histogram_quantile" | "histogram_fraction" => {
                 vectors().filter(|l| l != "le" && l != METRIC_NAME).collect()
             }
+            "histogram_quantiles" => {
+                vectors().filter(|l| l != "le" && l != METRIC_NAME).chain(strings.first().cloned()).collect()
+            }
             _ => without_name(vectors().collect()),
         };
         let kind = match call.func.return_type {

@@ -13,6 +13,7 @@ use chronicle_udfs::{RangeWindow, range_function};
 use super::context::QueryContext;
 use super::error::{PromError, Result};
 use super::node::Operator;
+use super::range_histograms::{self, MixedWindow, Notes, Sample};
 use super::series::{Matrix, Range, StepSeries, Val, merge_same_labels};
 use super::series_batch::Window as MatrixWindow;
 use super::value::format_value as format_float;
@@ -71,7 +72,8 @@ fn range_call(ev: &QueryContext, node: &RangeFunction, vals: Vec<Val>) -> Result
     let param_at = node.first_arg.as_deref().map(|a| ev.position(a)).unwrap_or_default();
     check_params(ev, name, &params, &param_at)?;
     if matches!(name, "rate" | "increase") {
-        for s in &matrix.series {
+        // Only series with floats: histograms say they are counters.
+        for s in matrix.series.iter().filter(|s| !s.vs.is_empty()) {
             if let Some(metric) = s.labels.metric_name()
                 && !["_total", "_sum", "_count", "_bucket"].iter().any(|suffix| metric.ends_with(suffix))
             {
@@ -83,28 +85,51 @@ fn range_call(ev: &QueryContext, node: &RangeFunction, vals: Vec<Val>) -> Result
     }
     let keep_name = keeps_name(name);
     let mut args_at = vec![0.0; params.len()];
-    let out: Vec<StepSeries> = matrix
-        .series
-        .iter()
-        .map(|s| {
-            let values = steps
-                .times()
-                .enumerate()
-                .map(|(i, t)| {
-                    let end = matrix.window_end(t);
-                    let w = s.window(end - matrix.range, end);
-                    if w.is_empty() {
-                        return None;
-                    }
-                    for (slot, p) in args_at.iter_mut().zip(&params) {
-                        *slot = p[i];
-                    }
-                    RangeWindow::new(&s.ts[w.clone()], &s.vs[w], end, matrix.range, t).and_then(|w| f(&w, &args_at))
-                })
-                .collect();
-            StepSeries { labels: s.labels.clone(), values, hists: Vec::new(), drop_name: s.drop_name || !keep_name }
-        })
-        .collect();
+    let mut out = Vec::with_capacity(matrix.series.len());
+    for s in &matrix.series {
+        let notes = Notes { sink: ev, metric: s.labels.metric_name().unwrap_or_default(), at: &param_at };
+        let (mut values, mut hists) = (Vec::with_capacity(steps.len()), Vec::new());
+        for (i, t) in steps.times().enumerate() {
+            let end = matrix.window_end(t);
+            let (fw, hw) = (s.window(end - matrix.range, end), s.hist_window(end - matrix.range, end));
+            for (slot, p) in args_at.iter_mut().zip(&params) {
+                *slot = p[i];
+            }
+            let sample = if !hw.is_empty() {
+                let w = MixedWindow {
+                    ts: &s.ts[fw.clone()],
+                    vs: &s.vs[fw],
+                    hts: &s.hts[hw.clone()],
+                    hs: &s.hs[hw],
+                    end,
+                    range: matrix.range,
+                    eval_time: t,
+                };
+                range_histograms::eval(name, f, &w, &args_at, &notes)
+            } else if fw.is_empty() {
+                None
+            } else {
+                RangeWindow::new(&s.ts[fw.clone()], &s.vs[fw], end, matrix.range, t)
+                    .and_then(|w| f(&w, &args_at))
+                    .map(Sample::Float)
+            };
+            match sample {
+                Some(Sample::Float(v)) => values.push(Some(v)),
+                Some(Sample::Hist(h)) => {
+                    hists.resize(i, None);
+                    hists.push(Some(h));
+                    values.push(None);
+                }
+                None => values.push(None),
+            }
+        }
+        if !hists.is_empty() {
+            hists.resize(values.len(), None);
+        }
+        let mut series = StepSeries::mixed(s.labels.clone(), values, hists);
+        series.drop_name = s.drop_name || !keep_name;
+        out.push(series);
+    }
     merge_same_labels(out).map(Val::Vector)
 }
 

@@ -69,7 +69,7 @@ pub use mode::Mode;
 pub use moving_average::{MovingAverage, MovingAverageUdf};
 pub use percentile::Percentile;
 pub use prom_float::{Mean, kahan_add, quantile};
-pub use prom_range::{RangeFn, RangeWindow, range_function};
+pub use prom_range::{Extrapolation, RangeFn, RangeWindow, range_function};
 pub use series_window::{SeriesWindow, SeriesWindowUdf};
 pub use spread::Spread;
 

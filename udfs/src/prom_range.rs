@@ -130,33 +130,58 @@ fn extrapolated(w: &RangeWindow<'_>, counter: bool, per_second: bool) -> Option<
             last = v;
         }
     }
-    let range_start = w.end - w.range;
-    let (first_t, last_t) = (w.ts[0], w.ts[n - 1]);
-    let mut to_start = (first_t - range_start) as f64 / 1000.0;
-    let mut to_end = (w.end - last_t) as f64 / 1000.0;
-    let sampled = (last_t - first_t) as f64 / 1000.0;
-    let average = sampled / (n - 1) as f64;
-    let threshold = average * 1.1;
-    if to_start >= threshold {
-        to_start = average / 2.0;
-    }
-    if counter {
-        let mut to_zero = to_start;
-        if result > 0.0 && w.vs[0] >= 0.0 {
-            to_zero = sampled * (w.vs[0] / result);
-        }
-        if to_zero < to_start {
-            to_start = to_zero;
-        }
-    }
-    if to_end >= threshold {
-        to_end = average / 2.0;
-    }
-    let mut factor = (sampled + to_start + to_end) / sampled;
-    if per_second {
-        factor /= w.range as f64 / 1000.0;
-    }
+    let zero_ratio = (counter && result > 0.0 && w.vs[0] >= 0.0).then(|| w.vs[0] / result);
+    let edges = Extrapolation { first_t: w.ts[0], last_t: w.ts[n - 1], points: n, end: w.end, range: w.range };
+    let factor = edges.factor(counter, zero_ratio, per_second);
     Some(result * factor)
+}
+
+/// Where a window's first and last points lie in it, for extrapolating a
+/// change between them to the window's edges (Prometheus's
+/// `extrapolatedRate`, shared by floats and native histograms).
+#[derive(Clone, Copy, Debug)]
+pub struct Extrapolation {
+    /// Time of the first point, milliseconds.
+    pub first_t: i64,
+    /// Time of the last point, milliseconds.
+    pub last_t: i64,
+    /// Number of points (at least 2).
+    pub points: usize,
+    /// The window is `(end - range, end]`.
+    pub end: i64,
+    /// The window's width in milliseconds.
+    pub range: i64,
+}
+
+impl Extrapolation {
+    /// The factor to multiply the change between the first and last point
+    /// by: each edge is reached when the points come within 110% of their
+    /// average spacing of it, else half a spacing is added. A counter does
+    /// not extrapolate below zero: `zero_ratio` (first value / change, when
+    /// the change is positive and the first value not negative) limits the
+    /// start. `per_second` divides by the window's width in seconds.
+    pub fn factor(&self, counter: bool, zero_ratio: Option<f64>, per_second: bool) -> f64 {
+        let range_start = self.end - self.range;
+        let mut to_start = (self.first_t - range_start) as f64 / 1000.0;
+        let mut to_end = (self.end - self.last_t) as f64 / 1000.0;
+        let sampled = (self.last_t - self.first_t) as f64 / 1000.0;
+        let average = sampled / self.points.saturating_sub(1).max(1) as f64;
+        let threshold = average * 1.1;
+        if to_start >= threshold {
+            to_start = average / 2.0;
+        }
+        if counter && let Some(ratio) = zero_ratio {
+            to_start = to_start.min(sampled * ratio);
+        }
+        if to_end >= threshold {
+            to_end = average / 2.0;
+        }
+        let mut factor = if sampled == 0.0 { 1.0 } else { (sampled + to_start + to_end) / sampled };
+        if per_second {
+            factor /= self.range as f64 / 1000.0;
+        }
+        factor
+    }
 }
 
 /// `irate` / `idelta`: from the last two points.
