@@ -32,9 +32,12 @@ fn seeds_parse_or_fail_as_named() {
     }
 
     assert_eq!(remote_write::parse(&remote_body("write_request"), 1 << 16).unwrap().len(), 2);
-    for bad in ["stale_and_dup", "histogram_series", "snappy_bomb"] {
+    for bad in ["stale_and_dup", "snappy_bomb"] {
         assert!(remote_write::parse(&remote_body(bad), 1 << 16).is_err(), "{bad}");
     }
+    // A native histogram sample: stored as the fields of a histogram row.
+    let histogram = remote_write::parse(&remote_body("histogram_series"), 1 << 16).unwrap();
+    assert!(histogram.iter().any(|r| r.fields.iter().any(|(n, _)| n == "__hist_count")), "{histogram:?}");
     let stale = remote_write::parse(&remote_body("stale_and_dup"), 1 << 16);
     assert!(stale.unwrap_err().to_string().contains("duplicate label name"));
     let read = remote_read::decode_request(&remote_body("read_request"), 1 << 16).unwrap();
