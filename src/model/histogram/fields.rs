@@ -14,7 +14,9 @@
 
 use std::collections::HashMap;
 
-use super::{CounterResetHint, FloatHistogram, Span};
+use super::buckets::PresentBuckets;
+use super::layout::rebuild;
+use super::{CounterResetHint, FloatHistogram};
 
 /// The prefix of every histogram field; names starting with `__` are
 /// otherwise reserved.
@@ -119,25 +121,14 @@ pub fn to_fields(h: &FloatHistogram) -> Vec<(String, f64)> {
         (Part::ZeroCount.name(), h.zero_count),
         (Part::Hint.name(), hint),
     ];
-    for (i, count) in present_indexes(&h.positive_spans).zip(&h.positive_buckets) {
-        out.push((Part::Positive(i).name(), *count));
+    for (i, count) in PresentBuckets::new(&h.positive_spans, &h.positive_buckets) {
+        out.push((Part::Positive(i).name(), count));
     }
-    for (i, count) in present_indexes(&h.negative_spans).zip(&h.negative_buckets) {
-        out.push((Part::Negative(i).name(), *count));
+    for (i, count) in PresentBuckets::new(&h.negative_spans, &h.negative_buckets) {
+        out.push((Part::Negative(i).name(), count));
     }
     out.extend(h.custom_values.iter().enumerate().map(|(j, &b)| (Part::Bound(j).name(), b)));
     out
-}
-
-/// The bucket indexes `spans` make present, ascending.
-pub fn present_indexes(spans: &[Span]) -> impl Iterator<Item = i32> + '_ {
-    let mut next = 0i32;
-    spans.iter().flat_map(move |s| {
-        let start = next.saturating_add(s.offset);
-        let length = i32::try_from(s.length).unwrap_or(i32::MAX);
-        next = start.saturating_add(length);
-        start..start.saturating_add(length)
-    })
 }
 
 /// Why a row's histogram fields do not make a histogram.
@@ -203,8 +194,8 @@ impl FieldLayout {
         if !has_count {
             return Ok(None);
         }
-        (h.positive_spans, h.positive_buckets) = spans_of(&positive);
-        (h.negative_spans, h.negative_buckets) = spans_of(&negative);
+        (h.positive_spans, h.positive_buckets) = rebuild(&positive, 0);
+        (h.negative_spans, h.negative_buckets) = rebuild(&negative, 0);
         h.custom_values = (0..bounds.len())
             .map(|j| bounds.get(&j).copied().ok_or_else(|| BadHistogramFields(format!("custom bound {j} missing"))))
             .collect::<Result<_, _>>()?;
@@ -229,29 +220,12 @@ fn hint(v: f64) -> Result<CounterResetHint, BadHistogramFields> {
     })
 }
 
-/// Spans and counts of `(index, count)` pairs sorted by index.
-fn spans_of(buckets: &[(i32, f64)]) -> (Vec<Span>, Vec<f64>) {
-    let mut spans: Vec<Span> = Vec::new();
-    let mut next: Option<i32> = None;
-    for &(i, _) in buckets {
-        match next {
-            Some(n) if n == i => {
-                if let Some(last) = spans.last_mut() {
-                    last.length += 1;
-                }
-            }
-            _ => spans.push(Span { offset: i - next.unwrap_or(0), length: 1 }),
-        }
-        next = Some(i + 1);
-    }
-    (spans, buckets.iter().map(|&(_, c)| c).collect())
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
 
     use super::*;
+    use crate::model::histogram::Span;
 
     fn sample() -> FloatHistogram {
         FloatHistogram {
