@@ -225,7 +225,7 @@ fn explain_shows_every_node_with_its_parameters() {
     let rows = find("PromRows: labels=[host]");
     let binary = find("PromBinary: op=> bool");
     let aggregate = find("PromAggregate: op=sum, by=(host)");
-    let rate = find("PromRangeFunction: rate");
+    let rate = find("PromRangeFunction: prom_rate");
     let scan = find("PromSeriesScan: selector=cpu_usage_user{host=~\"a|b\"}");
     let literal = find("PromLiteral: number=0.5");
     assert!(rows < binary && binary < aggregate && aggregate < rate && rate < scan, "{text}");

@@ -13,7 +13,8 @@
 //!  Expr ─▶ planner ─▶ LogicalPlan of PromNodes (one operator each):
 //!          PromSeriesScan (selector.rs: the measurement tables, matchers
 //!          and time window pushed down), PromInstant, PromSubquery,
-//!          PromRangeFunction, PromFunction, PromAggregate, PromBinary,
+//!          PromRangeFunction (calling the `prom_*` scalar functions),
+//!          PromFunction, PromAggregate, PromBinary,
 //!          PromNegate, PromLiteral; PromRows on top for Arrow rows
 //!       ─▶ ChronicleQueryPlanner ─▶ PromExecs, passing series batches
 //!       ─▶ QueryResult (scalar, string, vector, matrix + warnings/infos)

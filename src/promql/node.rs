@@ -13,9 +13,10 @@
 //! shared instead of repeated in every file.
 //!
 //! Between nodes values travel as [`super::series_batch`] batches; a node
-//! knows what its inputs hold ([`Kind`]) from the plan, decodes them,
-//! checks the query's deadline, applies its operator and encodes the
-//! answer. Dropping the stream cancels the query: nothing runs unless
+//! knows what its inputs hold ([`Kind`]) from the plan, checks the query's
+//! deadline, decodes its inputs and applies its operator (or gives the
+//! operator the batches as they are, [`Operator::apply_batches`]) and
+//! encodes the answer. Dropping the stream cancels the query: nothing runs unless
 //! polled (an operator already running finishes, its answer dropped).
 
 use std::cmp::Ordering;
@@ -58,6 +59,15 @@ pub(crate) trait Operator: fmt::Debug + Send + Sync + 'static {
     /// The answer from the values of the inputs, in the order of the plan's
     /// inputs.
     fn apply(&self, ctx: &QueryContext, inputs: Vec<Val>) -> Result<Val>;
+
+    /// The answer from the batches of the inputs, each with what it holds,
+    /// in the order of the plan's inputs: by default each is decoded and
+    /// [`Operator::apply`] computes. An operator that computes on its
+    /// inputs' Arrow columns as they are overrides it.
+    fn apply_batches(&self, ctx: &QueryContext, inputs: Vec<(Kind, Vec<RecordBatch>)>) -> Result<Val> {
+        let vals = inputs.iter().map(|(kind, batches)| series_batch::decode(batches, *kind)).collect::<Result<_>>()?;
+        self.apply(ctx, vals)
+    }
 
     /// The schema of the batches it emits: series batches unless it says
     /// otherwise.
@@ -269,14 +279,13 @@ impl ExecutionPlan for PromExec {
         let output = futures::stream::once(async move {
             // Inputs are read one after the other, in the plan's order, so
             // annotations come in the order of the query.
-            let mut vals = Vec::with_capacity(inputs.len());
+            let mut batches = Vec::with_capacity(inputs.len());
             for (input, kind) in inputs.into_iter().zip(kinds) {
-                let batches: Vec<RecordBatch> = input.try_collect().await?;
-                vals.push(series_batch::decode(&batches, kind).map_err(into_df)?);
+                batches.push((kind, input.try_collect::<Vec<RecordBatch>>().await?));
             }
             let compute = move || {
                 ctx.check_deadline()?;
-                op.apply(&ctx, vals).and_then(|val| op.encode(val))
+                op.apply_batches(&ctx, batches).and_then(|val| op.encode(val))
             };
             if inline {
                 compute().map_err(into_df)

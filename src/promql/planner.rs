@@ -6,7 +6,7 @@
 //!  sum by (host) (rate(cpu_usage_user{host=~"a|b"}[5m]))
 //!
 //!  PromAggregate: op=sum, by=(host), steps=...
-//!    PromRangeFunction: rate, steps=..., range=300000, offset=0
+//!    PromRangeFunction: prom_rate, steps=..., range=300000, offset=0
 //!      PromSeriesScan: selector=..., tables=[cpu.usage_user], matchers=[...], window=(lo, hi] ms
 //! ```
 //!
@@ -19,6 +19,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use chronicle_udfs::PromRangeUdf;
 use datafusion::logical_expr::LogicalPlan;
 use promql_parser::parser::token::{T_COUNT_VALUES, T_LOR};
 use promql_parser::parser::{Expr, LabelModifier, VectorMatchCardinality};
@@ -190,13 +191,13 @@ impl<'a> Planner<'a> {
         let vectors = || {
             inputs.iter().filter(|i| matches!(i.kind, Kind::Vector | Kind::Matrix(_))).flat_map(|i| i.labels.clone())
         };
-        if chronicle_udfs::range_function(name).is_some() {
+        if let Some(udf) = PromRangeUdf::new(name) {
             let Some(window) = inputs.iter().find_map(|i| if let Kind::Matrix(w) = i.kind { Some(w) } else { None })
             else {
                 return Err(PromError::BadData(format!("{name} needs a range vector")));
             };
             let labels = name_if(vectors().collect(), range_functions::keeps_name(name));
-            let op = RangeFunction { name, first_arg: args.first().map(|a| a.to_string()), steps, window };
+            let op = RangeFunction { name, udf, first_arg: args.first().map(|a| a.to_string()), steps, window };
             return self.node(op, Kind::Vector, inputs, labels);
         }
         let op = Function::new(call, steps);

@@ -2,20 +2,28 @@
 //! from the points in the step's window (`rate`, `increase`, `delta`,
 //! `irate`, `idelta`, `deriv`, `predict_linear`,
 //! `double_exponential_smoothing`, `resets`, `changes` and every
-//! `*_over_time`). The arithmetic over a window is `chronicle-udfs`'s
-//! ([`range_function`]); this node picks each step's window, checks the
-//! parameters, raises Prometheus's annotations and names the series.
+//! `*_over_time`). The floats come from `chronicle-udfs`'s scalar function
+//! of the same name ([`PromRangeUdf`], `prom_rate`, ...), called once over
+//! the `timestamps` and `values` columns of the whole range vector; steps
+//! whose window holds native histograms are this node's
+//! ([`range_histograms`]). It also checks the parameters, raises
+//! Prometheus's annotations and names the series.
 
 use std::fmt;
+use std::sync::Arc;
 
-use chronicle_udfs::{RangeWindow, range_function};
+use chronicle_udfs::{PromRangeUdf, range_function};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, ListArray, RecordBatch};
+use datafusion::arrow::datatypes::{Float64Type, Int64Type};
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::{ColumnarValue, ScalarUDFImpl};
 
 use super::context::QueryContext;
 use super::error::{PromError, Result};
 use super::node::Operator;
 use super::range_histograms::{self, MixedWindow, Notes, Sample};
 use super::series::{Matrix, Range, StepSeries, Val, merge_same_labels};
-use super::series_batch::Window as MatrixWindow;
+use super::series_batch::{self, Kind, Window as MatrixWindow};
 use super::value::format_value as format_float;
 
 /// `PromRangeFunction`: a function of a range vector (`rate` and the
@@ -24,6 +32,8 @@ use super::value::format_value as format_float;
 #[derive(Debug)]
 pub(crate) struct RangeFunction {
     pub name: &'static str,
+    /// The scalar function that computes its floats (`prom_rate`).
+    pub udf: PromRangeUdf,
     /// The first argument as the query wrote it, for the position of
     /// warnings about a parameter.
     pub first_arg: Option<String>,
@@ -38,20 +48,36 @@ impl Operator for RangeFunction {
     }
 
     fn fmt_params(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}, steps={}, range={}, offset={}", self.name, self.steps, self.window.range, self.window.offset)?;
-        if let Some(at) = self.window.at {
+        let (name, steps, window) = (self.udf.name(), self.steps, self.window);
+        write!(f, "{name}, steps={steps}, range={}, offset={}", window.range, window.offset)?;
+        if let Some(at) = window.at {
             write!(f, ", @={at}")?;
         }
         Ok(())
     }
 
+    /// From decoded values: the points are copied back into Arrow lists.
     fn apply(&self, ctx: &QueryContext, inputs: Vec<Val>) -> Result<Val> {
-        range_call(ctx, self, inputs)
+        range_call(ctx, self, inputs, None)
+    }
+
+    /// The range vector's own point columns go to the scalar function.
+    fn apply_batches(&self, ctx: &QueryContext, inputs: Vec<(Kind, Vec<RecordBatch>)>) -> Result<Val> {
+        let mut points = None;
+        let mut vals = Vec::with_capacity(inputs.len());
+        for (kind, batches) in &inputs {
+            if matches!(kind, Kind::Matrix(_)) {
+                points = Some(series_batch::point_columns(batches)?);
+            }
+            vals.push(series_batch::decode(batches, *kind)?);
+        }
+        range_call(ctx, self, vals, points)
     }
 }
 
-/// A function of a range vector: its window at each step, per series.
-fn range_call(ev: &QueryContext, node: &RangeFunction, vals: Vec<Val>) -> Result<Val> {
+/// A function of a range vector: its window at each step, per series;
+/// `points` are the matrix's point columns, if the caller has them.
+fn range_call(ev: &QueryContext, node: &RangeFunction, vals: Vec<Val>, points: Option<[ArrayRef; 2]>) -> Result<Val> {
     let (name, steps) = (node.name, node.steps);
     let f = range_function(name).ok_or_else(|| PromError::BadData(format!("function {name:?} is not supported")))?;
     let mut matrix: Option<Matrix> = None;
@@ -83,19 +109,35 @@ fn range_call(ev: &QueryContext, node: &RangeFunction, vals: Vec<Val>) -> Result
             }
         }
     }
+    let points = points.unwrap_or_else(|| series_batch::matrix_point_columns(&matrix));
+    let floats = float_results(node, &matrix, &params, points)?;
+    let items = floats.values().as_primitive_opt::<Float64Type>();
+    let (Some(items), true) = (items, floats.len() == matrix.series.len()) else {
+        return Err(PromError::Execution(format!("{} gave no list of floats per series", node.udf.name())));
+    };
     let keep_name = keeps_name(name);
     let mut args_at = vec![0.0; params.len()];
     let mut out = Vec::with_capacity(matrix.series.len());
-    for s in &matrix.series {
-        let notes = Notes { sink: ev, metric: s.labels.metric_name().unwrap_or_default(), at: &param_at };
-        let (mut values, mut hists) = (Vec::with_capacity(steps.len()), Vec::new());
-        for (i, t) in steps.times().enumerate() {
-            let end = matrix.window_end(t);
-            let (fw, hw) = (s.window(end - matrix.range, end), s.hist_window(end - matrix.range, end));
-            for (slot, p) in args_at.iter_mut().zip(&params) {
-                *slot = p[i];
-            }
-            let sample = if !hw.is_empty() {
+    for (row, s) in matrix.series.iter().enumerate() {
+        let offset = |k: usize| usize::try_from(floats.value_offsets()[k]).unwrap_or_default();
+        let (start, end) = (offset(row), offset(row + 1));
+        if end - start != steps.len() {
+            return Err(PromError::Execution(format!("{} gave no value per step", node.udf.name())));
+        }
+        let mut values: Vec<Option<f64>> = (start..end).map(|k| items.is_valid(k).then(|| items.value(k))).collect();
+        let mut hists = Vec::new();
+        if !s.hts.is_empty() {
+            let notes = Notes { sink: ev, metric: s.labels.metric_name().unwrap_or_default(), at: &param_at };
+            for (i, t) in steps.times().enumerate() {
+                let end = matrix.window_end(t);
+                let hw = s.hist_window(end - matrix.range, end);
+                if hw.is_empty() {
+                    continue;
+                }
+                let fw = s.window(end - matrix.range, end);
+                for (slot, p) in args_at.iter_mut().zip(&params) {
+                    *slot = p[i];
+                }
                 let w = MixedWindow {
                     ts: &s.ts[fw.clone()],
                     vs: &s.vs[fw],
@@ -105,32 +147,47 @@ fn range_call(ev: &QueryContext, node: &RangeFunction, vals: Vec<Val>) -> Result
                     range: matrix.range,
                     eval_time: t,
                 };
-                range_histograms::eval(name, f, &w, &args_at, &notes)
-            } else if fw.is_empty() {
-                None
-            } else {
-                RangeWindow::new(&s.ts[fw.clone()], &s.vs[fw], end, matrix.range, t)
-                    .and_then(|w| f(&w, &args_at))
-                    .map(Sample::Float)
-            };
-            match sample {
-                Some(Sample::Float(v)) => values.push(Some(v)),
-                Some(Sample::Hist(h)) => {
-                    hists.resize(i, None);
-                    hists.push(Some(h));
-                    values.push(None);
-                }
-                None => values.push(None),
+                values[i] = match range_histograms::eval(name, f, &w, &args_at, &notes) {
+                    Some(Sample::Float(v)) => Some(v),
+                    Some(Sample::Hist(h)) => {
+                        hists.resize(values.len(), None);
+                        hists[i] = Some(h);
+                        None
+                    }
+                    None => None,
+                };
             }
-        }
-        if !hists.is_empty() {
-            hists.resize(values.len(), None);
         }
         let mut series = StepSeries::mixed(s.labels.clone(), values, hists);
         series.drop_name = s.drop_name || !keep_name;
         out.push(series);
     }
     merge_same_labels(out).map(Val::Vector)
+}
+
+/// The float results of every series at every step, from one call of the
+/// node's scalar function over the matrix's point columns `points`.
+fn float_results(
+    node: &RangeFunction,
+    matrix: &Matrix,
+    params: &[Vec<f64>],
+    points: [ArrayRef; 2],
+) -> Result<ListArray> {
+    let list = |array: ListArray| ColumnarValue::Scalar(ScalarValue::List(Arc::new(array)));
+    let steps = ListArray::from_iter_primitive::<Int64Type, _, _>([Some(node.steps.times().map(Some))]);
+    let [ts, vs] = points;
+    let mut args = vec![
+        ColumnarValue::Array(ts),
+        ColumnarValue::Array(vs),
+        list(steps),
+        ColumnarValue::Scalar(ScalarValue::Int64(Some(matrix.range))),
+        ColumnarValue::Scalar(ScalarValue::Int64(Some(matrix.offset))),
+        ColumnarValue::Scalar(ScalarValue::Int64(matrix.at)),
+    ];
+    for p in params {
+        args.push(list(ListArray::from_iter_primitive::<Float64Type, _, _>([Some(p.iter().map(|&v| Some(v)))])));
+    }
+    Ok(node.udf.evaluate(&args, matrix.series.len())?)
 }
 
 /// Checks the scalar parameters of range functions that constrain them.

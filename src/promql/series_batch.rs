@@ -24,9 +24,10 @@
 use std::sync::{Arc, OnceLock};
 
 use datafusion::arrow::array::{
-    Array, AsArray, BinaryBuilder, BooleanBuilder, Float64Builder, Int64Builder, ListBuilder, MapBuilder, RecordBatch,
-    StringBuilder,
+    Array, ArrayRef, AsArray, BinaryBuilder, BooleanBuilder, Float64Builder, Int64Builder, ListBuilder, MapBuilder,
+    RecordBatch, StringBuilder, new_empty_array,
 };
+use datafusion::arrow::compute::concat;
 use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema, SchemaRef};
 
 use super::error::{PromError, Result};
@@ -299,6 +300,38 @@ pub(crate) fn decode(batches: &[RecordBatch], kind: Kind) -> Result<Val> {
         Kind::Vector => Val::Vector(series),
         Kind::Matrix(w) => Val::Matrix(Matrix { series: raw, range: w.range, offset: w.offset, at: w.at }),
     })
+}
+
+/// The `timestamps` and `values` columns of a matrix's batches, a row per
+/// series in the order [`decode`] reads them (one array over several
+/// batches).
+pub(crate) fn point_columns(batches: &[RecordBatch]) -> Result<[ArrayRef; 2]> {
+    let column = |i: usize| -> Result<ArrayRef> {
+        if let [batch] = batches {
+            return Ok(Arc::clone(batch.column(i)));
+        }
+        let parts: Vec<&dyn Array> = batches.iter().map(|b| b.column(i).as_ref()).collect();
+        if parts.is_empty() {
+            return Ok(new_empty_array(schema().field(i).data_type()));
+        }
+        Ok(concat(&parts).map_err(datafusion::error::DataFusionError::from)?)
+    };
+    Ok([column(2)?, column(3)?])
+}
+
+/// The point times and values of a matrix's series, as
+/// [`point_columns`] reads them from its batch.
+pub(crate) fn matrix_point_columns(matrix: &Matrix) -> [ArrayRef; 2] {
+    let points = matrix.series.iter().map(|s| s.ts.len()).sum();
+    let mut ts = ListBuilder::new(Int64Builder::with_capacity(points));
+    let mut vs = ListBuilder::new(Float64Builder::with_capacity(points));
+    for s in &matrix.series {
+        ts.values().append_slice(&s.ts);
+        ts.append(true);
+        vs.values().append_slice(&s.vs);
+        vs.append(true);
+    }
+    [Arc::new(ts.finish()), Arc::new(vs.finish())]
 }
 
 /// The label set of one row.

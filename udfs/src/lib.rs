@@ -41,6 +41,20 @@
 //! - [`kahan_add`], [`Mean`], [`quantile`]: Prometheus's compensated sums,
 //!   running mean and interpolated quantile, which its aggregations share.
 //!
+//! The range-vector functions as scalar functions ([`PromRangeUdf`]),
+//! `prom_rate`, `prom_increase`, ..., `prom_quantile_over_time`: one row per
+//! series, its points as lists, the answer a list with a value per step
+//! (the engine calls them on every series of a range vector at once):
+//!
+//! ```sql
+//! -- timestamps (ms), values, steps (ms), range (ms), offset (ms), @ time
+//! SELECT prom_increase([0, 15000, 30000], [0.0, 1.0, 2.0], [30000], 30000, 0, NULL);
+//! -- [2.0]: the window (0, 30000] holds 1.0 and 2.0, 15 s apart; the 15 s
+//! -- to its start are extrapolated (the counter stays above zero)
+//! SELECT prom_predict_linear(ts, vs, [60000, 120000], 60000, 0, NULL, [60.0, 0.0]) FROM series;
+//! -- parameters follow `at`: a number for every step or a list, one a step
+//! ```
+//!
 //! Time arguments are timestamps or integer nanoseconds; values are any numeric type,
 //! computed as `Float64`. [`register_all`] adds every function to a `SessionContext`.
 
@@ -55,10 +69,11 @@ mod percentile;
 mod points;
 mod prom_float;
 mod prom_range;
+mod prom_range_udf;
 mod series_window;
 mod spread;
 
-use datafusion::logical_expr::{AggregateUDF, WindowUDF};
+use datafusion::logical_expr::{AggregateUDF, ScalarUDF, WindowUDF};
 use datafusion::prelude::SessionContext;
 
 pub use counter::{Counter, CounterKind};
@@ -70,6 +85,7 @@ pub use moving_average::{MovingAverage, MovingAverageUdf};
 pub use percentile::Percentile;
 pub use prom_float::{Mean, kahan_add, quantile};
 pub use prom_range::{Extrapolation, RangeFn, RangeWindow, range_function};
+pub use prom_range_udf::PromRangeUdf;
 pub use series_window::{SeriesWindow, SeriesWindowUdf};
 pub use spread::Spread;
 
@@ -165,5 +181,8 @@ pub fn register_all(ctx: &SessionContext) {
     ];
     for udwf in window {
         ctx.register_udwf(udwf);
+    }
+    for udf in PromRangeUdf::all() {
+        ctx.register_udf(ScalarUDF::new_from_impl(udf));
     }
 }

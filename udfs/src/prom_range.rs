@@ -39,6 +39,37 @@ impl<'a> RangeWindow<'a> {
 /// A function of one window and the step's scalar arguments.
 pub type RangeFn = fn(&RangeWindow<'_>, &[f64]) -> Option<f64>;
 
+/// Every function [`range_function`] knows, with the names of its scalar
+/// parameters in the order it takes them.
+pub const RANGE_FUNCTIONS: &[(&str, &[&str])] = &[
+    ("rate", &[]),
+    ("increase", &[]),
+    ("delta", &[]),
+    ("irate", &[]),
+    ("idelta", &[]),
+    ("deriv", &[]),
+    ("predict_linear", &["seconds"]),
+    ("double_exponential_smoothing", &["smoothing_factor", "trend_factor"]),
+    ("resets", &[]),
+    ("changes", &[]),
+    ("avg_over_time", &[]),
+    ("sum_over_time", &[]),
+    ("count_over_time", &[]),
+    ("min_over_time", &[]),
+    ("max_over_time", &[]),
+    ("stddev_over_time", &[]),
+    ("stdvar_over_time", &[]),
+    ("quantile_over_time", &["quantile"]),
+    ("mad_over_time", &[]),
+    ("last_over_time", &[]),
+    ("first_over_time", &[]),
+    ("ts_of_last_over_time", &[]),
+    ("ts_of_first_over_time", &[]),
+    ("ts_of_max_over_time", &[]),
+    ("ts_of_min_over_time", &[]),
+    ("present_over_time", &[]),
+];
+
 /// The range-vector function named `name` (as PromQL spells it), if it is
 /// one; its scalar parameters, in order, are the slice it is given
 /// (`predict_linear`: seconds ahead; `double_exponential_smoothing`:
@@ -389,5 +420,12 @@ mod tests {
         assert!(RangeWindow::new(&[2, 1], &[1.0, 2.0], 10, 10, 10).is_none());
         assert!(RangeWindow::new(&[], &[], 10, 10, 10).is_some());
         assert!(range_function("rate_of_nothing").is_none());
+    }
+
+    #[test]
+    fn every_listed_function_is_known() {
+        for (name, _) in RANGE_FUNCTIONS {
+            assert!(range_function(name).is_some(), "{name}");
+        }
     }
 }
