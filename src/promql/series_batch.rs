@@ -397,4 +397,19 @@ mod tests {
         assert_eq!((s.ts.clone(), s.hts.clone(), s.drop_name), (vec![1, 5], vec![2, 3], true));
         assert_eq!(s.hs, vec![histogram(1.0), histogram(4.0)]);
     }
+
+    #[test]
+    fn point_columns_are_the_matrix_points_in_series_order() {
+        let series = |ts: Vec<i64>, vs: Vec<f64>| RawSeries { labels: labels("m"), ts, vs, ..RawSeries::default() };
+        let matrix = |series| Matrix { series, range: 10, offset: 0, at: None };
+        let (a, b) = (series(vec![1, 2], vec![1.0, 2.0]), series(vec![3], vec![4.0]));
+        let both = matrix(vec![a.clone(), b.clone()]);
+        let batches = [encode(Val::Matrix(matrix(vec![a]))).unwrap(), encode(Val::Matrix(matrix(vec![b]))).unwrap()];
+        let [ts, vs] = point_columns(&batches).unwrap();
+        let [built_ts, built_vs] = matrix_point_columns(&both);
+        assert_eq!((&ts, &vs), (&built_ts, &built_vs));
+        assert_eq!(ts.len(), 2);
+        let [none, _] = point_columns(&[]).unwrap();
+        assert_eq!(none.len(), 0);
+    }
 }
