@@ -235,6 +235,7 @@ fn explain_shows_every_node_with_its_parameters() {
         assert!(lines[line].contains(&steps), "{}", lines[line]);
     }
     assert!(lines[rate].contains("range=300000, offset=60000"), "{}", lines[rate]);
+    assert!(lines[aggregate].contains("udaf=prom_sum"), "the aggregate it runs on: {}", lines[aggregate]);
     // The window the scan reads: the first step's 5m window moved back by
     // the offset, to the last step moved back by it.
     let window = format!("window=({}, {}] ms", T0 + 6 * MINUTE - MINUTE - 5 * MINUTE, T0 + 8 * MINUTE - MINUTE);

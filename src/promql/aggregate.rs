@@ -2,9 +2,11 @@
 //! `stddev`, `stdvar`, `quantile`, `topk`, `bottomk`, `limitk`,
 //! `limit_ratio`, `count_values`) with `by` / `without`, at every step.
 //!
-//! Sums and means use Kahan-Neumaier compensation and fall back to an
-//! incremental mean when a sum would overflow, as Prometheus does, so
-//! results agree to the last bits that its tests check.
+//! The aggregations reducing each group to one sample per step run on the
+//! `prom_*` DataFusion aggregates of `chronicle_udfs` (Prometheus's float
+//! arithmetic, to the last bit its tests check), see
+//! [`super::aggregate_reduce`]; the selections (`topk`, `bottomk`,
+//! `limitk`, `limit_ratio`) and `count_values` are computed here.
 //!
 //! Native histograms: `sum` and `avg` add them (a group mixing floats and
 //! histograms has no result at that step, with a warning), `count`,
@@ -14,7 +16,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use chronicle_udfs::{Mean, kahan_add, quantile};
+use chronicle_udfs::PromAggregation;
 use promql_parser::label::Labels as NameList;
 use promql_parser::parser::token::TokenType;
 use promql_parser::parser::token::{
@@ -23,6 +25,7 @@ use promql_parser::parser::token::{
 };
 use promql_parser::parser::{AggregateExpr, LabelModifier};
 
+use super::aggregate_reduce::reduce;
 use super::context::QueryContext;
 use super::error::{PromError, Result};
 use super::functions::valid_label_name;
@@ -30,7 +33,7 @@ use super::node::Operator;
 use super::series::{Range, StepSeries, Val};
 use super::value::format_value as format_float;
 use super::value::{Labels, METRIC_NAME};
-use crate::model::histogram::{CounterResetHint, FloatHistogram, HistogramError, go_float};
+use crate::model::histogram::{FloatHistogram, go_float};
 
 /// `PromAggregate`: one aggregation over its input vector (and its
 /// parameter, planned as an input before it).
@@ -47,6 +50,9 @@ pub(crate) struct Aggregate {
     /// The whole aggregation as the query wrote it (`topk` and `bottomk`
     /// annotate there).
     pub text: String,
+    /// The aggregate computing its floats; `None` for the selections and
+    /// `count_values`.
+    pub udaf: Option<PromAggregation>,
     pub steps: Range,
 }
 
@@ -59,6 +65,7 @@ impl Aggregate {
             param: agg.param.as_ref().map(|p| p.to_string()),
             expr: agg.expr.to_string(),
             text: agg.to_string(),
+            udaf: udaf_of(agg.op.id()),
             steps,
         }
     }
@@ -86,6 +93,9 @@ impl Operator for Aggregate {
         }
         if let Some(p) = &self.param {
             write!(f, ", param={p}")?;
+        }
+        if let Some(udaf) = self.udaf {
+            write!(f, ", udaf={udaf}")?;
         }
         write!(f, ", steps={}", self.steps)
     }
@@ -120,17 +130,6 @@ fn eval(ev: &QueryContext, agg: &Aggregate, param: Option<Val>, input: Option<Va
         }
         T_QUANTILE => {
             let param = scalar_param(param, n)?;
-            let mut values: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); n]; groups.len()];
-            for (s, &g) in input.iter().zip(&of_series) {
-                for (i, v) in s.values.iter().enumerate() {
-                    if let Some(v) = v {
-                        values[g][i].push(*v);
-                    }
-                }
-                if s.hists.iter().any(Option::is_some) {
-                    ignored_histogram(ev, agg, &agg.expr);
-                }
-            }
             let at = ev.position(&param_text(agg));
             for &q in &param {
                 if !(0.0..=1.0).contains(&q) || q.is_nan() {
@@ -140,20 +139,7 @@ fn eval(ev: &QueryContext, agg: &Aggregate, param: Option<Val>, input: Option<Va
                     ));
                 }
             }
-            groups
-                .into_iter()
-                .zip(values)
-                .map(|(group, mut per_step)| StepSeries {
-                    hists: Vec::new(),
-                    labels: group.labels,
-                    drop_name: group.drop_name,
-                    values: per_step
-                        .iter_mut()
-                        .enumerate()
-                        .map(|(i, vs)| (!vs.is_empty()).then(|| quantile(param[i], vs)))
-                        .collect(),
-                })
-                .collect()
+            reduce(ev, agg, PromAggregation::Quantile, Some(&param), (&input, groups, &of_series))?
         }
         T_COUNT_VALUES => {
             let label = match param {
@@ -183,58 +169,29 @@ fn eval(ev: &QueryContext, agg: &Aggregate, param: Option<Val>, input: Option<Va
             }
             out
         }
-        _ => {
-            let mut acc: Vec<Vec<Acc>> = vec![vec![Acc::default(); n]; groups.len()];
-            let at = ev.position(&agg.expr);
-            for (s, &g) in input.iter().zip(&of_series) {
-                for (i, v) in s.values.iter().enumerate() {
-                    if let Some(v) = v {
-                        acc[g][i].add(op, *v);
-                    } else if let Some(h) = s.hist(i) {
-                        match acc[g][i].add_hist(op, h) {
-                            HistAdded::Taken => {}
-                            HistAdded::Ignored => ignored_histogram(ev, agg, &agg.expr),
-                            HistAdded::Reconciled => ev.info(format!(
-                                "PromQL info: mismatched custom buckets were reconciled during aggregation{at}"
-                            )),
-                            HistAdded::Incompatible => ev.warn(format!(
-                                "PromQL warning: vector contains a mix of histograms with exponential and custom buckets schemas for metric name {:?}{at}",
-                                s.labels.metric_name().unwrap_or_default()
-                            )),
-                        }
-                    }
-                }
-            }
-            groups
-                .into_iter()
-                .zip(acc)
-                .filter_map(|(group, per_step)| {
-                    let mut values = vec![None; n];
-                    let mut hists = vec![None; n];
-                    for (i, a) in per_step.iter().enumerate() {
-                        match a.result(op) {
-                            Outcome::Empty => {}
-                            Outcome::Float(v) => values[i] = Some(v),
-                            Outcome::Hist(h) => {
-                                if a.hists.reset && a.hists.not_reset {
-                                    ev.warn(format!(
-                                        "PromQL warning: conflicting counter resets during histogram aggregation{at}"
-                                    ));
-                                }
-                                hists[i] = Some(h);
-                            }
-                            Outcome::Mixed => ev.warn(format!(
-                                "PromQL warning: encountered a mix of histograms and floats for aggregation{at}"
-                            )),
-                        }
-                    }
-                    let s = StepSeries { drop_name: group.drop_name, ..StepSeries::mixed(group.labels, values, hists) };
-                    s.has_samples().then_some(s)
-                })
-                .collect()
-        }
+        _ => match agg.udaf {
+            Some(udaf) => reduce(ev, agg, udaf, None, (&input, groups, &of_series))?,
+            None => return Err(PromError::BadData(format!("unknown aggregation {}", agg.op))),
+        },
     };
     Ok(Val::Vector(out))
+}
+
+/// The aggregate computing the floats of aggregation `op`, if it reduces
+/// each group to one sample.
+fn udaf_of(op: u16) -> Option<PromAggregation> {
+    Some(match op {
+        T_SUM => PromAggregation::Sum,
+        T_AVG => PromAggregation::Avg,
+        T_MIN => PromAggregation::Min,
+        T_MAX => PromAggregation::Max,
+        T_COUNT => PromAggregation::Count,
+        T_GROUP => PromAggregation::Group,
+        T_STDDEV => PromAggregation::Stddev,
+        T_STDVAR => PromAggregation::Stdvar,
+        T_QUANTILE => PromAggregation::Quantile,
+        _ => return None,
+    })
 }
 
 /// The parameter of an aggregation as the query wrote it (near enough to
@@ -267,9 +224,9 @@ fn group(input: &[StepSeries], modifier: Option<&LabelModifier>) -> (Vec<Group>,
 
 /// The labels of one group and whether a member's metric name was marked
 /// dropped.
-struct Group {
-    labels: Labels,
-    drop_name: bool,
+pub(super) struct Group {
+    pub labels: Labels,
+    pub drop_name: bool,
 }
 
 /// The labels a series keeps in its group: those named by `by`, or all but
@@ -430,7 +387,7 @@ fn ratio_selects(labels: &Labels, ratio: f64) -> bool {
 
 /// Records Prometheus's info that an aggregation skipped a histogram;
 /// `at` is the text whose position the info carries.
-fn ignored_histogram(ev: &QueryContext, agg: &Aggregate, at: &str) {
+pub(super) fn ignored_histogram(ev: &QueryContext, agg: &Aggregate, at: &str) {
     ev.info(format!("PromQL info: ignored histogram in {} aggregation{}", agg.op, ev.position(at)));
 }
 
@@ -452,156 +409,6 @@ fn prometheus_string(h: &FloatHistogram) -> String {
     out
 }
 
-/// The state of one group at one step.
-#[derive(Clone, Debug, Default)]
-struct Acc {
-    count: f64,
-    value: f64,
-    c: f64,
-    mean: f64,
-    avg: Mean,
-    hists: HistSum,
-}
-
-/// The histograms `sum` and `avg` add in one group at one step.
-#[derive(Clone, Debug, Default)]
-struct HistSum {
-    /// The sum so far; `None` before the first histogram, and for good
-    /// once a float came first (the group then has no result).
-    sum: Option<FloatHistogram>,
-    count: f64,
-    /// Exponential and custom buckets met: the group has no result.
-    incompatible: bool,
-    /// Some histogram said "counter reset".
-    reset: bool,
-    /// Some histogram said "not a counter reset".
-    not_reset: bool,
-}
-
-/// What became of a histogram given to an aggregation.
-#[derive(Debug, PartialEq, Eq)]
-enum HistAdded {
-    /// Counted or added.
-    Taken,
-    /// The aggregation ignores histograms.
-    Ignored,
-    /// Added, keeping only the custom bucket bounds both sides share.
-    Reconciled,
-    /// Exponential and custom buckets cannot be added.
-    Incompatible,
-}
-
-/// The answer of one group at one step.
-#[derive(Debug)]
-enum Outcome {
-    Empty,
-    Float(f64),
-    Hist(FloatHistogram),
-    /// Floats and histograms, which cannot be aggregated together.
-    Mixed,
-}
-
-impl Acc {
-    /// Takes a histogram sample.
-    fn add_hist(&mut self, op: u16, h: &FloatHistogram) -> HistAdded {
-        match op {
-            T_COUNT | T_GROUP => {
-                self.count += 1.0;
-                HistAdded::Taken
-            }
-            T_SUM | T_AVG => {
-                let hists = &mut self.hists;
-                hists.count += 1.0;
-                hists.reset |= h.counter_reset_hint == CounterResetHint::CounterReset;
-                hists.not_reset |= h.counter_reset_hint == CounterResetHint::NotCounterReset;
-                if hists.incompatible {
-                    return HistAdded::Taken;
-                }
-                match (&mut hists.sum, self.count > 0.0) {
-                    (Some(sum), _) => match sum.add(h) {
-                        Ok(added) if added.custom_bounds_reconciled => HistAdded::Reconciled,
-                        Ok(_) => HistAdded::Taken,
-                        Err(HistogramError::MixedSchemas) => {
-                            hists.incompatible = true;
-                            HistAdded::Incompatible
-                        }
-                        Err(_) => {
-                            hists.incompatible = true;
-                            HistAdded::Taken
-                        }
-                    },
-                    (None, false) => {
-                        hists.sum = Some(h.clone());
-                        HistAdded::Taken
-                    }
-                    // A float came first: the group has no result anyway.
-                    (None, true) => HistAdded::Taken,
-                }
-            }
-            _ => HistAdded::Ignored,
-        }
-    }
-
-    /// The answer of `sum` or `avg` over histograms (and floats).
-    fn hist_result(&self, op: u16) -> Outcome {
-        let hists = &self.hists;
-        if self.count > 0.0 {
-            return Outcome::Mixed;
-        }
-        let Some(sum) = hists.sum.as_ref().filter(|_| !hists.incompatible) else { return Outcome::Empty };
-        let mut h = sum.clone();
-        if op == T_AVG {
-            h.div(hists.count);
-        }
-        match h.compact(0) {
-            Ok(()) => Outcome::Hist(h),
-            Err(_) => Outcome::Empty,
-        }
-    }
-
-    fn add(&mut self, op: u16, f: f64) {
-        let first = self.count == 0.0;
-        self.count += 1.0;
-        match op {
-            T_SUM => (self.value, self.c) = kahan_add(f, self.value, self.c),
-            T_AVG => self.avg.add(f),
-            T_MIN if first || self.value > f || self.value.is_nan() => self.value = f,
-            T_MAX if first || self.value < f || self.value.is_nan() => self.value = f,
-            T_STDDEV | T_STDVAR => {
-                if first {
-                    self.mean = f;
-                    // A non-finite value makes the spread undefined.
-                    self.value = if f.is_finite() { 0.0 } else { f64::NAN };
-                } else {
-                    let delta = f - self.mean;
-                    self.mean += delta / self.count;
-                    self.value += delta * (f - self.mean);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn result(&self, op: u16) -> Outcome {
-        if self.hists.count > 0.0 {
-            return self.hist_result(op);
-        }
-        if self.count == 0.0 {
-            return Outcome::Empty;
-        }
-        Outcome::Float(match op {
-            T_SUM => self.value + self.c,
-            T_AVG => self.avg.result(),
-            T_MIN | T_MAX => self.value,
-            T_COUNT => self.count,
-            T_GROUP => 1.0,
-            T_STDVAR => self.value / self.count,
-            T_STDDEV => (self.value / self.count).sqrt(),
-            _ => f64::NAN,
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
@@ -609,64 +416,6 @@ mod tests {
 
     fn hist(notation: &str) -> FloatHistogram {
         notation.parse().unwrap()
-    }
-
-    #[test]
-    fn sum_and_avg_add_histograms() {
-        let a = hist("{{schema:0 count:3 sum:5 buckets:[1 2]}}");
-        let b = hist("{{schema:0 count:5 sum:7 buckets:[2 3]}}");
-        for (op, expected) in [
-            (T_SUM, "{{schema:0 count:8 sum:12 buckets:[3 5]}}"),
-            (T_AVG, "{{schema:0 count:4 sum:6 buckets:[1.5 2.5]}}"),
-        ] {
-            let mut acc = Acc::default();
-            assert_eq!(acc.add_hist(op, &a), HistAdded::Taken);
-            assert_eq!(acc.add_hist(op, &b), HistAdded::Taken);
-            let Outcome::Hist(h) = acc.result(op) else { panic!("no histogram") };
-            assert!(hist(expected).matches_expected(&h, |x, y| x == y, false), "{op}: {h}");
-        }
-    }
-
-    #[test]
-    fn floats_and_histograms_do_not_mix() {
-        let h = hist("{{count:1 sum:1 buckets:[1]}}");
-        let mut first_float = Acc::default();
-        first_float.add(T_SUM, 1.0);
-        first_float.add_hist(T_SUM, &h);
-        assert!(matches!(first_float.result(T_SUM), Outcome::Mixed));
-        let mut first_hist = Acc::default();
-        first_hist.add_hist(T_AVG, &h);
-        first_hist.add(T_AVG, 1.0);
-        assert!(matches!(first_hist.result(T_AVG), Outcome::Mixed));
-    }
-
-    #[test]
-    fn counts_histograms_and_ignores_them_elsewhere() {
-        let h = hist("{{count:1 sum:1 buckets:[1]}}");
-        let mut count = Acc::default();
-        count.add(T_COUNT, 3.0);
-        count.add_hist(T_COUNT, &h);
-        assert!(matches!(count.result(T_COUNT), Outcome::Float(c) if c == 2.0));
-        let mut max = Acc::default();
-        assert_eq!(max.add_hist(T_MAX, &h), HistAdded::Ignored);
-        assert!(matches!(max.result(T_MAX), Outcome::Empty));
-    }
-
-    #[test]
-    fn exponential_and_custom_buckets_leave_no_sum() {
-        let mut acc = Acc::default();
-        acc.add_hist(T_SUM, &hist("{{count:1 sum:1 buckets:[1]}}"));
-        let custom = hist("{{schema:-53 count:1 sum:1 custom_values:[1] buckets:[1]}}");
-        assert_eq!(acc.add_hist(T_SUM, &custom), HistAdded::Incompatible);
-        assert!(matches!(acc.result(T_SUM), Outcome::Empty));
-    }
-
-    #[test]
-    fn counter_reset_hints_are_tracked() {
-        let mut acc = Acc::default();
-        acc.add_hist(T_SUM, &hist("{{count:1 counter_reset_hint:reset buckets:[1]}}"));
-        acc.add_hist(T_SUM, &hist("{{count:1 counter_reset_hint:not_reset buckets:[1]}}"));
-        assert!(acc.hists.reset && acc.hists.not_reset);
     }
 
     #[test]

@@ -24,6 +24,7 @@
 //! Times are milliseconds since the Unix epoch, as in Prometheus.
 
 mod aggregate;
+mod aggregate_reduce;
 mod binary;
 mod context;
 mod dates;

@@ -5,7 +5,7 @@
 //! ```text
 //!  sum by (host) (rate(cpu_usage_user{host=~"a|b"}[5m]))
 //!
-//!  PromAggregate: op=sum, by=(host), steps=...
+//!  PromAggregate: op=sum, by=(host), udaf=prom_sum, steps=...
 //!    PromRangeFunction: prom_rate, steps=..., range=300000, offset=0
 //!      PromSeriesScan: selector=..., tables=[cpu.usage_user], matchers=[...], window=(lo, hi] ms
 //! ```

@@ -55,6 +55,13 @@
 //! -- parameters follow `at`: a number for every step or a list, one a step
 //! ```
 //!
+//! PromQL's float aggregations as aggregates ([`PromAggregate`], one per
+//! [`PromAggregation`]): `prom_sum`, `prom_avg`, `prom_min`, `prom_max`,
+//! `prom_count`, `prom_group`, `prom_stddev`, `prom_stdvar` of a value and
+//! `prom_quantile(q, value)`, with Prometheus's float semantics (NULL for a
+//! group without values), e.g.
+//! `SELECT host, prom_sum(usage), prom_quantile(0.9, usage) FROM cpu GROUP BY host`.
+//!
 //! Time arguments are timestamps or integer nanoseconds; values are any numeric type,
 //! computed as `Float64`. [`register_all`] adds every function to a `SessionContext`.
 
@@ -67,6 +74,7 @@ mod mode;
 mod moving_average;
 mod percentile;
 mod points;
+mod prom_aggregate;
 mod prom_float;
 mod prom_range;
 mod prom_range_udf;
@@ -83,6 +91,7 @@ pub use gap_fill::{GapFillKind, GapFillUdf};
 pub use mode::Mode;
 pub use moving_average::{MovingAverage, MovingAverageUdf};
 pub use percentile::Percentile;
+pub use prom_aggregate::{PromAggregate, PromAggregation, prom_aggregates};
 pub use prom_float::{Mean, kahan_add, quantile};
 pub use prom_range::{Extrapolation, RangeFn, RangeWindow, range_function};
 pub use prom_range_udf::PromRangeUdf;
@@ -167,6 +176,9 @@ pub fn interpolate() -> WindowUDF {
 /// Registers every function of this crate in `ctx`.
 pub fn register_all(ctx: &SessionContext) {
     for udaf in [spread(), percentile(), mode(), increase(), rate(), delta(), integral()] {
+        ctx.register_udaf(udaf);
+    }
+    for udaf in prom_aggregates() {
         ctx.register_udaf(udaf);
     }
     let window = [

@@ -91,6 +91,54 @@ impl Mean {
         (self.mean, self.c) = kahan_add(f / self.count, q * self.mean, q * self.c);
     }
 
+    /// Adds the values another mean took: their compensated sums while
+    /// those stay finite, else the two means weighted by their counts (the
+    /// incremental form from then on).
+    pub fn merge(&mut self, other: &Mean) {
+        if other.count == 0.0 {
+            return;
+        }
+        if self.count == 0.0 {
+            *self = *other;
+            return;
+        }
+        let count = self.count + other.count;
+        if !self.incremental && !other.incremental {
+            let (sum, c) = kahan_add(other.sum, self.sum, self.c);
+            if !sum.is_infinite() {
+                (self.count, self.sum, self.c) = (count, sum, c + other.c);
+                return;
+            }
+        }
+        let ((mean, c), (other_mean, other_c)) = (self.as_mean(), other.as_mean());
+        let (weight, other_weight) = (self.count / count, other.count / count);
+        (self.mean, self.c) = if mean.is_infinite() || other_mean.is_infinite() {
+            (mean + other_mean, 0.0)
+        } else {
+            // Moving the mean by the weighted difference keeps equal means
+            // exact, and each term stays finite.
+            let shift = other_mean * other_weight - mean * other_weight;
+            kahan_add(shift, mean, c * weight + other_c * other_weight)
+        };
+        (self.count, self.incremental) = (count, true);
+    }
+
+    /// The mean and its compensation, in either form.
+    fn as_mean(&self) -> (f64, f64) {
+        if self.incremental { (self.mean, self.c) } else { (self.sum / self.count, self.c / self.count) }
+    }
+
+    /// The state as numbers: count, sum, compensation, incremental mean,
+    /// and 1 once incremental (0 before); [`Mean::from_parts`] reads it back.
+    pub fn parts(&self) -> [f64; 5] {
+        [self.count, self.sum, self.c, self.mean, if self.incremental { 1.0 } else { 0.0 }]
+    }
+
+    /// The mean whose [`Mean::parts`] are `parts`.
+    pub fn from_parts([count, sum, c, mean, incremental]: [f64; 5]) -> Mean {
+        Mean { count, sum, c, mean, incremental: incremental != 0.0 }
+    }
+
     /// The mean of the values added (NaN for none).
     pub fn result(&self) -> f64 {
         if self.count == 0.0 {
@@ -128,6 +176,25 @@ mod tests {
         let mut mean = Mean::default();
         [1.0, 2.0, 6.0].iter().for_each(|&v| mean.add(v));
         assert_eq!(mean.result(), 3.0);
+    }
+
+    #[test]
+    fn merged_means_are_the_mean_of_all_values() {
+        let mean_of = |values: &[f64]| {
+            let mut mean = Mean::default();
+            values.iter().for_each(|&v| mean.add(v));
+            mean
+        };
+        let mut left = mean_of(&[1.0, 2.0]);
+        left.merge(&mean_of(&[6.0]));
+        assert_eq!(left.result(), 3.0);
+        // Sums that overflow together merge as weighted means.
+        let mut left = mean_of(&[f64::MAX, f64::MAX]);
+        left.merge(&mean_of(&[f64::MAX]));
+        assert_eq!(left.result(), f64::MAX);
+        let mut empty = Mean::default();
+        empty.merge(&mean_of(&[5.0]));
+        assert_eq!(Mean::from_parts(empty.parts()).result(), 5.0);
     }
 
     #[test]
