@@ -53,6 +53,7 @@ mod parquet_export_s3;
 mod prometheus_api;
 mod promql_arrow;
 mod promql_conformance;
+mod promql_series_listing;
 mod readme_examples;
 mod remote_write_prometheus;
 mod retention;

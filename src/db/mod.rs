@@ -58,6 +58,7 @@ use crate::storage::file::store::{FileDamage, FileStore};
 use crate::storage::head::Head;
 use crate::storage::matcher::TagMatcher;
 use crate::storage::scan::{Scan, ScanOptions, ScanRequest};
+use crate::storage::series_index::SeriesView;
 use crate::tier::Tier;
 use crate::wal::{self, SyncPolicy, Wal, WalOptions};
 use file_writer::FileWriter;
@@ -461,17 +462,39 @@ impl Db {
     }
 
     fn keys_of(&self, measurement: Option<&str>, range: Option<(i64, i64)>) -> Result<Vec<SeriesKey>> {
-        let live = range.map(|(start, end)| self.live_series(measurement, start, end)).transpose()?;
+        let measurements: Vec<&str> = measurement.into_iter().collect();
+        let which = measurement.map(|_| measurements.as_slice());
+        self.with_series(which, range, |views| views.into_iter().map(SeriesView::to_key).collect())
+    }
+
+    /// `f` of the index's views of the series of `measurements` (of every
+    /// measurement for `None`) with a point in `range` (nanoseconds,
+    /// inclusive; all time for `None`), by id, under the read lock: what a
+    /// listing reads without copying a name.
+    pub(crate) fn with_series<T>(
+        &self,
+        measurements: Option<&[&str]>,
+        range: Option<(i64, i64)>,
+        f: impl FnOnce(Vec<SeriesView<'_>>) -> T,
+    ) -> Result<T> {
+        let live = match (range, measurements) {
+            (None, _) => None,
+            (Some((start, end)), Some([one])) => Some(self.live_series(Some(one), start, end)?),
+            (Some((start, end)), _) => Some(self.live_series(None, start, end)?),
+        };
         let st = self.read()?;
-        let mut ids: Vec<u32> = match measurement {
+        let mut ids: Vec<u32> = match measurements {
             None => (0..st.index.len() as u32).collect(),
-            Some(m) => st.index.measurement(m).map(|m| m.series.clone()).unwrap_or_default(),
+            Some(names) => {
+                names.iter().filter_map(|m| st.index.measurement(m)).flat_map(|m| m.series.iter().copied()).collect()
+            }
         };
         if let Some(live) = live {
             ids.retain(|id| live.contains(id));
         }
         ids.sort_unstable();
-        Ok(ids.into_iter().filter_map(|id| st.index.key(id)).collect())
+        ids.dedup();
+        Ok(f(ids.into_iter().filter_map(|id| st.index.series(id)).collect()))
     }
 
     /// Whether every series of `measurement` matching `matchers` (the

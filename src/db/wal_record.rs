@@ -13,6 +13,7 @@
 //! checks every count, index and name first, then applies all of it.
 
 use std::collections::HashMap;
+use std::ops::Range;
 
 use crate::encoding::varint::{ByteReader, put_str, put_varint};
 use crate::encoding::{Error as CodecError, Result as CodecResult};
@@ -22,7 +23,7 @@ use crate::model::{
     validate_written_field,
 };
 use crate::storage::head::Head;
-use crate::storage::series_index::{FieldId, SeriesId, SeriesIndex};
+use crate::storage::series_index::{FieldId, HashKeyed, SeriesId, SeriesIndex, key_hash};
 
 /// Record layout version.
 pub const RECORD_VERSION: u8 = 1;
@@ -39,8 +40,7 @@ pub struct Encoded<'a> {
 /// Validates `rows` (names, tags, fields, and names that would clash as SQL
 /// columns within the batch) and encodes them as one record.
 pub fn encode<R: WriteRow>(rows: &[R]) -> Result<Encoded<'_>> {
-    // Canonical key -> (key index, batch-local measurement id).
-    let mut keys: HashMap<Vec<u8>, (u64, usize)> = HashMap::new();
+    let mut keys = BatchKeys::default();
     let mut names = BatchNames::default();
     let mut key_table = Vec::new();
     let mut fields: HashMap<&str, u64> = HashMap::new();
@@ -59,8 +59,9 @@ pub fn encode<R: WriteRow>(rows: &[R]) -> Result<Encoded<'_>> {
         canonical.clear();
         let tags = sorted.iter().copied();
         SeriesKey::encode_parts(row.measurement(), tags, &mut canonical);
-        let (key_index, measurement) = match keys.get(&canonical) {
-            Some(&k) => k,
+        let hash = key_hash(&canonical);
+        let (key_index, measurement) = match keys.find(hash, &canonical, &key_table) {
+            Some(k) => k,
             None => {
                 validate_measurement(row.measurement()).map_err(invalid)?;
                 let measurement = names.measurement(row.measurement());
@@ -69,10 +70,9 @@ pub fn encode<R: WriteRow>(rows: &[R]) -> Result<Encoded<'_>> {
                     names.tag_key(measurement, k, i)?;
                 }
                 put_varint(&mut key_table, canonical.len() as u64);
+                let start = key_table.len();
                 key_table.extend_from_slice(&canonical);
-                let k = (keys.len() as u64, measurement);
-                keys.insert(canonical.clone(), k);
-                k
+                keys.add(hash, start..key_table.len(), measurement)
             }
         };
         let m = row.field_count();
@@ -105,13 +105,49 @@ pub fn encode<R: WriteRow>(rows: &[R]) -> Result<Encoded<'_>> {
     names.check()?;
     let mut out = Vec::with_capacity(16 + key_table.len() + field_table.len() + body.len());
     out.push(RECORD_VERSION);
-    put_varint(&mut out, keys.len() as u64);
+    put_varint(&mut out, keys.spans.len() as u64);
     out.extend_from_slice(&key_table);
     put_varint(&mut out, fields.len() as u64);
     out.extend_from_slice(&field_table);
     put_varint(&mut out, rows.len() as u64);
     out.extend_from_slice(&body);
     Ok(Encoded { bytes: out, names })
+}
+
+/// The distinct series keys of a batch being encoded, found by their
+/// [`key_hash`]: each canonical key is hashed once and kept only in the
+/// record's key table, which a hit is compared against.
+#[derive(Default)]
+struct BatchKeys {
+    /// Key index of the first key with each hash.
+    by_hash: HashKeyed<u64>,
+    /// Per key index: its bytes in the key table, its batch-local
+    /// measurement id, and the next key index with the same hash.
+    spans: Vec<(Range<usize>, usize, Option<u64>)>,
+}
+
+impl BatchKeys {
+    /// The key index and measurement id of `canonical`, if the batch has it.
+    fn find(&self, hash: u64, canonical: &[u8], table: &[u8]) -> Option<(u64, usize)> {
+        let mut at = self.by_hash.get(&hash).copied();
+        while let Some(k) = at {
+            let (span, measurement, next) = &self.spans[k as usize];
+            if table.get(span.clone()) == Some(canonical) {
+                return Some((k, *measurement));
+            }
+            at = *next;
+        }
+        None
+    }
+
+    /// Adds a key not in the batch yet, held at `span` of the key table;
+    /// returns its key index and measurement id.
+    fn add(&mut self, hash: u64, span: Range<usize>, measurement: usize) -> (u64, usize) {
+        let k = self.spans.len() as u64;
+        let next = self.by_hash.insert(hash, k);
+        self.spans.push((span, measurement, next));
+        (k, measurement)
+    }
 }
 
 /// A parsed record; rows are read by [`Record::for_each_row`].
@@ -321,6 +357,31 @@ mod tests {
             let whole = Record::parse(&bytes[..cut]).and_then(|r| r.for_each_row(|_, _, _| {}));
             assert!(whole.is_err(), "cut at {cut}");
         }
+    }
+
+    #[test]
+    fn each_distinct_key_is_logged_once_and_rows_name_theirs() {
+        let rows: Vec<Point> =
+            (0..30).map(|i| Point::new("cpu", 1.0, i).with_tag("host", format!("h{}", i % 3))).collect();
+        let bytes = encode(&rows).expect("valid").bytes;
+        let rec = Record::parse(&bytes).expect("parses");
+        assert_eq!(rec.keys.len(), 3);
+        let mut seen = Vec::new();
+        rec.for_each_row(|k, t, _| seen.push((k, t))).expect("rows");
+        let wanted: Vec<(usize, i64)> = (0..30).map(|i| ((i % 3) as usize, i)).collect();
+        assert_eq!(seen, wanted);
+    }
+
+    #[test]
+    fn keys_sharing_a_hash_are_told_apart() {
+        let table = b"aaabbb".to_vec();
+        let mut keys = BatchKeys::default();
+        assert_eq!(keys.add(7, 0..3, 0), (0, 0));
+        assert_eq!(keys.add(7, 3..6, 1), (1, 1));
+        assert_eq!(keys.find(7, b"aaa", &table), Some((0, 0)));
+        assert_eq!(keys.find(7, b"bbb", &table), Some((1, 1)));
+        assert_eq!(keys.find(7, b"ccc", &table), None);
+        assert_eq!(keys.find(8, b"aaa", &table), None);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use super::error::{PromError, Result};
 use super::selector::{self, Metric, Selection};
 use super::value::{Labels, METRIC_NAME};
 use crate::db::Db;
+use crate::storage::series_index::SeriesView;
 
 /// The label sets of the series matching any of `selectors` (every series
 /// when there are none) with a point in `range` (milliseconds, inclusive;
@@ -27,18 +28,59 @@ pub fn series(db: &Db, selectors: &[String], range: Option<(i64, i64)>) -> Resul
         .filter(|m| selectors.is_empty() || selectors.iter().any(|s| s.may_name(&m.name)))
         .collect();
     let measurements: BTreeSet<&str> = metrics.iter().map(|m| m.measurement.as_str()).collect();
-    let mut out = BTreeSet::new();
-    for measurement in measurements {
-        for key in db.measurement_series_keys(measurement, ns)? {
-            for metric in metrics.iter().filter(|m| m.measurement == key.measurement) {
-                let labels = labels_of(metric, &key.tags);
-                if selectors.is_empty() || selectors.iter().any(|s| s.matches(&labels)) {
-                    out.insert(labels);
+    let measurements: Vec<&str> = measurements.into_iter().collect();
+    // Matched, sorted and told apart on the index's own strings; only the
+    // listed label sets are copied out.
+    let listed = db.with_series(Some(&measurements), ns, |views| {
+        let mut listed: Vec<Listed<'_>> = Vec::new();
+        for view in views {
+            let overridden = view.tag(METRIC_NAME).is_some();
+            for metric in metrics.iter().filter(|m| m.measurement == view.measurement()) {
+                let series = Listed { name: (!overridden).then_some(metric.name.as_str()), view };
+                if selectors.is_empty() || selectors.iter().any(|s| s.matches(|k| series.get(k))) {
+                    listed.push(series);
                 }
             }
         }
+        listed.sort_unstable_by(|a, b| a.pairs().cmp(b.pairs()));
+        listed.dedup_by(|a, b| a.pairs().eq(b.pairs()));
+        listed.iter().map(Listed::to_labels).collect()
+    })?;
+    Ok(listed)
+}
+
+/// A series listed under one metric: the labels it has, read from the index.
+struct Listed<'a> {
+    /// The metric's name, unless a tag named `__name__` takes its place.
+    name: Option<&'a str>,
+    view: SeriesView<'a>,
+}
+
+impl<'a> Listed<'a> {
+    /// Its labels, sorted by name, as [`Labels`] would hold them.
+    fn pairs(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        let mut name = self.name;
+        let mut tags = self.view.tags().peekable();
+        std::iter::from_fn(move || match (name, tags.peek()) {
+            (Some(n), next) if next.is_none_or(|&(k, _)| METRIC_NAME < k) => {
+                name = None;
+                Some((METRIC_NAME, n))
+            }
+            _ => tags.next(),
+        })
     }
-    Ok(out.into_iter().collect())
+
+    /// The value of label `key`.
+    fn get(&self, key: &str) -> Option<&'a str> {
+        match self.name {
+            Some(name) if key == METRIC_NAME => Some(name),
+            _ => self.view.tag(key),
+        }
+    }
+
+    fn to_labels(&self) -> Labels {
+        Labels::new(self.pairs().map(|(k, v)| (k.to_owned(), v.to_owned())))
+    }
 }
 
 /// The label names of the matching series, sorted.
@@ -53,11 +95,6 @@ pub fn label_values(db: &Db, name: &str, selectors: &[String], range: Option<(i6
     let values: BTreeSet<String> =
         series(db, selectors, range)?.iter().filter_map(|l| l.get(name).map(str::to_owned)).collect();
     Ok(values.into_iter().collect())
-}
-
-/// The labels of a series of `metric` with these tags.
-fn labels_of(metric: &Metric, tags: &[(String, String)]) -> Labels {
-    Labels::new(std::iter::once((METRIC_NAME.to_owned(), metric.name.clone())).chain(tags.iter().cloned()))
 }
 
 /// A `match[]` argument: one vector selector.

@@ -256,11 +256,10 @@ impl Selection {
         self.groups.iter().any(|g| g.names.iter().all(|m| m.matches(Some(name))))
     }
 
-    /// Whether a series with these labels is selected.
-    pub fn matches(&self, labels: &Labels) -> bool {
+    /// Whether a series is selected whose label `name` is `label(name)`.
+    pub fn matches<'a>(&self, label: impl Fn(&str) -> Option<&'a str>) -> bool {
         self.groups.iter().any(|g| {
-            g.names.iter().all(|m| m.matches(labels.metric_name()))
-                && g.tags.iter().all(|m| m.matches(labels.get(&m.key)))
+            g.names.iter().all(|m| m.matches(label(METRIC_NAME))) && g.tags.iter().all(|m| m.matches(label(&m.key)))
         })
     }
 }
