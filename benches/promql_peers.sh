@@ -37,7 +37,9 @@
 # query runner (e.g. `--runs 3`, `--only histogram_quantile`). KEEP=1 keeps
 # the working directory; PROFILE=dev builds without optimisation (a check
 # of the script, figures meaningless); STEPS=360 loads an hour instead of a
-# day (a quick trial: most queries then find no data at their times).
+# day (a quick trial: most queries then find no data at their times);
+# PEERS_BIN=DIR runs the chronicle, ingest_load and promql_peers binaries
+# in DIR instead of building them.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -58,16 +60,20 @@ done
 install_missing prometheus:prometheus curl:curl
 
 # --- build, then copy what runs ---------------------------------------------
-log "building chronicle, the load generator and the query runner (profile $PROFILE)"
 mkdir -p "$WORK/bin"
-# Checkouts sharing a target directory (git worktrees) get the same output
-# names for this crate, and cargo takes an output newer than every source
-# file for fresh, even one another checkout built: the touch makes this
-# checkout's sources the newest.
-touch src/lib.rs
-cargo bench --quiet --profile "$PROFILE" --bench ingest_load --bench promql_peers --no-run \
-  --message-format=json-render-diagnostics >"$WORK/build.json"
-python3 - "$WORK/build.json" "$WORK/bin" <<'EOF'
+if [ -n "${PEERS_BIN:-}" ]; then
+  log "using the binaries in $PEERS_BIN"
+  cp "$PEERS_BIN/chronicle" "$PEERS_BIN/ingest_load" "$PEERS_BIN/promql_peers" "$WORK/bin/"
+else
+  log "building chronicle, the load generator and the query runner (profile $PROFILE)"
+  # Checkouts sharing a target directory (git worktrees) get the same output
+  # names for this crate, and cargo takes an output newer than every source
+  # file for fresh, even one another checkout built: the touch makes this
+  # checkout's sources the newest.
+  touch src/lib.rs
+  cargo bench --quiet --profile "$PROFILE" --bench ingest_load --bench promql_peers --no-run \
+    --message-format=json-render-diagnostics >"$WORK/build.json"
+  python3 - "$WORK/build.json" "$WORK/bin" <<'EOF'
 import json, shutil, sys
 wanted = {"chronicle", "ingest_load", "promql_peers"}
 found = set()
@@ -80,6 +86,7 @@ for line in open(sys.argv[1]):
 if found != wanted:
     sys.exit(f"promql_peers: the build made no {sorted(wanted - found)}")
 EOF
+fi
 BIN="$WORK/bin"
 
 # --- the servers, loaded ------------------------------------------------------
