@@ -5,6 +5,7 @@
 //! A series of a measurement is listed under each of the measurement's
 //! fields (one metric per field, see [`super::selector`]).
 
+use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
 use promql_parser::parser::{self, Expr};
@@ -42,8 +43,8 @@ pub fn series(db: &Db, selectors: &[String], range: Option<(i64, i64)>) -> Resul
                 }
             }
         }
-        listed.sort_unstable_by(|a, b| a.pairs().cmp(b.pairs()));
-        listed.dedup_by(|a, b| a.pairs().eq(b.pairs()));
+        listed.sort_unstable_by(|a, b| a.cmp(b));
+        listed.dedup_by(|a, b| a.cmp(b) == Ordering::Equal);
         listed.iter().map(Listed::to_labels).collect()
     })?;
     Ok(listed)
@@ -56,18 +57,52 @@ struct Listed<'a> {
     view: SeriesView<'a>,
 }
 
+/// One label of a [`Listed`] series: the metric's name, or a tag as the
+/// index's string ids (read only where two series differ).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Label<'a> {
+    Name(&'a str),
+    Tag(u32, u32),
+}
+
 impl<'a> Listed<'a> {
     /// Its labels, sorted by name, as [`Labels`] would hold them.
-    fn pairs(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
-        let mut name = self.name;
-        let mut tags = self.view.tags().peekable();
+    fn labels(&self) -> impl Iterator<Item = Label<'a>> + 'a {
+        let (view, mut name) = (self.view, self.name);
+        let mut tags = view.tag_ids().iter().peekable();
         std::iter::from_fn(move || match (name, tags.peek()) {
-            (Some(n), next) if next.is_none_or(|&(k, _)| METRIC_NAME < k) => {
+            (Some(n), next) if next.is_none_or(|&&(k, _)| METRIC_NAME < view.name(k)) => {
                 name = None;
-                Some((METRIC_NAME, n))
+                Some(Label::Name(n))
             }
-            _ => tags.next(),
+            _ => tags.next().map(|&(k, v)| Label::Tag(k, v)),
         })
+    }
+
+    /// The (name, value) of one of its labels.
+    fn pair(&self, label: Label<'a>) -> (&'a str, &'a str) {
+        match label {
+            Label::Name(n) => (METRIC_NAME, n),
+            Label::Tag(k, v) => (self.view.name(k), self.view.name(v)),
+        }
+    }
+
+    /// The order of [`Labels`]: label by label, strings compared only
+    /// where the ids differ.
+    fn cmp(&self, other: &Listed<'a>) -> Ordering {
+        let (mut mine, mut theirs) = (self.labels(), other.labels());
+        loop {
+            match (mine.next(), theirs.next()) {
+                (None, None) => return Ordering::Equal,
+                (None, Some(_)) => return Ordering::Less,
+                (Some(_), None) => return Ordering::Greater,
+                (Some(a), Some(b)) if a == b => {}
+                (Some(a), Some(b)) => match self.pair(a).cmp(&other.pair(b)) {
+                    Ordering::Equal => {}
+                    unequal => return unequal,
+                },
+            }
+        }
     }
 
     /// The value of label `key`.
@@ -79,7 +114,7 @@ impl<'a> Listed<'a> {
     }
 
     fn to_labels(&self) -> Labels {
-        Labels::new(self.pairs().map(|(k, v)| (k.to_owned(), v.to_owned())))
+        Labels::new(self.labels().map(|l| self.pair(l)).map(|(k, v)| (k.to_owned(), v.to_owned())))
     }
 }
 

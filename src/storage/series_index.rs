@@ -150,9 +150,16 @@ impl<'a> SeriesView<'a> {
         self.index.strings.get(self.index.measurement_of[self.id])
     }
 
-    fn tag_ids(&self) -> &'a [(u32, u32)] {
+    /// Its tags as (key, value) string ids of the index, sorted by key
+    /// ([`SeriesView::name`] gives the strings): equal ids are equal strings.
+    pub(crate) fn tag_ids(&self) -> &'a [(u32, u32)] {
         let (start, end) = (self.index.tag_starts[self.id], self.index.tag_starts[self.id + 1]);
         &self.index.tags[start as usize..end as usize]
+    }
+
+    /// The string of an id of [`SeriesView::tag_ids`].
+    pub(crate) fn name(&self, id: u32) -> &'a str {
+        self.index.strings.get(id)
     }
 
     /// Its tags, sorted by key.
