@@ -72,18 +72,18 @@ impl PromRangeUdf {
     /// The function PromQL calls `function` (`rate`), if it is a
     /// range-vector function.
     pub fn new(function: &str) -> Option<Self> {
-        let &(function, params) = RANGE_FUNCTIONS.iter().find(|(name, _)| *name == function)?;
+        let spec = RANGE_FUNCTIONS.iter().find(|spec| spec.name == function)?;
         Some(PromRangeUdf {
-            function,
+            function: spec.name,
             name: format!("prom_{function}"),
-            params,
+            params: spec.params,
             signature: Signature::user_defined(Volatility::Immutable),
         })
     }
 
     /// Every range-vector function.
     pub fn all() -> impl Iterator<Item = Self> {
-        RANGE_FUNCTIONS.iter().filter_map(|(name, _)| PromRangeUdf::new(name))
+        RANGE_FUNCTIONS.iter().filter_map(|spec| PromRangeUdf::new(spec.name))
     }
 
     /// Each argument's name and what it must be, in order.
